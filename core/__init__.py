@@ -1,0 +1,1 @@
+"""NeRFFaceSpeech-style one-shot talking head engine (CPU first, CUDA when present)."""

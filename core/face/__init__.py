@@ -1,0 +1,1 @@
+"""Face geometry: landmark topology, the parametric face model and the portrait fit."""

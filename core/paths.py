@@ -1,0 +1,9 @@
+"""Locations of bundled files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ASSETS = PROJECT_ROOT / "assets"
+SAMPLE_PORTRAIT = ASSETS / "sample" / "portrait.png"
+SAMPLE_SPEECH = ASSETS / "sample" / "speech.wav"

@@ -1,0 +1,1 @@
+"""Per-subject preprocessing: portrait -> face fit -> canonical 3D representation -> cache."""

@@ -1,0 +1,53 @@
+"""Typed settings of the preprocessing stages. Everything here is part of the cache key."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    max_side_px: int = 1024  # larger portraits are downscaled to this longest side
+    min_face_px: int = 48  # faces smaller than this (eye-to-mouth height x 2.5) are refused
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Pinhole model of the photo's camera: principal point at the image centre, square pixels,
+    focal length from a field of view over the longer image side."""
+
+    fov_deg: float = 18.0
+
+
+@dataclass(frozen=True)
+class ReliefConfig:
+    """Single-image lift of the subject (see README, "Canonical representation")."""
+
+    geometry_side_px: int = 256  # depth map resolution (longest side); appearance stays full-res
+    matte_threshold: float = 0.5
+    silhouette_depth_cm: float = 3.0  # silhouette depth behind the head origin
+    inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera
+    background_gap_cm: float = 60.0  # background plane distance behind the head origin
+    mirror_facing_threshold: float = 0.35  # below this |cos| to the camera, fill from the mirror
+    solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """Nearest-neighbour vertex-to-feature mapping (paper Eq. 6) on a 3D grid in the head frame."""
+
+    voxel_cm: float = 0.3
+    margin_cm: float = 2.5  # grid extends this far beyond the face mesh
+    neighbours: int = 4  # vertices blended per grid point (inverse-distance weights)
+    falloff_start_cm: float = 0.8  # displacement weight is 1 within this distance of the mesh
+    falloff_end_cm: float = 2.5  # ... and 0 beyond this distance (hair, torso stay still)
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    load: LoadConfig = field(default_factory=LoadConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    relief: ReliefConfig = field(default_factory=ReliefConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,223 @@
+"""Single-image lift of the subject: the canonical 3D representation (the role of the paper's
+inverted StyleNeRF latent w_inv).
+
+The subject is a layered relief in the photo's camera frame:
+
+* person layer: a depth map (cm along the optical axis) over the person matte, with the full
+  resolution portrait as its appearance. Inside the face the depth comes from the fitted face
+  mesh (z-buffered); hair, ears, neck and torso get a smooth membrane that meets the face and
+  bends back to the silhouette, inflated toward the camera away from the silhouette.
+* appearance: the portrait, with face regions seen at a grazing angle blended with their
+  left/right mirror where the mirror is seen better (the hidden side filled from the visible one),
+  and the photo's own mouth opening filled with lip colour (the inner mouth is drawn by the mouth
+  model at render time, so teeth in the photo never float when the jaw moves).
+* background layer: the portrait with the person inpainted, on a plane behind the head.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from core.face import topology as topo
+from core.face.face_model import FaceModel
+from core.preprocess.config import ReliefConfig
+from core.preprocess.face_fit import FaceFit
+from core.preprocess.raster import MeshRaster, rasterize
+
+
+@dataclass
+class Relief:
+    """The subject's canonical representation (see module docstring).
+
+    appearance:  uint8 [H, W, 3]   colour of the person layer
+    alpha:       float32 [H, W]    person matte (1 on the face)
+    background:  uint8 [H, W, 3]   background layer, person removed
+    depth:       float32 [h, w]    person-layer camera depth in cm at geometry resolution
+    background_depth: float        depth of the background plane (cm)
+    mouth_mask:  bool [H, W]       the photo's mouth opening (filled in ``appearance``)
+    mirror_weight: float32 [H, W]  share of each pixel's colour taken from its mirror
+    """
+
+    appearance: np.ndarray
+    alpha: np.ndarray
+    background: np.ndarray
+    depth: np.ndarray
+    background_depth: float
+    mouth_mask: np.ndarray
+    mirror_weight: np.ndarray
+
+
+def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, height: int) -> MeshRaster:
+    mesh = fit.mesh[: model.triangles.max() + 1]
+    uv = fit.intrinsics.project(mesh) * scale + 0.5 * scale - 0.5
+    return rasterize(uv, mesh[:, 2], model.triangles, width, height)
+
+
+def _facing(fit: FaceFit, model: FaceModel, raster: MeshRaster) -> np.ndarray:
+    """|cos| between the surface normal and the camera ray per covered pixel (0 elsewhere)."""
+    tri = model.triangles
+    v = fit.mesh
+    normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+    centroids = v[tri].mean(axis=1)
+    outward = np.sign(((centroids - fit.translation) * normals).sum(axis=1, keepdims=True))
+    normals *= outward
+    rays = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+    tri_facing = np.clip(-(normals * rays).sum(axis=1), 0.0, 1.0).astype(np.float32)
+    out = np.zeros(raster.tri_id.shape, np.float32)
+    cov = raster.covered
+    out[cov] = tri_facing[raster.tri_id[cov]]
+    return out
+
+
+def _mirror_fill(rgb: np.ndarray, fit: FaceFit, model: FaceModel, raster: MeshRaster,
+                 facing: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blend grazing face pixels with the colour of their mirror point where that is seen better."""
+    ys, xs = np.nonzero(raster.covered & (facing < threshold))
+    weight = np.zeros(facing.shape, np.float32)
+    if len(ys) == 0:
+        return rgb, weight
+    tri = model.triangles[raster.tri_id[ys, xs]]
+    bary = raster.bary[ys, xs]
+    mirrored = (fit.mesh[model.mirror[tri]] * bary[..., None]).sum(axis=1)
+    muv = fit.intrinsics.project(mirrored)
+    h, w = facing.shape
+    mx = np.clip(np.round(muv[:, 0]).astype(int), 0, w - 1)
+    my = np.clip(np.round(muv[:, 1]).astype(int), 0, h - 1)
+    visible = mirrored[:, 2] <= raster.depth[my, mx] + 0.5
+    gain = np.clip((facing[my, mx] - facing[ys, xs]) / 0.25, 0.0, 1.0)
+    grazing = np.clip((threshold - facing[ys, xs]) / 0.2, 0.0, 1.0)
+    wts = (gain * grazing * visible).astype(np.float32)
+    weight[ys, xs] = wts
+    map_x = np.zeros((h, w), np.float32)
+    map_y = np.zeros((h, w), np.float32)
+    map_x[ys, xs], map_y[ys, xs] = muv[:, 0], muv[:, 1]
+    mirror_rgb = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    out = rgb.astype(np.float32) * (1 - weight[..., None]) + mirror_rgb.astype(np.float32) * weight[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), weight
+
+
+def mouth_opening_mask(fit: FaceFit, width: int, height: int, grow_px: int = 2) -> np.ndarray:
+    """The photo's inner-lip region (teeth, tongue, cavity). Bool [H, W]."""
+    poly = fit.intrinsics.project(fit.mesh[list(topo.inner_lip_polygon())])
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(poly * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    if grow_px > 0 and mask.any():
+        mask = cv2.dilate(mask, np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8))
+    return mask.astype(bool)
+
+
+def _fill_region(rgb: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
+    """Inpaint ``mask`` from its surroundings (on a crop around it, for speed)."""
+    if not mask.any():
+        return rgb
+    ys, xs = np.nonzero(mask)
+    pad = 4 * radius
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, rgb.shape[0])
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, rgb.shape[1])
+    out = rgb.copy()
+    crop = cv2.inpaint(np.ascontiguousarray(rgb[y0:y1, x0:x1]), mask[y0:y1, x0:x1].astype(np.uint8),
+                       radius, cv2.INPAINT_TELEA)
+    out[y0:y1, x0:x1][mask[y0:y1, x0:x1]] = crop[mask[y0:y1, x0:x1]]
+    return out
+
+
+def _membrane(person: np.ndarray, fixed: np.ndarray, fixed_value: np.ndarray, edge_value: float) -> np.ndarray:
+    """Harmonic interpolation over ``person & ~fixed`` with Dirichlet values on ``fixed`` pixels
+    and ``edge_value`` outside the person; the image border is free (Neumann)."""
+    h, w = person.shape
+    unknown = person & ~fixed
+    out = np.where(fixed, fixed_value, edge_value).astype(np.float64)
+    n = int(unknown.sum())
+    if n == 0:
+        return out.astype(np.float32)
+    index = -np.ones((h, w), np.int64)
+    index[unknown] = np.arange(n)
+    ys, xs = np.nonzero(unknown)
+    rows, cols, vals = [], [], []
+    rhs = np.zeros(n)
+    diag = np.zeros(n)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        diag[inside] += 1.0
+        ny, nx, src = ny[inside], nx[inside], np.nonzero(inside)[0]
+        nb = index[ny, nx]
+        is_unknown = nb >= 0
+        rows.append(src[is_unknown])
+        cols.append(nb[is_unknown])
+        vals.append(-np.ones(int(is_unknown.sum())))
+        rhs[src[~is_unknown]] += out[ny[~is_unknown], nx[~is_unknown]]
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    vals.append(diag)
+    mat = scipy.sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    out[unknown] = scipy.sparse.linalg.spsolve(mat, rhs)
+    return out.astype(np.float32)
+
+
+def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceModel,
+                 config: ReliefConfig = ReliefConfig()) -> Relief:
+    """Lift the portrait into the layered relief (see module docstring)."""
+    h, w = rgb.shape[:2]
+    full = _face_raster(fit, model, 1.0, w, h)
+    facing = _facing(fit, model, full)
+    appearance, mirror_weight = _mirror_fill(rgb, fit, model, full, facing, config.mirror_facing_threshold)
+    mouth = mouth_opening_mask(fit, w, h)
+    appearance = _fill_region(appearance, mouth)
+
+    face_soft = cv2.GaussianBlur(full.covered.astype(np.float32), (0, 0), 1.5)
+    alpha = np.maximum(matte, np.clip(face_soft * 2.0, 0.0, 1.0)).astype(np.float32)
+
+    # Membrane for the non-face parts of the person at a coarse resolution.
+    z_edge = float(fit.translation[2] + config.silhouette_depth_cm)
+    s_scale = config.solve_side_px / max(h, w)
+    sw, sh = max(round(w * s_scale), 2), max(round(h * s_scale), 2)
+    coarse = _face_raster(fit, model, s_scale, sw, sh)
+    person_s = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA) > config.matte_threshold
+    face_s = coarse.covered
+    membrane = _membrane(person_s | face_s, face_s, np.where(face_s, coarse.depth, 0.0), z_edge)
+    dt_edge = cv2.distanceTransform((person_s | face_s).astype(np.uint8), cv2.DIST_L2, 3)
+    dt_face = cv2.distanceTransform((~face_s).astype(np.uint8), cv2.DIST_L2, 3)
+    span = 0.15 * config.solve_side_px
+    bulge = config.inflation_cm * np.sqrt(np.clip(dt_edge / span, 0, 1)) * np.clip(dt_face / (0.5 * span), 0, 1)
+    coarse_depth = membrane - bulge.astype(np.float32)
+
+    g_scale = min(1.0, config.geometry_side_px / max(h, w))
+    gw, gh = max(round(w * g_scale), 2), max(round(h * g_scale), 2)
+    depth = cv2.resize(coarse_depth, (gw, gh), interpolation=cv2.INTER_LINEAR)
+    geo_face = _face_raster(fit, model, g_scale, gw, gh)
+    blend = cv2.GaussianBlur(geo_face.covered.astype(np.float32), (0, 0), 1.0)
+    blend = np.where(cv2.erode(geo_face.covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 1.0, blend)
+    face_depth = np.where(geo_face.covered, geo_face.depth, depth)
+    depth = (blend * face_depth + (1 - blend) * depth).astype(np.float32)
+
+    background = _inpaint_background(rgb, alpha)
+    return Relief(
+        appearance=appearance, alpha=alpha, background=background, depth=depth,
+        background_depth=float(fit.translation[2] + config.background_gap_cm),
+        mouth_mask=mouth, mirror_weight=mirror_weight,
+    )
+
+
+def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 192) -> np.ndarray:
+    """The portrait with the person removed (inpainted at low resolution, then composited)."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, work_side / max(h, w))
+    size = (max(round(w * scale), 2), max(round(h * scale), 2))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    hole = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) > 0.05
+    hole = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8))
+    if hole.all():
+        filled = np.full_like(small, small.reshape(-1, 3).mean(axis=0).astype(np.uint8))
+    else:
+        filled = cv2.inpaint(small, hole, 7, cv2.INPAINT_TELEA)
+    filled = cv2.GaussianBlur(filled, (0, 0), 2.0)
+    big = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+    cover = cv2.GaussianBlur(cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32), (0, 0), 3)
+    out = rgb.astype(np.float32) * (1 - cover[..., None]) + big.astype(np.float32) * cover[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
