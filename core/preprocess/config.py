@@ -22,7 +22,7 @@ class CameraConfig:
 class ReliefConfig:
     """Single-image lift of the subject (see README, "Canonical representation")."""
 
-    geometry_side_px: int = 256  # depth map resolution (longest side); appearance stays full-res
+    geometry_side_px: int = 512  # depth map resolution (longest side); appearance stays full-res
     matte_threshold: float = 0.5
     silhouette_depth_cm: float = 3.0  # silhouette depth behind the head origin
     inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera

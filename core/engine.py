@@ -1,0 +1,247 @@
+"""The engine: one prepared subject, rendered frame by frame.
+
+The viewer and the command line talk to it only through ``Engine.render(FrameRequest)``. A
+request is a frozen description of one frame (camera, which expression, the motion parameters);
+the engine holds the subject's tensors, the expression driver (Audio2Exp output or a CSV) and a
+small cache of the last frame's deformation, so that orbiting a paused head does not recompute it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.audio.motion import MotionParams, mouth_mask
+from core.device import resolve_device
+from core.face.arkit import NUM_EXPRESSIONS
+from core.face.face_model import FaceModel, load_face_model
+from core.face import topology as topo
+from core.preprocess.subject import Subject
+from core.render import mouth as mouth_model
+from core.render.camera import OrbitPose, ViewCamera, view_camera
+from core.render.deformation import Deformer, FrameDeformation, warp_height_field
+from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, height_field_query, project_to_grid,
+                                         render_relief, sample_image)
+
+FPS = 25
+STEP_CM = 0.5  # ray-march step in depth (fast path)
+REFERENCE_STEP_CM = 0.1
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """Everything that decides one rendered frame.
+
+    pose:         orbit offset from the photo's camera
+    size:         output height and width in pixels
+    frame_index:  video frame of the loaded driver (floor(audio time * 25)); None = use coefficients
+    coefficients: beta_t^audio for this frame ([NUM_EXPRESSIONS] floats); None with no frame_index
+                  means silence (all zero)
+    motion:       alpha_m and lambda_exp (paper 4.3)
+    mask_window:  n of Eq. 13 (1 = no averaging)
+    reference:    render with the plain reference path (per-sample deformation; slow)
+    """
+
+    pose: OrbitPose = OrbitPose()
+    size: int = 256
+    frame_index: int | None = None
+    coefficients: tuple[float, ...] | None = None
+    motion: MotionParams = MotionParams()
+    mask_window: int = 7
+    reference: bool = False
+
+
+@dataclass
+class RenderResult:
+    image: np.ndarray  # uint8 [S, S, 3]
+    mouth_mask: np.ndarray  # float32 [S, S], the averaged mask used for blending
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Renders one subject. Thread-safe: one render at a time."""
+
+    def __init__(self, subject: Subject, device: str | torch.device = "auto", model: FaceModel | None = None):
+        self.subject = subject
+        self.model = model or load_face_model()
+        self.device = resolve_device(device)
+        self.scene = ReliefScene.from_subject(subject, self.device)
+        self.deformer = Deformer(subject, self.model, self.device)
+        self.driver = np.zeros((0, NUM_EXPRESSIONS), np.float32)
+        self._driven = mouth_mask()
+        self._lock = threading.Lock()
+        self._warp_key: bytes | None = None
+        self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._history: list[np.ndarray] = []
+        self.pivot = np.asarray(subject.translation, np.float64)
+        self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
+        self._head_init = subject.head_mesh.astype(np.float64)
+        self._colours = self._mouth_colours()
+        self._warp_box = self._deformation_box()
+
+    # ----------------------------------------------------------------- driver
+    def set_driver(self, coefficients: np.ndarray) -> None:
+        """Per-frame beta_t^audio, float [T, NUM_EXPRESSIONS] at 25 fps."""
+        coefficients = np.asarray(coefficients, np.float32)
+        assert coefficients.ndim == 2 and coefficients.shape[1] == NUM_EXPRESSIONS, coefficients.shape
+        with self._lock:
+            self.driver = coefficients
+            self._history.clear()
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.driver)
+
+    def audio_coefficients(self, request: FrameRequest, offset: int = 0) -> np.ndarray:
+        """beta_t^audio of the request's frame (or ``offset`` frames before it)."""
+        if request.frame_index is not None and len(self.driver):
+            k = int(np.clip(request.frame_index - offset, 0, len(self.driver) - 1))
+            return self.driver[k]
+        if request.coefficients is not None:
+            return np.asarray(request.coefficients, np.float32)
+        return np.zeros(NUM_EXPRESSIONS, np.float32)
+
+    def expression(self, request: FrameRequest, offset: int = 0) -> np.ndarray:
+        """beta after the motion parameters, [NUM_EXPRESSIONS]."""
+        beta = request.motion.apply(self.audio_coefficients(request, offset), self.subject.beta_init,
+                                    driven=self._driven)
+        return np.clip(beta, -0.5, 2.0).astype(np.float32)
+
+    # ----------------------------------------------------------------- render
+    def camera(self, request: FrameRequest) -> ViewCamera:
+        return view_camera(request.pose, self.pivot, self.subject.intrinsics, request.size, self.focus_px)
+
+    def render(self, request: FrameRequest) -> np.ndarray:
+        """uint8 [size, size, 3]."""
+        return self.render_frame(request).image
+
+    def render_frame(self, request: FrameRequest) -> RenderResult:
+        with self._lock, torch.no_grad():
+            return self._render(request)
+
+    def _render(self, request: FrameRequest) -> RenderResult:
+        times: dict[str, float] = {}
+        t0 = time.perf_counter()
+        cam = self.camera(request)
+        beta = self.expression(request)
+        frame = self.deformer.frame(beta)
+        if request.reference:
+            query, source_of = self._reference_surface(frame)
+            steps = self._steps(REFERENCE_STEP_CM)
+        else:
+            depth, source = self._warped(beta, frame)
+            query = height_field_query(depth, self.scene.geo)
+            geo = self.scene.geo
+
+            def source_of(points: torch.Tensor) -> torch.Tensor:
+                return sample_image(source, project_to_grid(points, geo))
+
+            steps = self._steps(STEP_CM)
+        times["deform"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        raw = render_relief(self.scene, cam, query, source_of, steps, refine=6 if request.reference else 5)
+        times["march"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
+        mask = self._blend_mouth(rgb, raw.hit_depth.cpu().numpy(), request, frame, cam)
+        times["mouth"] = time.perf_counter() - t2
+        image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        times["total"] = time.perf_counter() - t0
+        return RenderResult(image, mask, times)
+
+    def _steps(self, step_cm: float) -> int:
+        near, far = self.scene.z_range
+        return int(np.clip(np.ceil((far - near) / step_cm), 16, 400))
+
+    def _warped(self, beta: np.ndarray, frame: FrameDeformation):
+        key = beta.tobytes()
+        if key != self._warp_key:
+            s = self.scene
+            self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
+                                           self._warp_box, NO_SURFACE_CM)
+            self._warp_key = key
+        return self._warp
+
+    def _reference_surface(self, frame: FrameDeformation):
+        """Eq. 7 literally: every sample p reads the canonical relief at p + dp(p)."""
+        s, deformer = self.scene, self.deformer
+        canonical = height_field_query(s.depth, s.geo)
+
+        def query(points: torch.Tensor) -> torch.Tensor:
+            moved = points + deformer.displacement_at(points, frame)
+            return canonical(moved)
+
+        def source_of(points: torch.Tensor) -> torch.Tensor:
+            return project_to_grid(points + deformer.displacement_at(points, frame), s.photo)
+
+        return query, source_of
+
+    # ----------------------------------------------------------------- mouth
+    def _to_world(self, head: np.ndarray) -> np.ndarray:
+        return head @ self.subject.rotation.T + self.subject.translation
+
+    def _head_vertices(self, beta: np.ndarray) -> np.ndarray:
+        return self._head_init + self.model.displacement(beta - self.subject.beta_init).astype(np.float64)
+
+    def _mask_polygons(self, request: FrameRequest, current: np.ndarray) -> list[np.ndarray]:
+        n = max(1, int(request.mask_window))
+        if request.frame_index is not None and len(self.driver):
+            polys = []
+            for back in range(n - 1, 0, -1):
+                if request.frame_index - back < 0:
+                    continue
+                verts = self._head_vertices(self.expression(request, offset=back))
+                polys.append(mouth_model.inner_lip_polygon(self._to_world(verts)))
+        else:
+            polys = [self._to_world(p) for p in self._history[-(n - 1):]] if n > 1 else []
+        head_poly = mouth_model.inner_lip_polygon(current)
+        self._history = (self._history + [head_poly])[-16:]
+        return polys + [self._to_world(head_poly)]
+
+    def _blend_mouth(self, rgb: np.ndarray, hit_depth: np.ndarray, request: FrameRequest,
+                     frame: FrameDeformation, cam: ViewCamera) -> np.ndarray:
+        """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place. Returns M."""
+        head_now = frame.vertices.cpu().numpy().astype(np.float64)
+        mask = mouth_model.averaged_mask(self._mask_polygons(request, head_now), cam)
+        # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it.
+        lips_z = self._to_world(head_now[list(topo.inner_lip_polygon())])[:, 2].min()
+        mask *= (hit_depth >= lips_z - 1.0) | ~np.isfinite(hit_depth)
+        ys, xs = np.nonzero(mask > 1e-3)
+        if len(ys) == 0:
+            return mask
+        size = request.size
+        box = (max(xs.min() - 2, 0), max(ys.min() - 2, 0), min(xs.max() + 3, size), min(ys.max() + 3, size))
+        inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box)
+        x0, y0, x1, y1 = box
+        m = mask[y0:y1, x0:x1, None]
+        rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
+        return mask
+
+    def _mouth_colours(self) -> mouth_model.MouthColours:
+        import cv2
+
+        s = self.subject
+        h, w = s.relief.appearance.shape[:2]
+        uv = s.intrinsics.project(s.mesh.astype(np.float64))
+        outer = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(outer, [np.round(uv[list(topo.outer_lip_polygon())]).astype(np.int32)], 1)
+        ring = (outer > 0) & ~s.relief.mouth_mask
+        photo_mouth = None
+        if s.relief.mouth_mask.sum() > 20:
+            # The photo's own mouth opening (before the canonical fill) is not stored; use the
+            # original appearance where the mirror fill did not touch it.
+            photo_mouth = None
+        return mouth_model.MouthColours.from_photo(s.relief.appearance, photo_mouth,
+                                                   s.relief.appearance[ring].astype(np.float32))
+
+    def _deformation_box(self) -> tuple[int, int, int, int]:
+        """Geometry pixels the deformation can reach: the mapping grid's projection."""
+        geo = self.scene.geo
+        corners = self.deformer.grid_box_corners()
+        uv = geo.project(corners)
+        x0, y0 = np.floor(uv.min(axis=0)).astype(int) - 1
+        x1, y1 = np.ceil(uv.max(axis=0)).astype(int) + 2
+        return (max(x0, 0), max(y0, 0), min(x1, geo.width), min(y1, geo.height))

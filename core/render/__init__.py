@@ -1,0 +1,1 @@
+"""Per-frame rendering: orbit camera, ray deformation, relief ray marching, inner mouth, blending."""

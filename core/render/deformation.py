@@ -1,0 +1,167 @@
+"""Ray deformation (paper Eq. 5-7): vertex displacements -> 3D displacement field -> samples.
+
+Per frame: dV = V(beta) - V_init from the face model (head frame); the backward displacement
+dp = -dV is carried to the grid points of the subject's 3D NN mapping (sum_j w_j dp[idx_j]) for
+the skull side and the jaw side, and looked up trilinearly at any point. A point takes the jaw
+side's field below the (deformed) mouth line and the skull side's above it, with a sharp switch
+between the lip corners and a soft one beyond them.
+
+Two ways to apply it:
+* ``displacement_at``: the literal Eq. 7, any sample p -> p + dp(p) (used by the reference renderer);
+* ``warp_relief``: the fast path. The person layer is a height field seen from the photo's camera,
+  so deforming it is solved once per frame on the photo's pixel grid: for each pixel ray, find the
+  depth z whose deformed point p(z) + dp(p(z)) lies on the canonical relief (3 Newton steps).
+  Any camera then ray-marches the deformed height field without per-sample deformation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.face import topology as topo
+from core.face.face_model import FaceModel
+from core.preprocess.subject import Subject
+
+SHARP_SIDE_WIDTH_CM = 0.05  # width of the skull/jaw switch between the lip corners
+SOFT_SIDE_WIDTH_CM = 1.0  # ... and well beyond them
+
+
+@dataclass
+class FrameDeformation:
+    """One frame's deformation.
+
+    fields:  float32 [1, 6, nz, ny, nx]  backward displacement (cm, head frame): skull side xyz, jaw side xyz
+    mouth_x, mouth_y: float32 [M]        deformed mouth line (head frame, x increasing)
+    vertices: float32 [478, 3]           deformed mesh V(beta), head frame
+    """
+
+    fields: torch.Tensor
+    mouth_x: torch.Tensor
+    mouth_y: torch.Tensor
+    vertices: torch.Tensor
+
+
+class Deformer:
+    """Per-subject tensors for ray deformation, on ``device``."""
+
+    def __init__(self, subject: Subject, model: FaceModel, device: torch.device):
+        self.device = device
+        f32 = dict(dtype=torch.float32, device=device)
+        self.rotation = torch.as_tensor(subject.rotation, **f32)  # head -> camera
+        self.translation = torch.as_tensor(subject.translation, **f32)
+        self.head_init = torch.as_tensor(subject.head_mesh, **f32)
+        self.basis = torch.as_tensor(model.basis, **f32)
+        self.beta_init = torch.as_tensor(subject.beta_init, **f32)
+        m = subject.mapping
+        self.origin = torch.as_tensor(m.origin, **f32)
+        self.voxel = float(m.voxel)
+        self.dims = tuple(int(d) for d in m.dims)  # (nx, ny, nz)
+        self.upper_index = torch.as_tensor(m.upper_index.astype(np.int64), device=device)
+        self.upper_weight = torch.as_tensor(m.upper_weight.astype(np.float32), **f32)
+        self.lower_index = torch.as_tensor(m.lower_index.astype(np.int64), device=device)
+        self.lower_weight = torch.as_tensor(m.lower_weight.astype(np.float32), **f32)
+        self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
+        self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
+
+    # ----------------------------------------------------------------- per frame
+    def frame(self, beta: np.ndarray) -> FrameDeformation:
+        """Deformation for expression ``beta`` [K] (after the motion parameters)."""
+        beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
+        dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
+        vertices = self.head_init + dv
+        back = -dv
+        nx, ny, nz = self.dims
+        upper = (self.upper_weight[..., None] * back[self.upper_index]).sum(dim=1)
+        lower = (self.lower_weight[..., None] * back[self.lower_index]).sum(dim=1)
+        fields = torch.cat([upper, lower], dim=1).T.reshape(1, 6, nz, ny, nx).contiguous()
+        up, lo = vertices[self._upper_ids], vertices[self._lower_ids]
+        mid = 0.5 * (up + lo)
+        order = torch.argsort(mid[:, 0])
+        return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices)
+
+    def is_identity(self, beta: np.ndarray) -> bool:
+        return bool(np.allclose(np.asarray(beta, np.float32), self.beta_init.cpu().numpy(), atol=1e-6))
+
+    # ----------------------------------------------------------------- lookups
+    def to_head(self, points: torch.Tensor) -> torch.Tensor:
+        return (points - self.translation) @ self.rotation
+
+    def _jaw_side_weight(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """0 on the skull side of the deformed mouth line, 1 on the jaw side. [N]."""
+        x, y = head[:, 0], head[:, 1]
+        mx, my = frame.mouth_x, frame.mouth_y
+        xc = x.clamp(mx[0], mx[-1])
+        seg = torch.searchsorted(mx, xc.contiguous()).clamp(1, len(mx) - 1)
+        x0, x1 = mx[seg - 1], mx[seg]
+        t = ((xc - x0) / (x1 - x0).clamp_min(1e-6)).clamp(0, 1)
+        y_mid = my[seg - 1] * (1 - t) + my[seg] * t
+        beyond = (x - xc).abs()
+        width = SHARP_SIDE_WIDTH_CM + (SOFT_SIDE_WIDTH_CM - SHARP_SIDE_WIDTH_CM) * (beyond / 1.5).clamp(0, 1)
+        return torch.sigmoid((y - y_mid) / width)
+
+    def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
+        Zero outside the mapping grid."""
+        head = self.to_head(points)
+        nx, ny, nz = self.dims
+        g = (head - self.origin) / self.voxel
+        norm = torch.stack([g[:, 0] / (nx - 1), g[:, 1] / (ny - 1), g[:, 2] / (nz - 1)], dim=1) * 2 - 1
+        sampled = F.grid_sample(frame.fields, norm.view(1, 1, 1, -1, 3), mode="bilinear",
+                                padding_mode="zeros", align_corners=True)
+        sampled = sampled.view(6, -1).T  # [N, 6]
+        w = self._jaw_side_weight(head, frame)[:, None]
+        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
+        return dp_head @ self.rotation.T
+
+    def grid_box_corners(self) -> np.ndarray:
+        """The mapping grid's 8 corners in the camera frame, [8, 3]."""
+        nx, ny, nz = self.dims
+        ext = np.array([nx - 1, ny - 1, nz - 1], np.float64) * self.voxel
+        corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], np.float64) * ext
+        head = corners + self.origin.cpu().numpy()
+        return head @ self.rotation.cpu().numpy().T + self.translation.cpu().numpy()
+
+
+def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
+                      depth_open: torch.Tensor, geo, photo, box_px: tuple[int, int, int, int],
+                      no_surface: float, iterations: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fast path of Eq. 7: deform the person height field once per frame in the photo's view.
+
+    depth_gated: [1, 1, h, w] canonical depth with ``no_surface`` off the person
+    depth_open:  [1, 1, h, w] canonical depth defined everywhere (initial guesses)
+    box_px:      (x0, y0, x1, y1) geometry pixels that the deformation can reach
+    Returns (deformed depth [1, 1, h, w], source grid [1, 2, h, w]): for every geometry pixel,
+    the grid_sample coordinates of its canonical point in the full-resolution appearance.
+    """
+    from core.render.relief_renderer import project_to_grid, sample_image
+
+    device = depth_gated.device
+    h, w = depth_gated.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    # Identity source grid: each geometry pixel looks at its own place in the photo.
+    su = ((xs + 0.5) / w) * 2 - 1
+    sv = ((ys + 0.5) / h) * 2 - 1
+    source = torch.stack([su, sv])[None].clone()
+    depth = depth_gated.clone()
+    x0, y0, x1, y1 = box_px
+    if x1 <= x0 or y1 <= y0:
+        return depth, source
+    bx, by = xs[y0:y1, x0:x1].reshape(-1), ys[y0:y1, x0:x1].reshape(-1)
+    rays = torch.stack([(bx - geo.cx) / geo.focal_px, (by - geo.cy) / geo.focal_px, torch.ones_like(bx)], dim=1)
+    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+    for _ in range(iterations):
+        p = rays * z[:, None]
+        canon = p + deformer.displacement_at(p, frame)
+        dc = sample_image(depth_open, project_to_grid(canon, geo))[:, 0]
+        z = z - (canon[:, 2] - dc)
+    p = rays * z[:, None]
+    canon = p + deformer.displacement_at(p, frame)
+    on_person = sample_image(depth_gated, project_to_grid(canon, geo))[:, 0] < 0.5 * no_surface
+    z = torch.where(on_person, z, torch.full_like(z, no_surface))
+    depth[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0)
+    source[0, :, y0:y1, x0:x1] = project_to_grid(canon, photo).T.reshape(2, y1 - y0, x1 - x0)
+    return depth, source

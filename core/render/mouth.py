@@ -1,0 +1,129 @@
+"""The inner mouth (LipaintNet's role, paper 4.4) and the mouth-mask blending (Eq. 12-13).
+
+The photo never shows the inside of an opening mouth, so it is drawn from a small model in the
+head frame, tinted from the subject: a dark cavity, an upper row of teeth fixed to the skull, a
+lower row and the tongue following the jaw (the deformed lower lip). It is composited inside the
+inner-lip polygon of the deformed mesh as seen from the current camera. The mask is the mean of
+the masks of the last n frames (Eq. 13), each re-projected with the current camera so that
+orbiting does not smear it; where the current lips are closed the mean is limited to a thin band
+around the current mask, so no dark ghost lingers on closed lips.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.face import topology as topo
+from core.render.camera import ViewCamera
+
+TEETH_PER_ROW = 8
+TOOTH_WIDTHS = np.array([0.75, 0.85, 1.0, 1.25, 1.25, 1.0, 0.85, 0.75])
+SUBPIXEL_BITS = 4
+
+
+@dataclass(frozen=True)
+class MouthColours:
+    """RGB in [0, 255], float."""
+
+    teeth: np.ndarray
+    cavity: np.ndarray
+    tongue: np.ndarray
+
+    @staticmethod
+    def from_photo(appearance: np.ndarray, photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray) -> "MouthColours":
+        """Tint from the subject: lip colour from the lip ring, teeth from the photo's own open
+        mouth when it shows teeth, else an off-white scaled to the face's brightness."""
+        lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array([170.0, 90.0, 90.0])
+        brightness = float(np.clip(lip.mean() / 120.0, 0.6, 1.3))
+        teeth = np.array([232.0, 224.0, 208.0]) * min(brightness, 1.0)
+        if photo_rgb_mouth is not None and len(photo_rgb_mouth) > 20:
+            bright = photo_rgb_mouth[photo_rgb_mouth.mean(axis=1) > np.percentile(photo_rgb_mouth.mean(axis=1), 70)]
+            if len(bright) and bright.mean() > 120:
+                teeth = np.median(bright, axis=0)
+        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * 0.22).astype(np.float32),
+                            tongue=(0.55 * lip + 0.45 * np.array([175.0, 75.0, 80.0])).astype(np.float32) * 0.8)
+
+
+def inner_lip_polygon(vertices_world: np.ndarray) -> np.ndarray:
+    """Closed inner-lip polygon of a mesh, [M, 3] world."""
+    return vertices_world[list(topo.inner_lip_polygon())]
+
+
+def polygon_mask(points_px: np.ndarray, size: int) -> np.ndarray:
+    """Anti-aliased filled polygon, float32 [size, size] in [0, 1]."""
+    mask = np.zeros((size, size), np.uint8)
+    pts = np.round(points_px * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+    return mask.astype(np.float32) / 255.0
+
+
+def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera) -> np.ndarray:
+    """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
+    ``polygons_world[-1]`` is the current frame. Returns float32 [S, S]."""
+    size = camera.intrinsics.width
+    masks = [polygon_mask(camera.project(p), size) for p in polygons_world]
+    mean = np.mean(masks, axis=0)
+    if len(masks) > 1:
+        band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), 1.0)
+        mean = np.minimum(mean, np.clip(band * 1.5, 0, 1))
+    return mean.astype(np.float32)
+
+
+def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float, curve: float) -> list[np.ndarray]:
+    """Quads (head frame, [4, 3] each) of one row of teeth centred on ``anchor``."""
+    edges = np.concatenate([[0.0], np.cumsum(TOOTH_WIDTHS)])
+    edges = (edges / edges[-1] * 2 - 1) * half_width
+    quads = []
+    gap = 0.035
+    for a, b in zip(edges[:-1], edges[1:]):
+        a, b = a + gap, b - gap
+        za = anchor[2] + curve * (a / half_width) ** 2
+        zb = anchor[2] + curve * (b / half_width) ** 2
+        quads.append(np.array([
+            [anchor[0] + a, anchor[1] + top, za], [anchor[0] + b, anchor[1] + top, zb],
+            [anchor[0] + b, anchor[1] + bottom, zb], [anchor[0] + a, anchor[1] + bottom, za],
+        ]))
+    return quads
+
+
+def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, camera: ViewCamera,
+                        colours: MouthColours, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Render the mouth model inside ``box`` (x0, y0, x1, y1 output pixels).
+
+    head_init / head_now: [478, 3] head-frame meshes V_init / V(beta). Returns float32 [h, w, 3]
+    in [0, 255] for the box.
+    """
+    x0, y0, x1, y1 = box
+    canvas = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+    canvas[:] = np.clip(colours.cavity, 0, 255).astype(np.uint8)
+    width_init = np.linalg.norm(head_init[topo.INNER_CORNER_LEFT] - head_init[topo.INNER_CORNER_RIGHT])
+    offset = np.array([x0, y0], np.float64)
+
+    def fill(poly_head: np.ndarray, colour: np.ndarray) -> None:
+        px = camera.project(to_world(poly_head)) - offset
+        pts = np.round(px * (1 << SUBPIXEL_BITS)).astype(np.int32)
+        cv2.fillPoly(canvas, [pts], tuple(float(c) for c in np.clip(colour, 0, 255)),
+                     lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+
+    # Tongue: a flat ellipse on the floor of the mouth, moving with the jaw.
+    lower_mid = head_now[topo.LOWER_LIP_INNER_MID]
+    upper_mid_init = head_init[topo.UPPER_LIP_INNER_MID]
+    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    tongue = np.stack([lower_mid[0] + 0.36 * width_init * np.cos(angles),
+                       np.full_like(angles, lower_mid[1] - 0.05),
+                       lower_mid[2] + 1.4 + 1.0 * np.sin(angles)], axis=1)
+    fill(tongue, colours.tongue)
+    # Lower teeth follow the jaw; upper teeth are fixed to the skull.
+    for quad in _teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.5, 0.4, 0.35):
+        fill(quad, colours.teeth * 0.85)
+    for quad in _teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.95, 0.4):
+        fill(quad, colours.teeth)
+    out = canvas.astype(np.float32)
+    # Soft shading: the interior darkens away from the lips' opening centre.
+    h, w = out.shape[:2]
+    if h > 2 and w > 2:
+        yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
+        out *= (1.0 - 0.25 * yy**2)[..., None]
+    return out

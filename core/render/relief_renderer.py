@@ -1,0 +1,192 @@
+"""Ray marching the layered relief from any camera (the volume-rendering step, Eq. 2 / 7).
+
+The person layer is a height field over the photo's image plane: a world point p is behind the
+surface when z(p) >= D(pi(p)), with pi the photo's projection. A ray's first crossing is found by
+a fixed number of uniform steps in depth (deterministic, no jitter) followed by regula-falsi
+refinement. Rays that miss the person, and the soft matte at its edge, see the background plane.
+
+``render_relief`` takes a *surface query* so that the same marcher serves the fast path
+(a per-frame deformed height field, see ``deformation.warp``) and the reference path (every sample
+displaced by Eq. 7 before the canonical relief is read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.preprocess.camera_model import Intrinsics
+from core.preprocess.subject import Subject
+from core.render.camera import ViewCamera
+
+NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
+
+
+@dataclass
+class ReliefScene:
+    """Per-subject render tensors on one device.
+
+    depth:      float32 [1, 1, h, w]  person-layer depth at geometry resolution, NO_SURFACE outside
+    depth_open: float32 [1, 1, h, w]  the same depth without the person gate (defined everywhere)
+    geo:        Intrinsics of the geometry grid (photo camera scaled to h x w)
+    photo:      Intrinsics of the full-resolution photo
+    appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
+    background: float32 [1, 3, H, W]
+    background_depth: float (cm)
+    z_range:    (near, far) depth range of the person layer (cm), with margin for deformation
+    """
+
+    depth: torch.Tensor
+    depth_open: torch.Tensor
+    geo: Intrinsics
+    photo: Intrinsics
+    appearance: torch.Tensor
+    background: torch.Tensor
+    background_depth: float
+    z_range: tuple[float, float]
+
+    @staticmethod
+    def from_subject(subject: Subject, device: torch.device, margin_cm: float = 3.0) -> "ReliefScene":
+        r = subject.relief
+        h, w = r.depth.shape
+        photo = subject.intrinsics
+        geo = photo.scaled(w / photo.width)
+        geo = Intrinsics(geo.focal_px, (photo.cx + 0.5) * w / photo.width - 0.5,
+                         (photo.cy + 0.5) * h / photo.height - 0.5, w, h)
+        alpha_geo = cv2.resize(r.alpha, (w, h), interpolation=cv2.INTER_AREA)
+        person = cv2.dilate((alpha_geo > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        depth = np.where(person, r.depth, NO_SURFACE_CM).astype(np.float32)
+        near = float(r.depth[person].min()) - margin_cm if person.any() else r.background_depth
+        far = float(r.depth[person].max()) + margin_cm if person.any() else r.background_depth
+        app = np.concatenate([r.appearance.astype(np.float32) / 255.0, r.alpha[..., None]], axis=2)
+        to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        return ReliefScene(
+            depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
+            appearance=to(app.transpose(2, 0, 1))[None],
+            background=to(r.background.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
+            background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
+        )
+
+
+def pixel_rays(camera: ViewCamera, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """World-space ray origin [3] and directions [H*W, 3], scaled so that each direction's world
+    z component is 1 (rays are parametrised by world depth)."""
+    k = camera.intrinsics
+    ys, xs = torch.meshgrid(torch.arange(k.height, device=device, dtype=torch.float32),
+                            torch.arange(k.width, device=device, dtype=torch.float32), indexing="ij")
+    d_cam = torch.stack([(xs - k.cx) / k.focal_px, (ys - k.cy) / k.focal_px, torch.ones_like(xs)], dim=-1)
+    rot = torch.as_tensor(camera.rotation, dtype=torch.float32, device=device)
+    d = d_cam.view(-1, 3) @ rot.T
+    d = d / d[:, 2:3].clamp_min(1e-3)
+    o = torch.as_tensor(camera.position, dtype=torch.float32, device=device)
+    return o, d
+
+
+def project_to_grid(points: torch.Tensor, k: Intrinsics) -> torch.Tensor:
+    """Camera-frame points [N, 3] -> grid_sample coordinates [N, 2] for an image of k's size."""
+    z = points[:, 2].clamp_min(1e-3)
+    u = points[:, 0] / z * k.focal_px + k.cx
+    v = points[:, 1] / z * k.focal_px + k.cy
+    return torch.stack([(u + 0.5) / k.width * 2 - 1, (v + 0.5) / k.height * 2 - 1], dim=1)
+
+
+def sample_image(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear lookup of image [1, C, H, W] at grid coordinates [N, 2] -> [N, C]."""
+    out = F.grid_sample(image, grid.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out.view(image.shape[1], -1).T
+
+
+SurfaceQuery = Callable[[torch.Tensor], torch.Tensor]
+"""world points [N, 3] -> signed distance to the surface along z, [N] (>= 0 behind the surface)."""
+
+
+def height_field_query(depth: torch.Tensor, geo: Intrinsics) -> SurfaceQuery:
+    """Surface query of a height field depth [1, 1, h, w] seen from the photo camera."""
+
+    def query(points: torch.Tensor) -> torch.Tensor:
+        grid = project_to_grid(points, geo)
+        inside = (grid.abs() <= 1).all(dim=1)
+        d = sample_image(depth, grid)[:, 0]
+        return torch.where(inside, points[:, 2] - d, torch.full_like(d, -1.0))
+
+    return query
+
+
+def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range: tuple[float, float],
+          steps: int, refine: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """First surface crossing of each ray (deterministic uniform steps + regula falsi).
+
+    origin [3], dirs [R, 3] with dirs[:, 2] == 1. Returns (t [R], hit bool [R]); the hit point is
+    origin + t * dirs, t is the world depth travelled.
+    """
+    near, far = z_range
+    t0 = (near - origin[2]).clamp_min(0.0).expand(dirs.shape[0])
+    t1 = (far - origin[2]).clamp_min(0.0).expand(dirs.shape[0])
+    frac = torch.linspace(0.0, 1.0, steps, device=dirs.device)
+    ts = t0[None] + (t1 - t0)[None] * frac[:, None]  # [S, R]
+    pts = origin + ts[..., None] * dirs[None]
+    f = query(pts.view(-1, 3)).view(steps, -1)
+    behind = f >= 0
+    hit = behind.any(dim=0)
+    first = torch.argmax(behind.to(torch.uint8), dim=0)
+    prev = (first - 1).clamp_min(0)
+    cols = torch.arange(dirs.shape[0], device=dirs.device)
+    lo, hi = ts[prev, cols], ts[first, cols]
+    flo, fhi = f[prev, cols], f[first, cols]
+    started_inside = hit & (first == 0)
+    for _ in range(refine):
+        denom = (fhi - flo)
+        w = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0.05, 0.95)
+        tm = lo + (hi - lo) * w
+        fm = query(origin + tm[:, None] * dirs)
+        go_hi = fm >= 0
+        hi = torch.where(go_hi, tm, hi)
+        fhi = torch.where(go_hi, fm, fhi)
+        lo = torch.where(go_hi, lo, tm)
+        flo = torch.where(go_hi, flo, fm)
+    denom = fhi - flo
+    w = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0, 1)
+    t = torch.where(started_inside, t0, lo + (hi - lo) * w)
+    return t, hit
+
+
+@dataclass
+class ReliefImage:
+    """Raw render: rgb float32 [3, H, W] in [0, 1]; hit_depth float32 [H, W] (cm, world z of the
+    person hit, +inf where the ray missed the person)."""
+
+    rgb: torch.Tensor
+    hit_depth: torch.Tensor
+
+
+def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery,
+                  source_of: Callable[[torch.Tensor], torch.Tensor], steps: int, refine: int = 5) -> ReliefImage:
+    """Render the person layer over the background plane.
+
+    query:      surface query (see SurfaceQuery)
+    source_of:  world hit points [N, 3] -> grid coordinates [N, 2] into the full-resolution
+                appearance (where the canonical colour of that point is)
+    """
+    device = scene.depth.device
+    k = camera.intrinsics
+    origin, dirs = pixel_rays(camera, device)
+    t, hit = march(query, origin, dirs, scene.z_range, steps, refine)
+    # Background plane.
+    tb = (scene.background_depth - origin[2]).clamp_min(0.0)
+    bg = sample_image(scene.background, project_to_grid(origin + tb * dirs, scene.photo))  # [R, 3]
+    rgb = bg
+    hit_depth = torch.full((dirs.shape[0],), float("inf"), device=device)
+    idx = torch.nonzero(hit).squeeze(1)
+    if idx.numel():
+        pts = origin + t[idx, None] * dirs[idx]
+        app = sample_image(scene.appearance, source_of(pts))  # [n, 4]
+        alpha = app[:, 3:4]
+        rgb = rgb.clone()
+        rgb[idx] = app[:, :3] * alpha + bg[idx] * (1 - alpha)
+        hit_depth[idx] = pts[:, 2]
+    return ReliefImage(rgb.T.reshape(3, k.height, k.width), hit_depth.view(k.height, k.width))
