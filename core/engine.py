@@ -79,6 +79,7 @@ class Engine:
         self.pivot = np.asarray(subject.translation, np.float64)
         self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
         self._head_init = subject.head_mesh.astype(np.float64)
+        self._photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
         self._colours = self._mouth_colours()
         self._warp_box = self._deformation_box()
 
@@ -133,7 +134,7 @@ class Engine:
             steps = self._steps(REFERENCE_STEP_CM)
         else:
             depth, source = self._warped(beta, frame)
-            query = height_field_query(depth, self.scene.geo)
+            query = depth
             geo = self.scene.geo
 
             def source_of(points: torch.Tensor) -> torch.Tensor:
@@ -214,7 +215,14 @@ class Engine:
             return mask
         size = request.size
         box = (max(xs.min() - 2, 0), max(ys.min() - 2, 0), min(xs.max() + 3, size), min(ys.max() + 3, size))
-        inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box)
+        pm = self._photo_mouth
+        inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box,
+                                                teeth=True)
+        if not pm.empty:
+            photo_rgb, photo_a = mouth_model.photo_mouth_layers(
+                pm, cam, self.subject.intrinsics, self.subject.rotation, self.subject.translation,
+                self._head_init, head_now, box)
+            inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         x0, y0, x1, y1 = box
         m = mask[y0:y1, x0:x1, None]
         rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
@@ -229,11 +237,8 @@ class Engine:
         outer = np.zeros((h, w), np.uint8)
         cv2.fillPoly(outer, [np.round(uv[list(topo.outer_lip_polygon())]).astype(np.int32)], 1)
         ring = (outer > 0) & ~s.relief.mouth_mask
-        photo_mouth = None
-        if s.relief.mouth_mask.sum() > 20:
-            # The photo's own mouth opening (before the canonical fill) is not stored; use the
-            # original appearance where the mirror fill did not touch it.
-            photo_mouth = None
+        crop = s.relief.mouth_crop
+        photo_mouth = crop[crop[..., 3] > 0][:, :3].astype(np.float32) if crop.size else None
         return mouth_model.MouthColours.from_photo(s.relief.appearance, photo_mouth,
                                                    s.relief.appearance[ring].astype(np.float32))
 

@@ -39,6 +39,9 @@ class Relief:
     depth:       float32 [h, w]    person-layer camera depth in cm at geometry resolution
     background_depth: float        depth of the background plane (cm)
     mouth_mask:  bool [H, W]       the photo's mouth opening (filled in ``appearance``)
+    mouth_crop:  uint8 [h, w, 4]   the photo's own pixels around the opening, alpha = opening
+                                   (teeth the photo shows, re-used by the mouth model); may be empty
+    mouth_crop_xy: int64 [2]       pixel position (x, y) of the crop's top-left corner
     mirror_weight: float32 [H, W]  share of each pixel's colour taken from its mirror
     """
 
@@ -49,6 +52,8 @@ class Relief:
     background_depth: float
     mouth_mask: np.ndarray
     mirror_weight: np.ndarray
+    mouth_crop: np.ndarray
+    mouth_crop_xy: np.ndarray
 
 
 def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, height: int) -> MeshRaster:
@@ -89,7 +94,8 @@ def _mirror_fill(rgb: np.ndarray, fit: FaceFit, model: FaceModel, raster: MeshRa
     mx = np.clip(np.round(muv[:, 0]).astype(int), 0, w - 1)
     my = np.clip(np.round(muv[:, 1]).astype(int), 0, h - 1)
     visible = mirrored[:, 2] <= raster.depth[my, mx] + 0.5
-    gain = np.clip((facing[my, mx] - facing[ys, xs]) / 0.25, 0.0, 1.0)
+    # Only where the mirror is seen clearly better (not on the nose, both sides of which are steep).
+    gain = np.clip((facing[my, mx] - facing[ys, xs] - 0.2) / 0.25, 0.0, 1.0)
     grazing = np.clip((threshold - facing[ys, xs]) / 0.2, 0.0, 1.0)
     wts = (gain * grazing * visible).astype(np.float32)
     weight[ys, xs] = wts
@@ -168,6 +174,7 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     facing = _facing(fit, model, full)
     appearance, mirror_weight = _mirror_fill(rgb, fit, model, full, facing, config.mirror_facing_threshold)
     mouth = mouth_opening_mask(fit, w, h)
+    crop, crop_xy = _mouth_crop(rgb, mouth)
     appearance = _fill_region(appearance, mouth)
 
     face_soft = cv2.GaussianBlur(full.covered.astype(np.float32), (0, 0), 1.5)
@@ -200,8 +207,19 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     return Relief(
         appearance=appearance, alpha=alpha, background=background, depth=depth,
         background_depth=float(fit.translation[2] + config.background_gap_cm),
-        mouth_mask=mouth, mirror_weight=mirror_weight,
+        mouth_mask=mouth, mirror_weight=mirror_weight, mouth_crop=crop, mouth_crop_xy=crop_xy,
     )
+
+
+def _mouth_crop(rgb: np.ndarray, mouth: np.ndarray, pad: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """RGBA crop of the photo around its mouth opening (alpha 255 inside the opening)."""
+    if not mouth.any():
+        return np.zeros((0, 0, 4), np.uint8), np.zeros(2, np.int64)
+    ys, xs = np.nonzero(mouth)
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, rgb.shape[0])
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, rgb.shape[1])
+    crop = np.dstack([rgb[y0:y1, x0:x1], mouth[y0:y1, x0:x1].astype(np.uint8) * 255])
+    return np.ascontiguousarray(crop), np.array([x0, y0], np.int64)
 
 
 def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 192) -> np.ndarray:
@@ -218,6 +236,9 @@ def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 192
         filled = cv2.inpaint(small, hole, 7, cv2.INPAINT_TELEA)
     filled = cv2.GaussianBlur(filled, (0, 0), 2.0)
     big = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
-    cover = cv2.GaussianBlur(cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(np.float32), (0, 0), 3)
+    # Keep the photo where the matte is low: at the default view, soft edges composite back to
+    # the photo (alpha * F + (1 - alpha) * B with B close to the photo there).
+    cover = np.clip((alpha - 0.1) / 0.4, 0.0, 1.0)
+    cover = np.maximum(cover, cv2.GaussianBlur(cv2.erode((alpha > 0.5).astype(np.float32), np.ones((5, 5), np.uint8)), (0, 0), 2))
     out = rgb.astype(np.float32) * (1 - cover[..., None]) + big.astype(np.float32) * cover[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -70,9 +70,9 @@ class ViewCamera:
 
 def orbit_rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
     """Camera -> world rotation of the turntable orbit, float64 [3, 3]."""
-    m = glm.rotate(glm.mat4(1.0), glm.radians(-yaw_deg), glm.vec3(0.0, 1.0, 0.0))
-    m = glm.rotate(m, glm.radians(-pitch_deg), glm.vec3(1.0, 0.0, 0.0))
-    return np.array(glm.mat3(m), dtype=np.float64).T  # pyglm is column-major
+    m = glm.rotate(glm.dmat4(1.0), glm.radians(-yaw_deg), glm.dvec3(0.0, 1.0, 0.0))
+    m = glm.rotate(m, glm.radians(-pitch_deg), glm.dvec3(1.0, 0.0, 0.0))
+    return np.array(glm.dmat3(m), dtype=np.float64)
 
 
 def output_intrinsics(photo: Intrinsics, size: int, focus_px: tuple[float, float]) -> Intrinsics:

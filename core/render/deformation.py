@@ -15,6 +15,7 @@ Two ways to apply it:
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,20 @@ from core.preprocess.subject import Subject
 
 SHARP_SIDE_WIDTH_CM = 0.05  # width of the skull/jaw switch between the lip corners
 SOFT_SIDE_WIDTH_CM = 1.0  # ... and well beyond them
+
+
+def _sparse_mapping(index: np.ndarray, weight: np.ndarray, n_vertices: int, device) -> torch.Tensor:
+    """CSR matrix [G, N] with weight[g, j] at column index[g, j]; zero weights are dropped."""
+    g, k = index.shape
+    keep = weight.reshape(-1) > 0
+    rows = np.repeat(np.arange(g), k)[keep]
+    cols = index.reshape(-1)[keep]
+    vals = weight.reshape(-1)[keep]
+    coo = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, cols])), torch.from_numpy(vals),
+                                  (g, n_vertices), check_invariants=True).coalesce()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return coo.to_sparse_csr().to(device)
 
 
 @dataclass
@@ -59,10 +74,12 @@ class Deformer:
         self.origin = torch.as_tensor(m.origin, **f32)
         self.voxel = float(m.voxel)
         self.dims = tuple(int(d) for d in m.dims)  # (nx, ny, nz)
-        self.upper_index = torch.as_tensor(m.upper_index.astype(np.int64), device=device)
-        self.upper_weight = torch.as_tensor(m.upper_weight.astype(np.float32), **f32)
-        self.lower_index = torch.as_tensor(m.lower_index.astype(np.int64), device=device)
-        self.lower_weight = torch.as_tensor(m.lower_weight.astype(np.float32), **f32)
+        n_vertices = len(subject.mesh)
+        # The mapping as one sparse matrix [2G, N]: rows are grid points (skull side, then jaw
+        # side), columns vertices. Carrying dV to the grid is then a single sparse product.
+        self.carry = _sparse_mapping(
+            np.concatenate([m.upper_index, m.lower_index]).astype(np.int64),
+            np.concatenate([m.upper_weight, m.lower_weight]).astype(np.float32), n_vertices, device)
         self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
 
@@ -72,11 +89,10 @@ class Deformer:
         beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
         dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
         vertices = self.head_init + dv
-        back = -dv
         nx, ny, nz = self.dims
-        upper = (self.upper_weight[..., None] * back[self.upper_index]).sum(dim=1)
-        lower = (self.lower_weight[..., None] * back[self.lower_index]).sum(dim=1)
-        fields = torch.cat([upper, lower], dim=1).T.reshape(1, 6, nz, ny, nx).contiguous()
+        both = torch.sparse.mm(self.carry, -dv)  # [2G, 3]
+        g = nx * ny * nz
+        fields = torch.cat([both[:g], both[g:]], dim=1).T.reshape(1, 6, nz, ny, nx).contiguous()
         up, lo = vertices[self._upper_ids], vertices[self._lower_ids]
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])

@@ -89,7 +89,7 @@ def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float,
 
 
 def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, camera: ViewCamera,
-                        colours: MouthColours, box: tuple[int, int, int, int]) -> np.ndarray:
+                        colours: MouthColours, box: tuple[int, int, int, int], teeth: bool = True) -> np.ndarray:
     """Render the mouth model inside ``box`` (x0, y0, x1, y1 output pixels).
 
     head_init / head_now: [478, 3] head-frame meshes V_init / V(beta). Returns float32 [h, w, 3]
@@ -116,9 +116,9 @@ def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, c
                        lower_mid[2] + 1.4 + 1.0 * np.sin(angles)], axis=1)
     fill(tongue, colours.tongue)
     # Lower teeth follow the jaw; upper teeth are fixed to the skull.
-    for quad in _teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.5, 0.4, 0.35):
+    for quad in (_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.5, 0.4, 0.35) if teeth else []):
         fill(quad, colours.teeth * 0.85)
-    for quad in _teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.95, 0.4):
+    for quad in (_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.95, 0.4) if teeth else []):
         fill(quad, colours.teeth)
     out = canvas.astype(np.float32)
     # Soft shading: the interior darkens away from the lips' opening centre.
@@ -127,3 +127,75 @@ def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, c
         yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
         out *= (1.0 - 0.25 * yy**2)[..., None]
     return out
+
+
+@dataclass(frozen=True)
+class PhotoMouth:
+    """The photo's own mouth opening (teeth it shows), split at the photo's mouth line: the upper
+    part is fixed to the skull, the lower part moves with the jaw. Empty when the mouth is closed.
+
+    crop: float32 [h, w, 4] RGB (0..255) + opening alpha (0..1);  xy: crop origin in photo pixels
+    line_u, line_v: the photo's mouth line in photo pixels (u increasing)
+    """
+
+    crop: np.ndarray
+    xy: np.ndarray
+    line_u: np.ndarray
+    line_v: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        return self.crop.shape[0] < 2 or self.crop[..., 3].sum() < 10
+
+    @staticmethod
+    def from_subject(subject) -> "PhotoMouth":
+        crop = subject.relief.mouth_crop.astype(np.float32)
+        if crop.size:
+            crop[..., 3] /= 255.0
+        uv = subject.intrinsics.project(subject.mesh.astype(np.float64))
+        mid = 0.5 * (uv[list(topo.LIP_INNER_UPPER)] + uv[list(topo.LIP_INNER_LOWER)])
+        order = np.argsort(mid[:, 0])
+        return PhotoMouth(crop, np.asarray(subject.relief.mouth_crop_xy, np.float64), mid[order, 0], mid[order, 1])
+
+
+def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """img [h, w, C] at float pixel positions (u, v) -> [N, C]; zero outside."""
+    h, w = img.shape[:2]
+    return cv2.remap(img, u.astype(np.float32).reshape(-1, 1), v.astype(np.float32).reshape(-1, 1),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(len(u), -1)
+
+
+def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera, rotation: np.ndarray,
+                       translation: np.ndarray, head_init: np.ndarray, head_now: np.ndarray,
+                       box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's teeth as two planes behind the lips, seen from ``camera`` inside ``box``.
+
+    Each output ray meets the upper plane (fixed to the skull) and the lower plane (moved with the
+    jaw, i.e. by the displacement of the lower inner lip); the hit points are projected into the
+    photo and read from its mouth opening, above or below the photo's mouth line respectively.
+    From the photo's own camera with the photo's own expression this returns the photo's pixels.
+    Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w]).
+    """
+    x0, y0, x1, y1 = box
+    hh, ww = y1 - y0, x1 - x0
+    k = camera.intrinsics
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    d_cam = np.stack([(xs - k.cx) / k.focal_px, (ys - k.cy) / k.focal_px, np.ones_like(xs, float)], -1).reshape(-1, 3)
+    dirs = d_cam @ camera.rotation.T
+    normal = rotation[:, 2]  # head-frame z axis in the world
+    rgb = np.zeros((hh * ww, 3), np.float32)
+    alpha = np.zeros(hh * ww, np.float32)
+    for vertex, upper in ((topo.LOWER_LIP_INNER_MID, False), (topo.UPPER_LIP_INNER_MID, True)):
+        shift = np.zeros(3) if upper else (head_now[vertex] - head_init[vertex]) @ rotation.T
+        plane_point = (head_init[vertex] + np.array([0.0, 0.0, 0.3])) @ rotation.T + translation + shift
+        denom = dirs @ normal
+        t = ((plane_point - camera.position) @ normal) / np.where(np.abs(denom) < 1e-6, 1e-6, denom)
+        hits = camera.position + t[:, None] * dirs - shift
+        uv = photo_camera.project(hits)
+        line = np.interp(uv[:, 0], photo_mouth.line_u, photo_mouth.line_v)
+        side = (uv[:, 1] <= line) if upper else (uv[:, 1] > line)
+        sample = _bilinear(photo_mouth.crop, uv[:, 0] - photo_mouth.xy[0], uv[:, 1] - photo_mouth.xy[1])
+        a = sample[:, 3] * side * (t > 0)
+        rgb = rgb * (1 - a[:, None]) + sample[:, :3] * a[:, None]
+        alpha = alpha + a * (1 - alpha)
+    return rgb.reshape(hh, ww, 3), alpha.reshape(hh, ww)
