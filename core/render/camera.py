@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import glm
+from pyglm import glm
 import numpy as np
 
 from core.preprocess.camera_model import Intrinsics
