@@ -2,6 +2,8 @@
 
     python main.py prepare --portrait PATH   build the subject cache, print stage timings
     python main.py audio2exp --audio PATH --out coeffs.csv
+    python main.py render [--portrait PATH] [--audio PATH | --coeffs CSV] --out OUT.mp4
+    python main.py bench
 """
 from __future__ import annotations
 
@@ -28,6 +30,25 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audio2exp", help="speech -> per-frame expression coefficients (CSV)")
     a.add_argument("--audio", type=Path, help="audio file (default: the bundled sample)")
     a.add_argument("--out", type=Path, required=True, help="CSV to write")
+
+    r = sub.add_parser("render", help="render a talking-head video with sound (no display needed)")
+    r.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
+    src = r.add_mutually_exclusive_group()
+    src.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
+    src.add_argument("--coeffs", type=Path, help="per-frame expression CSV (from audio2exp) instead of audio")
+    r.add_argument("--out", type=Path, default=Path("out/talking_head.mp4"), help="MP4 to write")
+    r.add_argument("--size", type=int, default=256, help="output height and width in pixels (default 256)")
+    r.add_argument("--yaw", type=float, default=0.0, help="degrees, offset from the photo's view (+: subject's left)")
+    r.add_argument("--pitch", type=float, default=0.0, help="degrees, offset from the photo's view (+: from above)")
+    r.add_argument("--orbit", action="store_true", help="a smooth turntable camera path")
+    r.add_argument("--alpha-m", type=float, default=0.5, help="momentum alpha_m in [0, 1] (default 0.5)")
+    r.add_argument("--lambda-exp", type=float, default=1.5, help="expression scale lambda_exp (default 1.5)")
+    r.add_argument("--mask-window", type=int, default=7, help="mouth-mask averaging window n (default 7)")
+    r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    r.add_argument("--cache-dir", type=Path, help="subject cache folder")
+
+    b = sub.add_parser("bench", help="print speed figures as JSON")
+    b.add_argument("--quick", action="store_true", help="fewer frames (for a smoke test)")
     return parser
 
 
@@ -35,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.commands import prepare_command, run_guarded
 
-    command = args.command or "prepare"
+    command = args.command or "render"
+    if args.command is None:
+        args = build_parser().parse_args(["render"])
     if command == "prepare":
         return run_guarded(prepare_command, getattr(args, "portrait", None),
                            getattr(args, "cache_dir", None), getattr(args, "no_cache", False))
@@ -44,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         from core.paths import SAMPLE_SPEECH
 
         return run_guarded(lambda: audio2exp_command(args.audio or SAMPLE_SPEECH, args.out) or 0)
+    if command == "render":
+        from core.commands import render_command
+
+        return run_guarded(render_command, args.portrait, args.audio, args.coeffs, args.out, args.size,
+                           args.yaw, args.pitch, args.orbit, args.alpha_m, args.lambda_exp,
+                           args.mask_window, args.device, args.cache_dir)
+    if command == "bench":
+        from core.bench import bench_command
+
+        return run_guarded(bench_command, quick=args.quick)
     raise AssertionError(command)
 
 

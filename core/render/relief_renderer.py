@@ -215,6 +215,88 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
     return t, hit
 
 
+def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor):
+    h, w = depth.shape[-2:]
+    ax, ay = 2.0 * geo.focal_px / w, 2.0 * geo.focal_px / h
+    cx, cy = (geo.cx + 0.5) * 2.0 / w - 1.0, (geo.cy + 0.5) * 2.0 / h - 1.0
+    return (ax * origin[0], ax * dirs[:, 0], cx), (ay * origin[1], ay * dirs[:, 1], cy)
+
+
+def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
+                  lo: torch.Tensor, hi: torch.Tensor, steps: int, refine: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like ``march_height_field`` but each ray searches its own depth window [lo, hi] (t units)."""
+    (px, qx, cx), (py, qy, cy) = _project_coeffs(depth, geo, origin, dirs)
+    oz = origin[2]
+
+    def f_at(t: torch.Tensor) -> torch.Tensor:  # t [..., R]
+        inv = 1.0 / (oz + t)
+        g = torch.stack([(px + qx * t) * inv + cx, (py + qy * t) * inv + cy], dim=-1)
+        dd = F.grid_sample(depth, g.view(1, 1, -1, 2), mode="bilinear", padding_mode="border",
+                           align_corners=False).view(t.shape)
+        return oz + t - dd
+
+    frac = torch.linspace(0.0, 1.0, steps, device=dirs.device)[:, None]
+    ts = lo[None] + (hi - lo)[None] * frac  # [S, R]
+    f = f_at(ts)
+    behind = f >= 0
+    hit = behind.any(dim=0)
+    first = torch.argmax(behind.to(torch.uint8), dim=0)
+    prev = (first - 1).clamp_min(0)
+    cols = torch.arange(dirs.shape[0], device=dirs.device)
+    a, b = ts[prev, cols], ts[first, cols]
+    fa, fb = f[prev, cols], f[first, cols]
+    for _ in range(refine):
+        denom = fb - fa
+        wgt = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5)).clamp(0.05, 0.95)
+        tm = a + (b - a) * wgt
+        fm = f_at(tm)
+        go = fm >= 0
+        b, fb = torch.where(go, tm, b), torch.where(go, fm, fb)
+        a, fa = torch.where(go, a, tm), torch.where(go, fa, fm)
+    denom = fb - fa
+    wgt = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5)).clamp(0, 1)
+    t = torch.where(first == 0, lo, a + (b - a) * wgt)
+    return t, hit
+
+
+def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
+                         height: int, width: int, z_range: tuple[float, float], steps: int,
+                         refine: int = 5, fine_steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two-level march: every second pixel of every second row is marched over the whole depth
+    range; every pixel then searches only the window spanned by its coarse neighbours' hits.
+    Pixels whose coarse neighbours all missed the person miss it too. Returns (t [R], hit [R])."""
+    grid_dirs = dirs.view(height, width, 3)
+    coarse = grid_dirs[::2, ::2]
+    ch, cw = coarse.shape[:2]
+    t_c, hit_c = march_height_field(depth, geo, origin, coarse.reshape(-1, 3), z_range, steps, refine=2)
+    near, far = z_range
+    t0 = float(max(near - float(origin[2]), 0.0))
+    t1 = float(max(far - float(origin[2]), 0.0))
+    delta = (t1 - t0) / max(steps - 1, 1)
+    big = 1.0e9
+    t_c = t_c.view(1, 1, ch, cw)
+    hit_c = hit_c.view(1, 1, ch, cw)
+    t_min = -F.max_pool2d(-torch.where(hit_c, t_c, torch.full_like(t_c, big)), 3, 1, 1)
+    t_max = F.max_pool2d(torch.where(hit_c, t_c, torch.full_like(t_c, -big)), 3, 1, 1)
+    any_hit = F.max_pool2d(hit_c.to(torch.float32), 3, 1, 1) > 0
+
+    def up(x: torch.Tensor) -> torch.Tensor:
+        return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[0, 0, :height, :width].reshape(-1)
+
+    lo = (up(t_min) - 1.5 * delta).clamp(t0, t1)
+    hi = (up(t_max) + 1.5 * delta).clamp(t0, t1)
+    maybe = up(any_hit)
+    t = torch.full((dirs.shape[0],), t1, device=dirs.device)
+    hit = torch.zeros(dirs.shape[0], dtype=torch.bool, device=dirs.device)
+    idx = torch.nonzero(maybe).squeeze(1)
+    if idx.numel():
+        steps_f = fine_steps
+        tf, hf = march_windows(depth, geo, origin, dirs[idx], lo[idx], hi[idx], steps_f, refine)
+        t[idx] = tf
+        hit[idx] = hf
+    return t, hit
+
+
 @dataclass
 class ReliefImage:
     """Raw render: rgb float32 [3, H, W] in [0, 1]; hit_depth float32 [H, W] (cm, world z of the
@@ -237,7 +319,7 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
     k = camera.intrinsics
     origin, dirs = pixel_rays(camera, device)
     if isinstance(query, torch.Tensor):
-        t, hit = march_height_field(query, scene.geo, origin, dirs, scene.z_range, steps, refine)
+        t, hit = march_coarse_to_fine(query, scene.geo, origin, dirs, k.height, k.width, scene.z_range, steps, refine)
     else:
         t, hit = march(query, origin, dirs, scene.z_range, steps, refine)
     # Background plane.

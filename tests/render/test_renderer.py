@@ -121,3 +121,17 @@ def test_cuda_matches_cpu(sample_subject):
     cpu = Engine(sample_subject, "cpu").render(req)
     gpu = Engine(sample_subject, "cuda").render(req)
     assert psnr(cpu, gpu) > 40.0
+
+
+def test_coarse_to_fine_march_matches_the_full_march(engine):
+    from core.render.relief_renderer import march_coarse_to_fine
+
+    scene = engine.scene
+    for pose in (OrbitPose(), OrbitPose(-25.0, 10.0, 1.3)):
+        cam = engine.camera(FrameRequest(pose=pose, size=128))
+        origin, dirs = pixel_rays(cam, torch.device("cpu"))
+        t_full, hit_full = march_height_field(scene.depth, scene.geo, origin, dirs, scene.z_range, 34)
+        t_c2f, hit_c2f = march_coarse_to_fine(scene.depth, scene.geo, origin, dirs, 128, 128, scene.z_range, 34)
+        assert (hit_full == hit_c2f).float().mean() > 0.99
+        both = hit_full & hit_c2f
+        assert ((t_full[both] - t_c2f[both]).abs() < 0.5).float().mean() > 0.99

@@ -1,0 +1,108 @@
+"""Video rendering without a screen: frames from the engine, H.264 + AAC through imageio-ffmpeg.
+
+The output is written to a temporary file beside the target and renamed at the end, so an
+interrupted or failed render never leaves a half-written video under the requested name.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from core.engine import FPS, Engine, FrameRequest
+from core.errors import UserInputError
+from core.render.camera import OrbitPose, turntable_path
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One render. ``poses`` gives the camera per frame (None: ``pose`` for every frame)."""
+
+    out: Path
+    size: int = 256
+    pose: OrbitPose = OrbitPose()
+    orbit: bool = False
+    mask_window: int = 7
+    audio_path: Path | None = None  # muxed as AAC when given
+    request_defaults: FrameRequest = field(default_factory=FrameRequest)
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def text_progress(stream=sys.stderr) -> ProgressFn:
+    """A one-line progress bar on ``stream``."""
+    start = time.perf_counter()
+    interactive = hasattr(stream, "isatty") and stream.isatty()
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        step = int(10 * done / max(total, 1))
+        if not interactive and step == last[0] and done < total:
+            return  # in logs, one line per 10 %
+        last[0] = step
+        frac = done / max(total, 1)
+        bar = "#" * int(frac * 30)
+        rate = done / max(time.perf_counter() - start, 1e-6)
+        end = "\n" if done >= total or not interactive else ""
+        stream.write(f"{chr(13) if interactive else ''}  [{bar:<30}] {frac * 100:5.1f}%  {done}/{total} frames  {rate:5.1f} fps{end}")
+        stream.flush()
+
+    return show
+
+
+def frame_requests(engine: Engine, job: VideoJob) -> Iterable[FrameRequest]:
+    base = job.request_defaults
+    poses = turntable_path(engine.num_frames) if job.orbit else None
+    for k in range(engine.num_frames):
+        pose = poses[k] if poses else job.pose
+        yield FrameRequest(pose=pose, size=job.size, frame_index=k, motion=base.motion,
+                           mask_window=job.mask_window)
+
+
+def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None) -> dict:
+    """Render every frame of the engine's driver into ``job.out``. Returns timing figures."""
+    import imageio_ffmpeg
+
+    if engine.num_frames == 0:
+        raise UserInputError("Nothing to render: the audio or coefficient file has no frames.")
+    size = job.size + (job.size % 2)  # H.264 with yuv420p needs even sizes
+    job = VideoJob(job.out, size, job.pose, job.orbit, job.mask_window, job.audio_path, job.request_defaults)
+    out = Path(job.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
+    os.close(fd)
+    kwargs = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
+                  pix_fmt_out="yuv420p", ffmpeg_log_level="error",
+                  output_params=["-crf", "18", "-preset", "veryfast", "-movflags", "+faststart"])
+    if job.audio_path is not None:
+        kwargs.update(audio_path=str(job.audio_path), audio_codec="aac")
+        kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]
+    render_s = 0.0
+    t0 = time.perf_counter()
+    try:
+        writer = imageio_ffmpeg.write_frames(tmp, (size, size), **kwargs)
+        writer.send(None)
+        total = engine.num_frames
+        for k, request in enumerate(frame_requests(engine, job)):
+            t = time.perf_counter()
+            frame = engine.render(request)
+            render_s += time.perf_counter() - t
+            writer.send(np.ascontiguousarray(frame))
+            if progress:
+                progress(k + 1, total)
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    wall = time.perf_counter() - t0
+    duration = engine.num_frames / FPS
+    return {"frames": engine.num_frames, "video_seconds": duration, "wall_seconds": wall,
+            "render_seconds": render_s, "realtime_factor": duration / wall if wall else float("inf")}
