@@ -1,5 +1,9 @@
 """Talking head from one portrait: viewer, video rendering and tools.
 
+    python main.py                           open the viewer on the bundled sample
+                                             (with no display: render the sample to a video)
+    python main.py viewer [--portrait PATH] [--audio PATH]
+
     python main.py prepare --portrait PATH   build the subject cache, print stage timings
     python main.py audio2exp --audio PATH --out coeffs.csv
     python main.py render [--portrait PATH] [--audio PATH | --coeffs CSV] --out OUT.mp4
@@ -47,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
+    v = sub.add_parser("viewer", help="the interactive window")
+    v.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
+    v.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
+    v.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    v.add_argument("--loop", action="store_true", help="loop the audio")
+    v.add_argument("--automation", type=Path, help=argparse.SUPPRESS)  # test hook: state JSON file
+    v.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
+
     b = sub.add_parser("bench", help="print speed figures as JSON")
     b.add_argument("--quick", action="store_true", help="fewer frames (for a smoke test)")
     return parser
@@ -56,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.commands import prepare_command, run_guarded
 
-    command = args.command or "render"
+    command = args.command or "viewer"
     if args.command is None:
-        args = build_parser().parse_args(["render"])
+        args = build_parser().parse_args(["viewer"])
     if command == "prepare":
         return run_guarded(prepare_command, getattr(args, "portrait", None),
                            getattr(args, "cache_dir", None), getattr(args, "no_cache", False))
@@ -73,6 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         return run_guarded(render_command, args.portrait, args.audio, args.coeffs, args.out, args.size,
                            args.yaw, args.pitch, args.orbit, args.alpha_m, args.lambda_exp,
                            args.mask_window, args.device, args.cache_dir)
+    if command == "viewer":
+        from viewer.app import display_available
+
+        if not display_available():
+            out = Path("out/sample_talking_head.mp4")
+            print("No display found (DISPLAY / WAYLAND_DISPLAY unset), so the viewer cannot open.\n"
+                  f"Rendering the sample to a video instead: {out}", flush=True)
+            from core.commands import render_command
+
+            return run_guarded(render_command, args.portrait, args.audio, None, out, 256, 0.0, 0.0, False,
+                               0.5, 1.5, 7, args.device, None)
+        from viewer.app import run_viewer
+
+        return run_guarded(run_viewer, args.portrait, args.audio, args.device, args.automation, args.max_seconds,
+                           args.loop)
     if command == "bench":
         from core.bench import bench_command
 

@@ -1,0 +1,130 @@
+"""The real window under Xvfb: it draws the head, a drag orbits it, a slider reaches the engine.
+
+Skipped where Xvfb or xdotool is missing (CI installs both).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
+                                reason="Xvfb and xdotool are needed for the GUI smoke test")
+
+
+def _free_display() -> str:
+    for n in range(91, 120):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return f":{n}"
+    pytest.skip("no free X display number")
+
+
+@pytest.fixture()
+def xvfb():
+    display = _free_display()
+    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    if proc.poll() is not None:
+        pytest.skip("Xvfb did not start")
+    yield display
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _wait(state_path: Path, predicate, timeout: float, what: str) -> dict:
+    deadline = time.time() + timeout
+    state: dict = {}
+    while time.time() < deadline:
+        try:
+            state = json.loads(state_path.read_text())
+            if predicate(state):
+                return state
+        except (OSError, json.JSONDecodeError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(state)[:800]}")
+
+
+def _capture(state_path: Path, out: Path) -> np.ndarray:
+    from PIL import Image
+
+    out.unlink(missing_ok=True)
+    state_path.with_suffix(".cmd").write_text(json.dumps({"capture": str(out)}))
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if out.exists() and out.stat().st_size > 0:
+            time.sleep(0.3)
+            try:
+                return np.asarray(Image.open(out).convert("RGB")).astype(np.float64)
+            except OSError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError("the viewer did not write a frame-buffer capture")
+
+
+def _view(img: np.ndarray, rect: dict) -> np.ndarray:
+    (x, y), (w, h) = rect["min"], rect["size"]
+    return img[y:y + h, x:x + w]
+
+
+def test_viewer_draws_orbits_and_takes_slider_values(xvfb, tmp_path):
+    env = dict(os.environ, DISPLAY=xvfb, TALKINGHEAD_CACHE=str(tmp_path / "cache"))
+    state = tmp_path / "state.json"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "viewer", "--loop", "--automation", str(state),
+                             "--max-seconds", "150"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        s = _wait(state, lambda s: s["frames_uploaded"] >= 3, 120, "the first frames")
+        first = _capture(state, tmp_path / "a.png")
+        view = _view(first, s["rects"]["view"])
+        assert view.std() > 25 and view.mean() > 30, "the view is blank"
+
+        win = subprocess.run(["xdotool", "search", "--name", "Talking head"], env=env, capture_output=True,
+                             text=True).stdout.split()
+        assert win, "viewer window not found"
+        geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", win[0]], env=env, capture_output=True,
+                             text=True).stdout
+        pos = dict(line.split("=") for line in geo.split() if "=" in line)
+        ox, oy = int(pos["X"]), int(pos["Y"])
+        (vx, vy), (vw, vh) = s["rects"]["view"]["min"], s["rects"]["view"]["size"]
+        cx, cy = ox + vx + vw // 2, oy + vy + vh // 2
+
+        def xdo(*args):
+            subprocess.run(["xdotool", *map(str, args)], env=env, check=True)
+            time.sleep(0.05)
+
+        xdo("mousemove", cx, cy)
+        xdo("mousedown", 1)
+        for step in range(1, 11):
+            xdo("mousemove", cx - 12 * step, cy)
+        xdo("mouseup", 1)
+        s = _wait(state, lambda s: s["rendered"] and abs(s["rendered"]["yaw"]) > 10, 60, "an orbited frame")
+        time.sleep(0.5)
+        turned = _capture(state, tmp_path / "b.png")
+        diff = np.abs(_view(turned, s["rects"]["view"]) - view).mean()
+        assert diff > 4.0, f"the view did not change after the drag (mean diff {diff:.2f})"
+
+        (ax, ay), (aw, ah) = s["rects"]["alpha_m"]["min"], s["rects"]["alpha_m"]["size"]
+        xdo("mousemove", ox + ax + int(aw * 0.1), oy + ay + ah // 2)
+        xdo("click", 1)
+        s = _wait(state, lambda s: s["rendered"] and s["rendered"]["alpha_m"] < 0.3, 60,
+                  "the engine to receive the new alpha_m")
+        assert s["settings"]["alpha_m"] < 0.3
+        assert s["ui_fps"] >= 30, f"UI too slow under Xvfb: {s['ui_fps']:.1f} fps"
+        state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        print(out[-3000:])

@@ -1,0 +1,141 @@
+"""Viewer logic without a window: clocks, frame scheduling, the render slot, parameter plumbing."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.render.camera import OrbitPose
+from viewer.clock import WallClock, frame_at, open_clock
+from viewer.render_worker import RenderWorker
+from viewer.scheduler import FrameScheduler
+from viewer.session import Session
+
+
+class FakeTime:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_frame_at_is_floor_of_time_times_25():
+    assert frame_at(0.0) == 0
+    assert frame_at(0.039) == 0
+    assert frame_at(0.04) == 1
+    assert frame_at(1.0) == 25
+    assert frame_at(-1.0) == 0
+
+
+def test_wall_clock_play_pause_seek_loop():
+    now = FakeTime()
+    clock = WallClock(10.0, now=now)
+    assert clock.time() == 0.0 and not clock.playing
+    clock.play()
+    now.t += 2.5
+    assert clock.time() == pytest.approx(2.5) and clock.playing
+    clock.pause()
+    now.t += 5.0
+    assert clock.time() == pytest.approx(2.5)
+    clock.seek(7.0)
+    clock.play()
+    now.t += 5.0
+    assert clock.time() == pytest.approx(10.0) and clock.finished and not clock.playing
+    clock.loop = True
+    assert clock.time() == pytest.approx(2.0)  # 12 s into a 10 s loop
+    clock.seek(99)
+    assert clock.time() <= 10.0
+
+
+def test_no_sound_device_falls_back_to_a_silent_wall_clock(monkeypatch):
+    import viewer.clock as clock_module
+
+    class Broken:
+        def __init__(self, *a, **k):
+            raise RuntimeError("Error querying device -1")
+
+    monkeypatch.setattr(clock_module, "SoundDeviceClock", Broken)
+    clock = open_clock(np.zeros(16000, np.float32), 16000)
+    assert isinstance(clock, WallClock) and not clock.audible
+    assert "silently" in clock.status and clock.duration == pytest.approx(1.0)
+
+
+def test_scheduler_requests_ahead_and_holds_until_due():
+    s = FrameScheduler(initial_latency_s=0.08, margin_s=0.0)
+    assert s.frame_to_request(1.0, playing=True) == frame_at(1.08)
+    assert s.frame_to_request(1.0, playing=False) == 25
+    assert s.frame_to_request(9.99, playing=True, duration=10.0) == frame_at(10.0 - 1e-6)
+    assert not s.due(27, 1.0) and s.due(25, 1.0) and s.due(20, 1.0)
+    for _ in range(50):
+        s.observe(0.2)
+    assert s.latency_s == pytest.approx(0.2, rel=0.01)
+    assert 0 <= s.offset_ms(25, 1.0) < 40
+
+
+def test_session_builds_requests_from_settings_and_clock():
+    now = FakeTime()
+    session = Session(WallClock(5.0, now=now))
+    session.settings = session.settings.with_(alpha_m=0.2, lambda_exp=2.5, mask_window=3, size=384,
+                                              pose=OrbitPose(10.0, -5.0))
+    req = session.request()
+    assert req.motion.alpha_m == 0.2 and req.motion.lambda_exp == 2.5
+    assert req.mask_window == 3 and req.size == 384 and req.pose.yaw_deg == 10.0
+    assert req.frame_index == 0
+    session.clock.play()
+    now.t += 1.0
+    assert session.request().frame_index >= 25  # playing: at or ahead of the playhead
+    session.live_coefficients = np.full(33, 0.5, np.float32)
+    live = session.request()
+    assert live.frame_index is None and live.coefficients[0] == 0.5
+    # Playback never moves the camera.
+    assert live.pose == OrbitPose(10.0, -5.0)
+
+
+def test_render_worker_keeps_only_the_latest_request():
+    gate = threading.Event()
+    seen = []
+
+    def render(req):
+        gate.wait(timeout=5)
+        seen.append(req)
+        return np.full((4, 4, 3), req, np.uint8)
+
+    worker = RenderWorker(render)
+    try:
+        worker.submit(1)
+        time.sleep(0.1)  # 1 is being rendered
+        for r in (2, 3, 4, 5):
+            worker.submit(r)
+        gate.set()
+        deadline = time.time() + 5
+        while (worker.latest() is None or worker.latest().request != 5) and time.time() < deadline:
+            time.sleep(0.01)
+        assert worker.latest().request == 5
+        assert seen == [1, 5]  # 2, 3 and 4 were dropped, not queued
+        assert worker.dropped == 3
+    finally:
+        worker.stop()
+
+
+def test_render_worker_survives_a_failing_render():
+    errors = []
+
+    def render(req):
+        if req == "bad":
+            raise ValueError("boom")
+        return np.zeros((2, 2, 3), np.uint8)
+
+    worker = RenderWorker(render, on_error=errors.append)
+    try:
+        worker.submit("bad")
+        time.sleep(0.2)
+        worker.submit("good")
+        deadline = time.time() + 5
+        while worker.latest() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert worker.latest().request == "good" and len(errors) == 1
+    finally:
+        worker.stop()

@@ -1,0 +1,1 @@
+"""The DearPyGui viewer: live, orbitable talking head with audio, microphone and sliders."""

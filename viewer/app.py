@@ -1,0 +1,497 @@
+"""The DearPyGui window.
+
+Threads: the UI thread runs DearPyGui and only builds requests and uploads finished frames; a
+render process (viewer.render_process, single latest-request slot) renders; preprocessing, audio analysis and video export
+run on their own threads and report progress. Audio (sounddevice) is the master clock: the frame
+shown is floor(t * 25); late frames are dropped, never queued. Playback never moves the camera.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import UserInputError
+from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
+from core.render.camera import OrbitPose
+from viewer.clock import PlaybackClock, WallClock, open_clock
+from viewer.render_process import RenderProcess
+from viewer.session import Session
+
+DISPLAY_PX = 512
+PANEL_PX = 240
+UI_FPS_CAP = 60.0
+RESOLUTIONS = ("128", "256", "384", "512")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
+
+
+def display_available() -> bool:
+    """DearPyGui aborts the process (no Python exception) without a display: check first."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass
+class Task:
+    """A background job with progress (preprocessing, audio analysis, export)."""
+
+    name: str
+    progress: float = 0.0
+    message: str = ""
+    done: bool = False
+    error: str | None = None
+
+
+class ViewerApp:
+    def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
+                 automation: Path | None = None, loop: bool = False):
+        self.device = device
+        self.session = Session()
+        self.session.clock.loop = loop
+        self.portrait_path: Path | None = None  # the portrait the render process shows
+        self.worker = RenderProcess(device, on_error=self._render_error)
+        self.tasks: dict[str, Task] = {}
+        self.messages: deque = deque(maxlen=4)
+        self.automation = automation
+        self._audio_samples: np.ndarray | None = None
+        self._drag_start: OrbitPose | None = None
+        self._uploaded_serial = 0
+        self._shown = None
+        self._frame_times: deque = deque(maxlen=60)
+        self._ui_times: deque = deque(maxlen=120)
+        self._last_state_write = 0.0
+        self._last_request = None
+        self._mic = None
+        self._submit_times: dict = {}
+        self._observed_serial = 0
+        self.offsets: deque = deque(maxlen=3000)  # A/V offset of every frame shown while playing (ms)
+        self._texture = np.zeros((DISPLAY_PX, DISPLAY_PX, 4), np.float32)
+        self._texture[..., 3] = 1.0
+        self._pending_engine = None
+        self._pending_audio = None
+        self._audio_file: Path | None = None
+        self._autoplay = True  # start playing when the first audio is ready
+        self._driver: np.ndarray | None = None
+        self.load_portrait(portrait or SAMPLE_PORTRAIT)
+        self.load_audio(audio or SAMPLE_SPEECH)
+
+    # ------------------------------------------------------------------ rendering
+    @property
+    def ready(self) -> bool:
+        return self.portrait_path is not None
+
+    def _render_error(self, exc: BaseException) -> None:
+        self.say(f"render failed: {exc}")
+
+    def say(self, msg: str) -> None:
+        self.messages.append(msg)
+        print(msg, flush=True)
+
+    # ------------------------------------------------------------------ loading
+    def _run_task(self, key: str, name: str, fn) -> None:
+        task = Task(name)
+        self.tasks[key] = task
+
+        def body():
+            try:
+                fn(task)
+            except UserInputError as exc:
+                task.error = str(exc)
+            except Exception as exc:  # never take the viewer down; keep what the user had
+                task.error = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+            finally:
+                task.done = True
+
+        threading.Thread(target=body, name=f"task-{key}", daemon=True).start()
+
+    def load_portrait(self, path: Path) -> None:
+        def job(task: Task):
+            from core.preprocess.pipeline import prepare
+
+            def progress(stage: str, fraction: float) -> None:
+                task.progress, task.message = fraction, stage
+
+            result = prepare(path, progress=progress)  # fills the cache the render process reads
+            for note in result.messages:
+                self.say(f"note: {note}")
+            self._pending_engine = path
+
+        self._run_task("portrait", f"preparing {Path(path).name}", job)
+
+    def load_audio(self, path: Path) -> None:
+        def job(task: Task):
+            from core.audio.audio2exp import coefficients_for_file
+            from core.audio.loading import load_audio
+
+            task.message = "reading audio"
+            samples = load_audio(path)
+            task.message = "speech -> expressions"
+            coeffs = coefficients_for_file(path, progress=lambda f: setattr(task, "progress", f))
+            self._pending_audio = (samples, coeffs, path)
+
+        self._run_task("audio", f"analysing {Path(path).name}", job)
+
+    def _apply_pending(self) -> None:
+        """Swap in finished loads on the UI thread."""
+        if self._pending_engine is not None:
+            path = self._pending_engine
+            self._pending_engine = None
+            self.worker.set_subject(path)
+            self.portrait_path = Path(path)
+            self._last_request = None
+            self.say(f"portrait: {Path(path).name}")
+        if self._pending_audio is not None:
+            samples, coeffs, path = self._pending_audio
+            self._pending_audio = None
+            old = self.session.clock
+            was_playing = old.playing
+            old.close()
+            clock = open_clock(samples, 16000)
+            clock.loop = old.loop
+            if was_playing:
+                clock.play()
+            self.session.clock = clock
+            self._audio_samples = samples
+            self._audio_file = Path(path)
+            self.worker.set_driver(coeffs)
+            self._last_request = None
+            self.say(f"audio: {Path(path).name}, {len(samples) / 16000:.1f} s; {clock.status}")
+        if self._autoplay and self.ready and self._audio_file is not None and self.worker.rendered > 0:
+            self._autoplay = False
+            self.session.clock.play()  # both ready: start playing once
+        for key, task in list(self.tasks.items()):
+            if task.done:
+                if task.error:
+                    self.say(f"{task.name} failed: {task.error}")
+                del self.tasks[key]
+
+    # ------------------------------------------------------------------ controls
+    def set_setting(self, **changes) -> None:
+        self.session.settings = self.session.settings.with_(**changes)
+
+    def toggle_play(self) -> None:
+        clock = self.session.clock
+        clock.pause() if clock.playing else clock.play()
+
+    def restart(self) -> None:
+        self.session.clock.seek(0.0)
+        self.session.clock.play()
+
+    def toggle_microphone(self, on: bool) -> bool:
+        from viewer.microphone import LiveMouth
+
+        if on and self._mic is None:
+            mic = LiveMouth()
+            try:
+                mic.start_device()
+            except Exception as exc:
+                mic.close()
+                self.say(f"microphone unavailable: {str(exc).splitlines()[0] if str(exc) else exc}")
+                return False
+            self._mic = mic
+            self.session.clock.pause()
+            self.say("microphone on: speak")
+        elif not on and self._mic is not None:
+            self._mic.close()
+            self._mic = None
+            self.session.live_coefficients = None
+            self.say("microphone off")
+        return on
+
+    def export_command(self, out: Path, orbit: bool) -> list[str]:
+        """The ``main.py render`` command line that exports what the viewer shows."""
+        import sys
+
+        from core.paths import PROJECT_ROOT
+
+        if not self.ready or self._audio_file is None:
+            raise UserInputError("Load a portrait and an audio file first.")
+        s = self.session.settings
+        cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "render", "--portrait", str(self.portrait_path),
+               "--audio", str(self._audio_file), "--out", str(out), "--size", str(max(s.size, 256)),
+               "--yaw", f"{s.pose.yaw_deg:.3f}", "--pitch", f"{s.pose.pitch_deg:.3f}",
+               "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
+               "--mask-window", str(s.mask_window), "--device", self.device]
+        return cmd + (["--orbit"] if orbit else [])
+
+    def export_video(self, out: Path, orbit: bool) -> None:
+        """Render a video with sound in a separate process (the view stays live)."""
+        import re
+        import subprocess
+
+        def job(task: Task):
+            cmd = self.export_command(out, orbit)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            tail: deque = deque(maxlen=5)
+            for line in proc.stdout:
+                tail.append(line.strip())
+                m = re.search(r"(\d+(?:\.\d+)?)%", line)
+                if m:
+                    task.progress = float(m.group(1)) / 100.0
+                    task.message = line.strip()[-40:]
+            if proc.wait() != 0:
+                raise UserInputError(f"export failed: {' / '.join(tail)}")
+            self.say(f"exported {out}")
+
+        self._run_task("export", f"exporting {Path(out).name}", job)
+
+    # ------------------------------------------------------------------ per UI frame
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self._ui_times.append(now)
+        self._apply_pending()
+        if self._mic is not None:
+            live = self._mic.latest()
+            self.session.live_coefficients = live if live is not None else np.zeros(33, np.float32)
+        if self.ready:
+            request = self.session.request()
+            if request != self._last_request:
+                self.worker.submit(request)
+                self._submit_times[request] = time.perf_counter()
+                if len(self._submit_times) > 64:
+                    self._submit_times.pop(next(iter(self._submit_times)))
+                self._last_request = request
+
+    def take_new_frame(self) -> np.ndarray | None:
+        """The newest finished frame as display RGBA float when it is due, or None."""
+        res = self.worker.latest()
+        if res is None or res.serial == self._uploaded_serial or res.image is None:
+            return None
+        clock = self.session.clock
+        k = res.request.frame_index
+        if res.serial != self._observed_serial:
+            self._observed_serial = res.serial
+            self.session.scheduler.observe(res.finished_at - self._submit_times.get(res.request, res.finished_at))
+        if k is not None and clock.playing and self.session.live_coefficients is None:
+            if not self.session.scheduler.due(k, clock.time()):
+                return None  # rendered ahead: hold it until its time
+            self.offsets.append(self.session.scheduler.offset_ms(k, clock.time()))
+        self._uploaded_serial = res.serial
+        self._shown = res
+        self._frame_times.append(res.finished_at)
+        img = res.image
+        if img.shape[0] != DISPLAY_PX:
+            img = cv2.resize(img, (DISPLAY_PX, DISPLAY_PX), interpolation=cv2.INTER_LINEAR)
+        self._texture[..., :3] = img.astype(np.float32) * (1.0 / 255.0)
+        return self._texture
+
+    def status_line(self) -> str:
+        parts = []
+        if len(self._frame_times) > 1:
+            span = self._frame_times[-1] - self._frame_times[0]
+            parts.append(f"{(len(self._frame_times) - 1) / max(span, 1e-6):.1f} fps")
+        if self._shown is not None:
+            parts.append(f"render {self._shown.render_s * 1000:.0f} ms")
+            off = self.session.av_offset_ms(self._shown.request) if self.session.live_coefficients is None else None
+            if off is not None and self.session.clock.playing:
+                parts.append(f"A/V {off:+.0f} ms")
+        if self._mic is not None and self._mic.latency_ms is not None:
+            parts.append(f"mic latency {self._mic.latency_ms:.0f} ms")
+        if len(self._ui_times) > 1:
+            parts.append(f"UI {(len(self._ui_times) - 1) / max(self._ui_times[-1] - self._ui_times[0], 1e-6):.0f} fps")
+        return "   ".join(parts)
+
+    @property
+    def _audio_path(self) -> Path | None:
+        return self._audio_file
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.session.clock.close()
+        if self._mic is not None:
+            self._mic.close()
+
+
+def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
+               automation: Path | None = None, max_seconds: float | None = None, loop: bool = False) -> int:
+    """Open the window (the caller has checked that a display exists)."""
+    import dearpygui.dearpygui as dpg
+
+    app = ViewerApp(portrait, audio, device, automation, loop)
+    dpg.create_context()
+    with dpg.texture_registry():
+        dpg.add_raw_texture(DISPLAY_PX, DISPLAY_PX, app._texture, format=dpg.mvFormat_Float_rgba, tag="frame_tex")
+
+    def on_portrait(sender, data):
+        path = Path(data.get("file_path_name", ""))
+        if path.suffix:
+            app.load_portrait(path)
+
+    def on_audio(sender, data):
+        path = Path(data.get("file_path_name", ""))
+        if path.suffix:
+            app.load_audio(path)
+
+    def on_export(sender, data):
+        path = Path(data.get("file_path_name", ""))
+        if path.name:
+            app.export_video(path.with_suffix(".mp4"), dpg.get_value("export_orbit"))
+
+    for tag, cb, exts in (("dlg_portrait", on_portrait, IMAGE_EXTS), ("dlg_audio", on_audio, AUDIO_EXTS)):
+        with dpg.file_dialog(tag=tag, show=False, callback=cb, width=700, height=420, modal=True):
+            dpg.add_file_extension("{" + ",".join(exts) + "}", color=(120, 220, 120, 255))
+            dpg.add_file_extension(".*")
+    with dpg.file_dialog(tag="dlg_export", show=False, callback=on_export, width=700, height=420, modal=True,
+                         default_filename="talking_head"):
+        dpg.add_file_extension(".mp4")
+
+    with dpg.window(tag="main", no_scrollbar=True):
+        with dpg.group(horizontal=True):
+            dpg.add_image("frame_tex", tag="view", width=DISPLAY_PX, height=DISPLAY_PX)
+            with dpg.group(width=PANEL_PX):
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Open portrait...", width=PANEL_PX // 2 - 4,
+                                   callback=lambda: dpg.show_item("dlg_portrait"))
+                    dpg.add_button(label="Open audio...", width=PANEL_PX // 2 - 4,
+                                   callback=lambda: dpg.show_item("dlg_audio"))
+                dpg.add_checkbox(label="Microphone", tag="mic",
+                                 callback=lambda s, v: dpg.set_value("mic", bool(app.toggle_microphone(v))))
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Play / Pause", tag="play", width=100, callback=lambda: app.toggle_play())
+                    dpg.add_button(label="Restart", width=70, callback=lambda: app.restart())
+                    dpg.add_checkbox(label="Loop", tag="loop", default_value=loop,
+                                     callback=lambda s, v: setattr(app.session.clock, "loop", bool(v)))
+                dpg.add_slider_float(label="time (s)", tag="time", min_value=0.0, max_value=1.0,
+                                     callback=lambda s, v: app.session.clock.seek(v))
+                dpg.add_separator()
+                dpg.add_slider_float(label="alpha_m", tag="alpha_m", default_value=0.5, min_value=0.0, max_value=1.0,
+                                     callback=lambda s, v: app.set_setting(alpha_m=float(v)))
+                dpg.add_slider_float(label="lambda_exp", tag="lambda_exp", default_value=1.5, min_value=0.0,
+                                     max_value=3.0, callback=lambda s, v: app.set_setting(lambda_exp=float(v)))
+                dpg.add_slider_int(label="mask window n", tag="mask_window", default_value=7, min_value=1,
+                                   max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
+                dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", default_value="256",
+                              callback=lambda s, v: app.set_setting(size=int(v)))
+                dpg.add_button(label="Reset view", callback=lambda: app.set_setting(pose=OrbitPose()))
+                dpg.add_separator()
+                dpg.add_checkbox(label="orbit path", tag="export_orbit")
+                dpg.add_button(label="Export video...", callback=lambda: dpg.show_item("dlg_export"))
+                dpg.add_progress_bar(tag="progress", default_value=0.0, width=-1, show=False)
+                dpg.add_text("", tag="task_text", wrap=PANEL_PX + 100)
+                dpg.add_separator()
+                dpg.add_text("drag: orbit   wheel: zoom\ndouble-click: reset view", color=(160, 160, 160))
+                dpg.add_text("", tag="messages", wrap=PANEL_PX + 100)
+        dpg.add_text("", tag="status")
+
+    def on_down(sender, data):
+        if dpg.is_item_hovered("view"):
+            app._drag_start = app.session.settings.pose
+
+    def on_drag(sender, data):
+        if app._drag_start is not None:
+            app.set_setting(pose=app._drag_start.dragged(data[1], data[2]))
+
+    def on_release(sender, data):
+        app._drag_start = None
+
+    def on_wheel(sender, data):
+        if dpg.is_item_hovered("view"):
+            app.set_setting(pose=app.session.settings.pose.zoomed(float(data)))
+
+    def on_double(sender, data):
+        if dpg.is_item_hovered("view"):
+            app.set_setting(pose=OrbitPose())
+
+    with dpg.handler_registry():
+        dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=on_down)
+        dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=2.0, callback=on_drag)
+        dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=on_release)
+        dpg.add_mouse_wheel_handler(callback=on_wheel)
+        dpg.add_mouse_double_click_handler(button=dpg.mvMouseButton_Left, callback=on_double)
+
+    dpg.create_viewport(title="Talking head", width=DISPLAY_PX + PANEL_PX + 150, height=DISPLAY_PX + 70, vsync=True)
+    dpg.setup_dearpygui()
+    dpg.show_viewport()
+    dpg.set_primary_window("main", True)
+    started = time.perf_counter()
+    pending_capture: list = []
+    try:
+        while dpg.is_dearpygui_running():
+            frame_start = time.perf_counter()
+            app.tick()
+            tex = app.take_new_frame()
+            if tex is not None:
+                dpg.set_value("frame_tex", tex)
+            clock = app.session.clock
+            if not dpg.is_item_active("time"):
+                dpg.configure_item("time", max_value=max(clock.duration, 0.01))
+                dpg.set_value("time", clock.time())
+            dpg.set_value("status", app.status_line() + ("" if clock.audible else "   (silent: no sound device)"))
+            dpg.set_value("messages", "\n".join(app.messages))
+            if app.tasks:
+                task = next(iter(app.tasks.values()))
+                dpg.configure_item("progress", show=True)
+                dpg.set_value("progress", task.progress)
+                dpg.set_value("task_text", f"{task.name}: {task.message}")
+            else:
+                dpg.configure_item("progress", show=False)
+                dpg.set_value("task_text", "")
+            if automation is not None:
+                _automation_step(app, dpg, automation, pending_capture)
+            dpg.render_dearpygui_frame()
+            # Leave the CPU to the renderer: a UI faster than UI_FPS_CAP shows nothing new.
+            spare = 1.0 / UI_FPS_CAP - (time.perf_counter() - frame_start)
+            if spare > 0:
+                time.sleep(spare)
+            if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                break
+    finally:
+        app.close()
+        dpg.destroy_context()
+    return 0
+
+
+def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> None:
+    """Test hook: write the viewer's state as JSON, run commands from ``<path>.cmd``."""
+    now = time.perf_counter()
+    cmd_file = path.with_suffix(".cmd")
+    if cmd_file.exists():
+        try:
+            cmd = json.loads(cmd_file.read_text())
+            cmd_file.unlink()
+        except (OSError, json.JSONDecodeError):
+            cmd = {}
+        if "capture" in cmd:
+            dpg.output_frame_buffer(file=cmd["capture"])
+        if cmd.get("quit"):
+            dpg.stop_dearpygui()
+    if now - app._last_state_write < 0.2:
+        return
+    app._last_state_write = now
+    rects = {}
+    for tag in ("view", "alpha_m", "lambda_exp", "mask_window", "play"):
+        rects[tag] = {"min": list(dpg.get_item_rect_min(tag)), "size": list(dpg.get_item_rect_size(tag))}
+    shown = app._shown.request if app._shown is not None else None
+    ui = list(app._ui_times)
+    state = {
+        "frames_uploaded": app._uploaded_serial,
+        "engine_ready": app.ready,
+        "pose": vars(app.session.settings.pose) if hasattr(app.session.settings.pose, "__dict__") else None,
+        "settings": {"alpha_m": app.session.settings.alpha_m, "lambda_exp": app.session.settings.lambda_exp,
+                     "mask_window": app.session.settings.mask_window},
+        "rendered": None if shown is None else {"alpha_m": shown.motion.alpha_m, "lambda_exp": shown.motion.lambda_exp,
+                                                "mask_window": shown.mask_window, "yaw": shown.pose.yaw_deg,
+                                                "pitch": shown.pose.pitch_deg, "frame_index": shown.frame_index},
+        "ui_fps": (len(ui) - 1) / max(ui[-1] - ui[0], 1e-6) if len(ui) > 1 else 0.0,
+        "clock": {"time": app.session.clock.time(), "playing": app.session.clock.playing,
+                  "audible": app.session.clock.audible, "status": app.session.clock.status},
+        "av_offset_ms": None if shown is None else app.session.av_offset_ms(shown),
+        "offsets_ms": list(app.offsets)[-200:],
+        "latency_ms": app.session.scheduler.latency_s * 1000,
+        "render_ms": None if app._shown is None else app._shown.render_s * 1000,
+        "dropped": app.worker.dropped,
+        "rects": rects,
+        "messages": list(app.messages),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path)
