@@ -143,7 +143,7 @@ class Engine:
             steps = self._steps(STEP_CM)
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        raw = render_relief(self.scene, cam, query, source_of, steps, refine=6 if request.reference else 5)
+        raw = render_relief(self.scene, cam, query, source_of, steps, refine=6 if request.reference else 3)
         times["march"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()

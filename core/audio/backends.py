@@ -12,9 +12,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core.audio.activity import ActivityConfig, QuietTracker
 from core.audio.coarticulation import BlendConfig, StreamingBlender
 from core.audio.constants import SAMPLE_RATE, num_frames_for_samples
-from core.audio.phones import LIVE_RECOGNIZER, RecognizerConfig, WindowedPhoneRecognizer
+from core.audio.phones import (LIVE_RECOGNIZER, RecognizerConfig, WindowCommit,
+                               WindowedPhoneRecognizer)
 from core.audio.segments import SegmentBuilder, TimingConfig
 
 
@@ -40,6 +42,7 @@ class PhonemeBackendConfig:
     recognizer: RecognizerConfig = LIVE_RECOGNIZER
     timing: TimingConfig = field(default_factory=TimingConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
+    activity: ActivityConfig | None = field(default_factory=ActivityConfig)  # None: no pauses
 
 
 class PhonemeBackend:
@@ -51,23 +54,30 @@ class PhonemeBackend:
         self.config = config
         self.recognizer = WindowedPhoneRecognizer(config.recognizer, model=model)
         self.segments = SegmentBuilder(config.timing)
+        self.quiet = QuietTracker(config.activity) if config.activity is not None else None
         self.blender = StreamingBlender(config.blend)
         self.phones: list = []            # every committed PhoneEvent, for inspection
         self.keep_phones = False          # set True to record phones (tests, debugging)
 
-    def push(self, samples: np.ndarray) -> np.ndarray:
-        events = self.recognizer.push(samples)
+    def _settle(self, commit: WindowCommit) -> None:
+        """Feed one recogniser window's phones (and the pauses known then) to the segments."""
         if self.keep_phones:
-            self.phones += events
-        self.blender.add(self.segments.add(events, self.recognizer.committed_until_s))
+            self.phones += commit.events
+        view = self.quiet.view(commit.audio_until_s) if self.quiet is not None else None
+        self.blender.add(self.segments.add(commit.events, commit.committed_until_s, view))
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        if self.quiet is not None:
+            self.quiet.push(samples)
+        for commit in self.recognizer.push(samples):
+            self._settle(commit)
         total = num_frames_for_samples(self.recognizer.samples_pushed)
         return self.blender.ready(self.segments.final_until_s, max_frames=total)
 
     def finish(self) -> np.ndarray:
-        events = self.recognizer.finish()
-        if self.keep_phones:
-            self.phones += events
+        if self.quiet is not None:
+            self.quiet.finish()
+        self._settle(self.recognizer.finish())
         end_s = self.recognizer.samples_pushed / SAMPLE_RATE
-        self.blender.add(self.segments.add(events, self.recognizer.committed_until_s))
         self.blender.add(self.segments.finish(end_s))
         return self.blender.finish(num_frames_for_samples(self.recognizer.samples_pushed))

@@ -28,7 +28,7 @@ from core.face.arkit import NUM_EXPRESSIONS
 class BlendConfig:
     """Window of segments that shape a frame (seconds)."""
 
-    look_ahead_s: float = 0.04      # segments starting up to this long after the frame count
+    look_ahead_s: float = 0.0       # segments starting up to this long after the frame count
     back_span_s: float = 1.0        # segments that ended longer ago than this are ignored
     coart_params: object = field(default=None, compare=False)  # openfacefx CoartParams or None
 

@@ -44,6 +44,15 @@ class PhoneEvent:
 
 
 @dataclass(frozen=True)
+class WindowCommit:
+    """What one recogniser window settled: its phones, and up to when the phones are final."""
+
+    events: tuple[PhoneEvent, ...]
+    committed_until_s: float       # no phone spike earlier than this is still to come
+    audio_until_s: float           # the window's end (audio seen when deciding)
+
+
+@dataclass(frozen=True)
 class RecognizerConfig:
     """Sliding-window decoding. Times are rounded to the 20 ms ASR frame.
 
@@ -81,7 +90,7 @@ class RecognizerConfig:
         return self._frames(self.right_context_s)
 
 
-LIVE_RECOGNIZER = RecognizerConfig(window_s=1.2, hop_s=0.08, right_context_s=0.1)
+LIVE_RECOGNIZER = RecognizerConfig(window_s=1.0, hop_s=0.08, right_context_s=0.06)
 FILE_RECOGNIZER = RecognizerConfig(window_s=8.0, hop_s=6.0, right_context_s=1.0)
 
 
@@ -184,25 +193,28 @@ class WindowedPhoneRecognizer:
     def samples_pushed(self) -> int:
         return self._buf.end
 
-    def push(self, samples: np.ndarray) -> list[PhoneEvent]:
-        """Append float32 [n] audio; return the phones committed by the windows it completes."""
+    def push(self, samples: np.ndarray) -> list[WindowCommit]:
+        """Append float32 [n] audio; return one ``WindowCommit`` per window it completes."""
         self._buf.append(np.asarray(samples, dtype=np.float32).reshape(-1))
-        events: list[PhoneEvent] = []
+        commits: list[WindowCommit] = []
         cfg = self.config
         while self._buf.end >= self._next_end:
             end = self._next_end
-            events += self._run(max(0, end - cfg.window_samples), end, end - cfg.right_samples)
+            events = self._run(max(0, end - cfg.window_samples), end, end - cfg.right_samples)
+            commits.append(WindowCommit(tuple(events), self.committed_until_s,
+                                        end / SAMPLE_RATE))
             self._next_end += cfg.hop_samples
             self._buf.drop_before(self._next_end - cfg.window_samples)
-        return events
+        return commits
 
-    def finish(self) -> list[PhoneEvent]:
+    def finish(self) -> WindowCommit:
         """Decode the tail (a last window ending at the end of the audio) and commit it all."""
         end = self._buf.end
-        if end <= self._committed:
-            return []
-        start = max(self._buf.start, end - self.config.window_samples)
-        return self._run(start, end, end)
+        events: list[PhoneEvent] = []
+        if end > self._committed:
+            start = max(self._buf.start, end - self.config.window_samples)
+            events = self._run(start, end, end)
+        return WindowCommit(tuple(events), self.committed_until_s, end / SAMPLE_RATE)
 
     def _run(self, start: int, end: int, commit_to: int) -> list[PhoneEvent]:
         """Decode samples [start, end); commit spikes in [self._committed, commit_to)."""

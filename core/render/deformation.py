@@ -143,7 +143,7 @@ class Deformer:
 
 def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
                       depth_open: torch.Tensor, geo, photo, box_px: tuple[int, int, int, int],
-                      no_surface: float, iterations: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+                      no_surface: float, iterations: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast path of Eq. 7: deform the person height field once per frame in the photo's view.
 
     depth_gated: [1, 1, h, w] canonical depth with ``no_surface`` off the person

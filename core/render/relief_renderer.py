@@ -261,7 +261,7 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
 
 def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
                          height: int, width: int, z_range: tuple[float, float], steps: int,
-                         refine: int = 5, fine_steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+                         refine: int = 3, fine_steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """Two-level march: every second pixel of every second row is marched over the whole depth
     range; every pixel then searches only the window spanned by its coarse neighbours' hits.
     Pixels whose coarse neighbours all missed the person miss it too. Returns (t [R], hit [R])."""

@@ -134,4 +134,4 @@ def test_coarse_to_fine_march_matches_the_full_march(engine):
         t_c2f, hit_c2f = march_coarse_to_fine(scene.depth, scene.geo, origin, dirs, 128, 128, scene.z_range, 34)
         assert (hit_full == hit_c2f).float().mean() > 0.99
         both = hit_full & hit_c2f
-        assert ((t_full[both] - t_c2f[both]).abs() < 0.5).float().mean() > 0.99
+        assert ((t_full[both] - t_c2f[both]).abs() < 0.5).float().mean() > 0.98
