@@ -450,6 +450,14 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     return 0
 
 
+def _offset_stats(offsets) -> dict | None:
+    if not offsets:
+        return None
+    o = np.asarray(offsets, np.float64)
+    return {"count": int(o.size), "median_ms": float(np.median(o)), "p95_ms": float(np.percentile(o, 95)),
+            "max_ms": float(o.max()), "min_ms": float(o.min()), "within_one_frame": float(np.mean((o >= 0) & (o < 40)))}
+
+
 def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> None:
     """Test hook: write the viewer's state as JSON, run commands from ``<path>.cmd``."""
     now = time.perf_counter()
@@ -486,6 +494,7 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
                   "audible": app.session.clock.audible, "status": app.session.clock.status},
         "av_offset_ms": None if shown is None else app.session.av_offset_ms(shown),
         "offsets_ms": list(app.offsets)[-200:],
+        "offset_stats": _offset_stats(app.offsets),
         "latency_ms": app.session.scheduler.latency_s * 1000,
         "render_ms": None if app._shown is None else app._shown.render_s * 1000,
         "dropped": app.worker.dropped,

@@ -1,0 +1,48 @@
+"""Microphone mode plumbing: chunks in, the newest coefficients out, latency measured."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from viewer.microphone import SAMPLES_PER_FRAME, LiveMouth
+
+
+class FakeFrame:
+    def __init__(self, index, value):
+        self.index = index
+        self.coefficients = np.full(33, value, np.float32)
+
+
+class FakeAudio2Exp:
+    """Emits frame k once the audio of frame k + 2 has arrived (an 80 ms look-ahead)."""
+
+    def __init__(self):
+        self.samples = 0
+        self.emitted = 0
+
+    def push(self, samples):
+        self.samples += len(samples)
+        ready = self.samples // SAMPLES_PER_FRAME - 2
+        out = [FakeFrame(k, float(np.abs(samples).max())) for k in range(self.emitted, max(ready, self.emitted))]
+        self.emitted = max(ready, self.emitted)
+        return out
+
+
+def test_live_mouth_reports_latest_coefficients_and_latency():
+    mouth = LiveMouth(a2e_factory=FakeAudio2Exp)
+    try:
+        start = time.perf_counter()
+        for i in range(25):  # half a second in 20 ms chunks, at real-time pace
+            while time.perf_counter() < start + i * 0.02:
+                time.sleep(0.001)
+            mouth.feed(np.full(SAMPLES_PER_FRAME // 2, 0.25, np.float32))
+        deadline = time.time() + 2
+        while mouth.latest() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert mouth.latest() is not None and mouth.latest()[0] == 0.25
+        time.sleep(0.1)
+        # Frame k needs the audio up to frame k + 2: about 80 ms after frame k's last sample.
+        assert 40 <= mouth.latency_ms <= 200, mouth.latency_ms
+    finally:
+        mouth.close()

@@ -1,0 +1,68 @@
+"""Measure the viewer under Xvfb: audio/video offset over a long playback, UI rate, render rate.
+
+    python tools/measure_viewer.py [--seconds 60]
+
+Starts Xvfb, runs ``main.py viewer --loop`` with its automation hook, samples the state file and
+prints JSON: offsets of the frames shown (ms; in sync means 0 <= offset < 40), UI frames per
+second, frames shown per second.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--display", default=":93")
+    args = ap.parse_args()
+    xvfb = subprocess.Popen(["Xvfb", args.display, "-screen", "0", "1280x900x24"], stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    tmp = Path(tempfile.mkdtemp())
+    state = tmp / "state.json"
+    env = dict(os.environ, DISPLAY=args.display)
+    viewer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "viewer", "--loop", "--automation", str(state),
+                               "--max-seconds", str(args.seconds + 60)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not state.exists() or json.loads(state.read_text() or "{}").get("frames_uploaded", 0) < 5:
+            time.sleep(0.2)
+        ui, shown, stats = [], [], None
+        start = time.time()
+        last_count = json.loads(state.read_text())["frames_uploaded"]
+        while time.time() - start < args.seconds:
+            time.sleep(1.0)
+            try:
+                s = json.loads(state.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            ui.append(s["ui_fps"])
+            shown.append(s["frames_uploaded"] - last_count)
+            last_count = s["frames_uploaded"]
+            stats = s["offset_stats"]
+        state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
+        report = {
+            "seconds": args.seconds,
+            "frames_shown_per_s": float(np.mean(shown)),
+            "ui_fps_min": float(np.min(ui)), "ui_fps_mean": float(np.mean(ui)),
+            "av_offset": stats,
+        }
+        print(json.dumps(report, indent=2))
+    finally:
+        viewer.wait(timeout=30) if viewer.poll() is None else None
+        xvfb.terminate()
+
+
+if __name__ == "__main__":
+    main()
