@@ -172,11 +172,11 @@ class Engine:
         canonical = height_field_query(s.depth, s.geo)
 
         def query(points: torch.Tensor) -> torch.Tensor:
-            moved = points + deformer.displacement_at(points, frame)
+            moved = points + deformer.displacement_at_reference(points, frame)
             return canonical(moved)
 
         def source_of(points: torch.Tensor) -> torch.Tensor:
-            return project_to_grid(points + deformer.displacement_at(points, frame), s.photo)
+            return project_to_grid(points + deformer.displacement_at_reference(points, frame), s.photo)
 
         return query, source_of
 

@@ -48,7 +48,8 @@ def _sparse_mapping(index: np.ndarray, weight: np.ndarray, n_vertices: int, devi
 class FrameDeformation:
     """One frame's deformation.
 
-    fields:  float32 [1, 6, nz, ny, nx]  backward displacement (cm, head frame): skull side xyz, jaw side xyz
+    fields:  float32 [A + 1, 6]  backward displacement (cm, head frame) at the active grid points:
+             skull side xyz, jaw side xyz; the last row is zero (every inactive grid point)
     mouth_x, mouth_y: float32 [M]        deformed mouth line (head frame, x increasing)
     vertices: float32 [478, 3]           deformed mesh V(beta), head frame
     """
@@ -75,11 +76,20 @@ class Deformer:
         self.voxel = float(m.voxel)
         self.dims = tuple(int(d) for d in m.dims)  # (nx, ny, nz)
         n_vertices = len(subject.mesh)
-        # The mapping as one sparse matrix [2G, N]: rows are grid points (skull side, then jaw
-        # side), columns vertices. Carrying dV to the grid is then a single sparse product.
+        # Only grid points near the face carry any displacement: keep those ("active", A of G),
+        # with a slot volume mapping every grid point to its row (A = the zero row).
+        active = (m.upper_weight.astype(np.float32).sum(axis=1) > 0) | (m.lower_weight.astype(np.float32).sum(axis=1) > 0)
+        active_ids = np.nonzero(active)[0]
+        self.num_active = len(active_ids)
+        slot = np.full(len(active), self.num_active, np.int64)
+        slot[active_ids] = np.arange(self.num_active)
+        self.slot = torch.as_tensor(slot, device=device)
+        # The mapping as one sparse matrix [2A, N]: rows are active grid points (skull side, then
+        # jaw side), columns vertices. Carrying dV to the grid is a single sparse product.
         self.carry = _sparse_mapping(
-            np.concatenate([m.upper_index, m.lower_index]).astype(np.int64),
-            np.concatenate([m.upper_weight, m.lower_weight]).astype(np.float32), n_vertices, device)
+            np.concatenate([m.upper_index[active_ids], m.lower_index[active_ids]]).astype(np.int64),
+            np.concatenate([m.upper_weight[active_ids], m.lower_weight[active_ids]]).astype(np.float32),
+            n_vertices, device)
         self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
 
@@ -89,10 +99,10 @@ class Deformer:
         beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
         dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
         vertices = self.head_init + dv
-        nx, ny, nz = self.dims
-        both = torch.sparse.mm(self.carry, -dv)  # [2G, 3]
-        g = nx * ny * nz
-        fields = torch.cat([both[:g], both[g:]], dim=1).T.reshape(1, 6, nz, ny, nx).contiguous()
+        a = self.num_active
+        both = torch.sparse.mm(self.carry, -dv)  # [2A, 3]
+        fields = torch.cat([torch.cat([both[:a], both[a:]], dim=1),
+                            torch.zeros(1, 6, device=self.device)])  # [A + 1, 6], last row zero
         up, lo = vertices[self._upper_ids], vertices[self._lower_ids]
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])
@@ -120,12 +130,43 @@ class Deformer:
 
     def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
-        Zero outside the mapping grid."""
+        Trilinear in the grid through the compact active rows; zero outside the grid."""
+        head = self.to_head(points)
+        nx, ny, nz = self.dims
+        g = (head - self.origin) / self.voxel
+        base = torch.floor(g)
+        frac = g - base
+        base = base.long()
+        sampled = torch.zeros(points.shape[0], 6, device=points.device)
+        for dz in (0, 1):
+            iz = base[:, 2] + dz
+            wz = frac[:, 2] if dz else 1 - frac[:, 2]
+            for dy in (0, 1):
+                iy = base[:, 1] + dy
+                wy = frac[:, 1] if dy else 1 - frac[:, 1]
+                for dx in (0, 1):
+                    ix = base[:, 0] + dx
+                    wx = frac[:, 0] if dx else 1 - frac[:, 0]
+                    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny) & (iz >= 0) & (iz < nz)
+                    flat = torch.where(inside, (iz * ny + iy) * nx + ix, torch.zeros_like(ix))
+                    rows = torch.where(inside, self.slot[flat], torch.full_like(flat, self.num_active))
+                    sampled += (wx * wy * wz)[:, None] * frame.fields[rows]
+        w = self._jaw_side_weight(head, frame)[:, None]
+        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
+        return dp_head @ self.rotation.T
+
+    def dense_fields(self, frame: FrameDeformation) -> torch.Tensor:
+        """The frame's fields on the full grid, [1, 6, nz, ny, nx] (for the reference lookup)."""
+        nx, ny, nz = self.dims
+        return frame.fields[self.slot].T.reshape(1, 6, nz, ny, nx).contiguous()
+
+    def displacement_at_reference(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Plain version of ``displacement_at``: grid_sample on the dense grid."""
         head = self.to_head(points)
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         norm = torch.stack([g[:, 0] / (nx - 1), g[:, 1] / (ny - 1), g[:, 2] / (nz - 1)], dim=1) * 2 - 1
-        sampled = F.grid_sample(frame.fields, norm.view(1, 1, 1, -1, 3), mode="bilinear",
+        sampled = F.grid_sample(self.dense_fields(frame), norm.view(1, 1, 1, -1, 3), mode="bilinear",
                                 padding_mode="zeros", align_corners=True)
         sampled = sampled.view(6, -1).T  # [N, 6]
         w = self._jaw_side_weight(head, frame)[:, None]
