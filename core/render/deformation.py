@@ -108,9 +108,6 @@ class Deformer:
         order = torch.argsort(mid[:, 0])
         return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices)
 
-    def is_identity(self, beta: np.ndarray) -> bool:
-        return bool(np.allclose(np.asarray(beta, np.float32), self.beta_init.cpu().numpy(), atol=1e-6))
-
     # ----------------------------------------------------------------- lookups
     def to_head(self, points: torch.Tensor) -> torch.Tensor:
         return (points - self.translation) @ self.rotation

@@ -120,6 +120,23 @@ def height_field_query(depth: torch.Tensor, geo: Intrinsics) -> SurfaceQuery:
     return query
 
 
+def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
+                    flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t."""
+    def secant(a, b, fa, fb, clamp):
+        denom = fb - fa
+        w = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5))
+        return a + (b - a) * w.clamp(*clamp)
+
+    for _ in range(iterations):
+        tm = secant(lo, hi, flo, fhi, (0.05, 0.95))
+        fm = f_at(tm)
+        behind = fm >= 0
+        hi, fhi = torch.where(behind, tm, hi), torch.where(behind, fm, fhi)
+        lo, flo = torch.where(behind, lo, tm), torch.where(behind, flo, fm)
+    return secant(lo, hi, flo, fhi, (0.0, 1.0))
+
+
 def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range: tuple[float, float],
           steps: int, refine: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
     """First surface crossing of each ray (deterministic uniform steps + regula falsi).
@@ -141,21 +158,8 @@ def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range
     cols = torch.arange(dirs.shape[0], device=dirs.device)
     lo, hi = ts[prev, cols], ts[first, cols]
     flo, fhi = f[prev, cols], f[first, cols]
-    started_inside = hit & (first == 0)
-    for _ in range(refine):
-        denom = (fhi - flo)
-        w = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0.05, 0.95)
-        tm = lo + (hi - lo) * w
-        fm = query(origin + tm[:, None] * dirs)
-        go_hi = fm >= 0
-        hi = torch.where(go_hi, tm, hi)
-        fhi = torch.where(go_hi, fm, fhi)
-        lo = torch.where(go_hi, lo, tm)
-        flo = torch.where(go_hi, flo, fm)
-    denom = fhi - flo
-    w = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0, 1)
-    t = torch.where(started_inside, t0, lo + (hi - lo) * w)
-    return t, hit
+    t = refine_crossing(lambda tm: query(origin + tm[:, None] * dirs), lo, hi, flo, fhi, refine)
+    return torch.where(hit & (first == 0), t0, t), hit
 
 
 def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
@@ -199,20 +203,8 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
                            align_corners=False).view(-1)
         return zt - dd
 
-    for _ in range(refine):
-        denom = fhi - flo
-        wgt = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0.05, 0.95)
-        tm = lo + (hi - lo) * wgt
-        fm = f_at(tm)
-        go_hi = fm >= 0
-        hi = torch.where(go_hi, tm, hi)
-        fhi = torch.where(go_hi, fm, fhi)
-        lo = torch.where(go_hi, lo, tm)
-        flo = torch.where(go_hi, flo, fm)
-    denom = fhi - flo
-    wgt = torch.where(denom.abs() > 1e-6, -flo / denom, torch.full_like(denom, 0.5)).clamp(0, 1)
-    t = torch.where(hit & (first == 0), torch.full_like(lo, t0), lo + (hi - lo) * wgt)
-    return t, hit
+    t = refine_crossing(f_at, lo, hi, flo, fhi, refine)
+    return torch.where(hit & (first == 0), torch.full_like(lo, t0), t), hit
 
 
 def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor):
@@ -245,18 +237,8 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
     cols = torch.arange(dirs.shape[0], device=dirs.device)
     a, b = ts[prev, cols], ts[first, cols]
     fa, fb = f[prev, cols], f[first, cols]
-    for _ in range(refine):
-        denom = fb - fa
-        wgt = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5)).clamp(0.05, 0.95)
-        tm = a + (b - a) * wgt
-        fm = f_at(tm)
-        go = fm >= 0
-        b, fb = torch.where(go, tm, b), torch.where(go, fm, fb)
-        a, fa = torch.where(go, a, tm), torch.where(go, fa, fm)
-    denom = fb - fa
-    wgt = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5)).clamp(0, 1)
-    t = torch.where(first == 0, lo, a + (b - a) * wgt)
-    return t, hit
+    t = refine_crossing(f_at, a, b, fa, fb, refine)
+    return torch.where(first == 0, lo, t), hit
 
 
 def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
