@@ -21,6 +21,19 @@ pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdot
                                 reason="Xvfb and xdotool are needed for the GUI smoke test")
 
 
+# A bare DearPyGui viewport: tells an environment without OpenGL under Xvfb from a viewer bug.
+_PROBE = """
+import dearpygui.dearpygui as dpg
+dpg.create_context()
+dpg.create_viewport(width=200, height=200)
+dpg.setup_dearpygui()
+dpg.show_viewport()
+for _ in range(3):
+    dpg.render_dearpygui_frame()
+dpg.destroy_context()
+"""
+
+
 def _free_display() -> str:
     for n in range(91, 120):
         if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
@@ -36,6 +49,11 @@ def xvfb():
     time.sleep(1.0)
     if proc.poll() is not None:
         pytest.skip("Xvfb did not start")
+    probe = subprocess.run([sys.executable, "-c", _PROBE], env=dict(os.environ, DISPLAY=display),
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        proc.terminate()
+        pytest.skip(f"this Xvfb cannot host an OpenGL window: {probe.stderr.strip()[-300:]}")
     yield display
     proc.terminate()
     proc.wait(timeout=10)
