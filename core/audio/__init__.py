@@ -6,7 +6,8 @@ Modules (each small, one job):
 - ``loading``        any audio file -> 16 kHz mono float32, streamed in blocks (``AudioLoadError``).
 - ``phones``         hama CTC phoneme recogniser run on a fixed grid of sliding windows
                      -> committed ``PhoneEvent`` spikes (time, IPA symbol).
-- ``segments``       phone spikes -> contiguous openfacefx ``PhonemeSegment`` timeline (with silences).
+- ``segments``       phone spikes -> contiguous openfacefx ``PhonemeSegment`` s (with silences).
+- ``activity``       energy-based pause detection (quiet runs) that helps the segments.
 - ``coarticulation`` segments -> openfacefx dominance blend (visemes) -> our ARKit coefficients.
 - ``arkit_map``      openfacefx's ARKit preset as a [15 visemes, NUM_EXPRESSIONS] matrix.
 - ``backends``       the ``ExpressionBackend`` protocol and the default hama+openfacefx backend.
@@ -15,6 +16,8 @@ Modules (each small, one job):
 - ``motion``         ``MotionParams`` / ``apply_motion``: alpha_m and lambda_exp, applied per frame.
 - ``coeff_csv``      the coefficient CSV format (writer, tolerant reader, ``CoefficientCSVError``).
 - ``commands``       ``audio2exp_command`` behind ``python main.py audio2exp``.
+- ``evaluation``     lip-sync metrics against phone alignments (tests, tools/bench_audio.py).
+- ``espeak``         synthetic speech with exact phone timings via libespeak-ng (tests only).
 
 Heavy dependencies (hama, openfacefx, soxr, soundfile) are imported lazily inside the modules that
 need them, so ``import core.audio`` stays cheap.
@@ -39,7 +42,10 @@ __all__ = [
     "ExpressionFrame",
     "ExpressionBackend",
     "coefficients_for_file",
+    "coefficients_for_driver",
+    "StreamResampler",
     "CoefficientCSVError",
+    "CoefficientTrack",
     "read_coefficients_csv",
     "write_coefficients_csv",
 ]
@@ -53,8 +59,11 @@ _LAZY = {
     "Audio2ExpConfig": "core.audio.audio2exp",
     "ExpressionFrame": "core.audio.audio2exp",
     "coefficients_for_file": "core.audio.audio2exp",
+    "coefficients_for_driver": "core.audio.audio2exp",
+    "StreamResampler": "core.audio.loading",
     "ExpressionBackend": "core.audio.backends",
     "CoefficientCSVError": "core.audio.coeff_csv",
+    "CoefficientTrack": "core.audio.coeff_csv",
     "read_coefficients_csv": "core.audio.coeff_csv",
     "write_coefficients_csv": "core.audio.coeff_csv",
 }

@@ -67,12 +67,19 @@ class Audio2Exp:
         return max(0.0, self.audio_time_s - self.frames_emitted / FPS)
 
     def push(self, samples: np.ndarray) -> list[ExpressionFrame]:
-        """Feed float32 [n] mono 16 kHz audio (any n >= 0); return the frames now settled."""
+        """Feed [n] mono 16 kHz audio (any n >= 0); return the frames now settled.
+
+        Float samples are in [-1, 1]; integer samples (int16, uint8 ...) are scaled to that range.
+        """
         if self._finished:
             raise RuntimeError("Audio2Exp.push() after finish(); create a new Audio2Exp")
         samples = np.asarray(samples)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape [n], got {samples.shape}")
+        if np.issubdtype(samples.dtype, np.integer):      # e.g. int16 from a sound card
+            info = np.iinfo(samples.dtype)
+            samples = (samples.astype(np.float32) - (info.min + info.max + 1) / 2) / (
+                (info.max - info.min + 1) / 2)
         samples = samples.astype(np.float32, copy=False)
         if samples.size and not np.all(np.isfinite(samples)):
             raise ValueError("audio samples contain NaN or infinity")
@@ -109,12 +116,28 @@ def iter_file_coefficients(path: str | Path, config: PhonemeBackendConfig = FILE
         if frames:
             yield np.stack([f.coefficients for f in frames])
         if progress is not None and duration:
-            progress(min(1.0, a2e.audio_time_s / duration))
+            progress(min(0.999, a2e.audio_time_s / duration))   # 1.0 only once all is done
     tail = a2e.finish()
     if tail:
         yield np.stack([f.coefficients for f in tail])
     if progress is not None:
         progress(1.0)
+
+
+def coefficients_for_driver(path: str | Path, progress: ProgressFn | None = None) -> np.ndarray:
+    """Coefficients from either driver: a ``.csv`` of coefficients or an audio file.
+
+    Returns float32 [T, NUM_EXPRESSIONS] at 25 fps. Raises ``CoefficientCSVError`` or
+    ``AudioLoadError`` (both ValueError) with user-facing messages.
+    """
+    if Path(path).suffix.lower() == ".csv":
+        from core.audio.coeff_csv import read_coefficients_csv
+
+        coeffs = read_coefficients_csv(path).coefficients
+        if progress is not None:
+            progress(1.0)
+        return coeffs
+    return coefficients_for_file(path, progress=progress)
 
 
 def coefficients_for_file(path: str | Path, config: PhonemeBackendConfig = FILE_CONFIG,

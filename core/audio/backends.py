@@ -27,7 +27,7 @@ class ExpressionBackend(Protocol):
     name: str
 
     def push(self, samples: np.ndarray) -> np.ndarray:
-        """float32 [n] 16 kHz mono -> float32 [k, NUM_EXPRESSIONS] for the next k frames (k >= 0)."""
+        """float32 [n] 16 kHz mono -> float32 [k, NUM_EXPRESSIONS], the next k frames (k >= 0)."""
         ...
 
     def finish(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from core.audio.constants import SAMPLE_RATE
+from core.errors import UserInputError
 
 DEFAULT_BLOCK_SECONDS: float = 10.0     # decode granularity; bounds memory for long recordings
 FFMPEG_READ_BYTES: int = 1 << 20        # pipe read size for the ffmpeg fallback
@@ -30,8 +31,8 @@ _SUPPORTED_HINT = ("Supported: WAV, FLAC, OGG, MP3 and, through ffmpeg, most oth
                    "files. Convert it with e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 out.wav`.")
 
 
-class AudioLoadError(ValueError):
-    """An audio file could not be used; the message is meant for the user."""
+class AudioLoadError(UserInputError):
+    """An audio file could not be used; the message is meant for the user (a ValueError)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,27 @@ def iter_audio_blocks(path: str | Path,
         yield block
     if total == 0:
         raise AudioLoadError(f"{path} contains no audio samples. Record or export it again.")
+
+
+class StreamResampler:
+    """Live input (e.g. a 48 kHz stereo microphone block) -> 16 kHz mono float32, seamlessly."""
+
+    def __init__(self, input_rate: int) -> None:
+        import soxr
+
+        if input_rate <= 0:
+            raise ValueError("input_rate must be > 0")
+        self.input_rate = int(input_rate)
+        self._stream = None if self.input_rate == SAMPLE_RATE else soxr.ResampleStream(
+            self.input_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+
+    def push(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        """float [n] or [n, channels] at ``input_rate`` -> float32 [m] at 16 kHz mono."""
+        block = np.asarray(block, dtype=np.float32)
+        mono = _to_mono(block) if block.ndim == 2 else block.reshape(-1)
+        if self._stream is None:
+            return np.ascontiguousarray(mono)
+        return self._stream.resample_chunk(mono, last=last)
 
 
 def load_audio(path: str | Path, max_duration_s: float | None = None) -> np.ndarray:

@@ -117,6 +117,7 @@ def canonical_symbol(token: str) -> str | None:
 
 
 _MODEL_LOCK = threading.Lock()
+_RUN_LOCK = threading.Lock()      # the native engine is not documented as thread-safe
 _MODEL = None
 
 
@@ -222,7 +223,8 @@ class WindowedPhoneRecognizer:
             return []
         window = self._buf.slice(start, end)
         self.windows_run += 1
-        result = self.model.transcribe_waveform(window, SAMPLE_RATE)
+        with _RUN_LOCK:
+            result = self.model.transcribe_waveform(window, SAMPLE_RATE)
         tokens = self.model.decoder_tokens
         events: list[PhoneEvent] = []
         prev = -1
