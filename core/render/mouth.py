@@ -37,13 +37,19 @@ class MouthColours:
         mouth when it shows teeth, else an off-white scaled to the face's brightness."""
         lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array([170.0, 90.0, 90.0])
         brightness = float(np.clip(lip.mean() / 120.0, 0.6, 1.3))
-        teeth = np.array([232.0, 224.0, 208.0]) * min(brightness, 1.0)
+        # Teeth inside a mouth are in shade: an off-white well below pure white.
+        teeth = np.array([215.0, 206.0, 190.0]) * min(brightness, 1.0)
+        if float(np.ptp(lip)) < 6.0:  # a greyscale photo: keep the mouth grey too
+            teeth = np.full(3, teeth.mean())
         if photo_rgb_mouth is not None and len(photo_rgb_mouth) > 20:
             bright = photo_rgb_mouth[photo_rgb_mouth.mean(axis=1) > np.percentile(photo_rgb_mouth.mean(axis=1), 70)]
             if len(bright) and bright.mean() > 120:
                 teeth = np.median(bright, axis=0)
-        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * 0.22).astype(np.float32),
-                            tongue=(0.55 * lip + 0.45 * np.array([175.0, 75.0, 80.0])).astype(np.float32) * 0.8)
+        tongue = 0.55 * lip + 0.45 * np.array([175.0, 75.0, 80.0])
+        if float(np.ptp(lip)) < 6.0:
+            tongue = np.full(3, tongue.mean())
+        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * 0.3).astype(np.float32),
+                            tongue=(tongue * 0.8).astype(np.float32))
 
 
 def inner_lip_polygon(vertices_world: np.ndarray) -> np.ndarray:
@@ -51,10 +57,19 @@ def inner_lip_polygon(vertices_world: np.ndarray) -> np.ndarray:
     return vertices_world[list(topo.inner_lip_polygon())]
 
 
+def smooth_closed_polygon(points: np.ndarray, iterations: int = 2) -> np.ndarray:
+    """Chaikin corner cutting of a closed polygon [M, 2] -> [M * 2**iterations, 2]: the lips'
+    ten-point contour becomes a rounded opening instead of a box."""
+    for _ in range(iterations):
+        nxt = np.roll(points, -1, axis=0)
+        points = np.stack([0.75 * points + 0.25 * nxt, 0.25 * points + 0.75 * nxt], axis=1).reshape(-1, 2)
+    return points
+
+
 def polygon_mask(points_px: np.ndarray, size: int) -> np.ndarray:
-    """Anti-aliased filled polygon, float32 [size, size] in [0, 1]."""
+    """Anti-aliased filled polygon (corners rounded), float32 [size, size] in [0, 1]."""
     mask = np.zeros((size, size), np.uint8)
-    pts = np.round(points_px * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    pts = np.round(smooth_closed_polygon(points_px) * (1 << SUBPIXEL_BITS)).astype(np.int32)
     cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
     return mask.astype(np.float32) / 255.0
 
@@ -116,11 +131,15 @@ def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, c
                        lower_mid[2] + 1.4 + 1.0 * np.sin(angles)], axis=1)
     fill(tongue, colours.tongue)
     # Lower teeth follow the jaw; upper teeth are fixed to the skull.
-    for quad in (_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.5, 0.4, 0.35) if teeth else []):
-        fill(quad, colours.teeth * 0.85)
-    for quad in (_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.95, 0.4) if teeth else []):
-        fill(quad, colours.teeth)
-    out = canvas.astype(np.float32)
+    # Outer teeth sit deeper in the shade of the cheeks.
+    shade = 1.0 - 0.4 * np.linspace(-1, 1, TEETH_PER_ROW) ** 2
+    for quad, k in zip(_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.35, 0.4, 0.35)
+                       if teeth else [], shade):
+        fill(quad, colours.teeth * 0.78 * k)
+    for quad, k in zip(_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.6, 0.4)
+                       if teeth else [], shade):
+        fill(quad, colours.teeth * k)
+    out = cv2.GaussianBlur(canvas, (0, 0), 0.6).astype(np.float32)
     # Soft shading: the interior darkens away from the lips' opening centre.
     h, w = out.shape[:2]
     if h > 2 and w > 2:
