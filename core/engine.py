@@ -22,7 +22,7 @@ from core.face import topology as topo
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import OrbitPose, ViewCamera, view_camera
-from core.render.deformation import Deformer, FrameDeformation, warp_height_field
+from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, height_field_query, project_to_grid,
                                          render_relief, sample_image)
 
@@ -82,6 +82,7 @@ class Engine:
         self._photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
         self._colours = self._mouth_colours()
         self._warp_box = self._deformation_box()
+        self._warp_plan = warp_plan(self.deformer, self.scene.depth_open, self.scene.geo, self._warp_box)
 
     # ----------------------------------------------------------------- driver
     def set_driver(self, coefficients: np.ndarray) -> None:
@@ -162,7 +163,7 @@ class Engine:
         if key != self._warp_key:
             s = self.scene
             self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
-                                           self._warp_box, NO_SURFACE_CM)
+                                           self._warp_box, NO_SURFACE_CM, plan=self._warp_plan)
             self._warp_key = key
         return self._warp
 

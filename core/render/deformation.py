@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -60,6 +61,15 @@ class FrameDeformation:
     vertices: torch.Tensor
 
 
+@dataclass
+class LookupPlan:
+    """Grid rows [N, 8] and trilinear weights [N, 8] of fixed points (head frame [N, 3])."""
+
+    head: torch.Tensor
+    rows: torch.Tensor
+    weights: torch.Tensor
+
+
 class Deformer:
     """Per-subject tensors for ray deformation, on ``device``."""
 
@@ -84,6 +94,8 @@ class Deformer:
         slot = np.full(len(active), self.num_active, np.int64)
         slot[active_ids] = np.arange(self.num_active)
         self.slot = torch.as_tensor(slot, device=device)
+        self._corners = torch.tensor([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], device=device)
+        self._dims_t = torch.tensor(self.dims, device=device)
         # The mapping as one sparse matrix [2A, N]: rows are active grid points (skull side, then
         # jaw side), columns vertices. Carrying dV to the grid is a single sparse product.
         self.carry = _sparse_mapping(
@@ -125,32 +137,33 @@ class Deformer:
         width = SHARP_SIDE_WIDTH_CM + (SOFT_SIDE_WIDTH_CM - SHARP_SIDE_WIDTH_CM) * (beyond / 1.5).clamp(0, 1)
         return torch.sigmoid((y - y_mid) / width)
 
-    def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
-        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
-        Trilinear in the grid through the compact active rows; zero outside the grid."""
+    def lookup_plan(self, points: torch.Tensor) -> "LookupPlan":
+        """The frame-independent part of ``displacement_at`` for fixed points [N, 3] (camera frame)."""
         head = self.to_head(points)
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         base = torch.floor(g)
         frac = g - base
-        base = base.long()
-        sampled = torch.zeros(points.shape[0], 6, device=points.device)
-        for dz in (0, 1):
-            iz = base[:, 2] + dz
-            wz = frac[:, 2] if dz else 1 - frac[:, 2]
-            for dy in (0, 1):
-                iy = base[:, 1] + dy
-                wy = frac[:, 1] if dy else 1 - frac[:, 1]
-                for dx in (0, 1):
-                    ix = base[:, 0] + dx
-                    wx = frac[:, 0] if dx else 1 - frac[:, 0]
-                    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny) & (iz >= 0) & (iz < nz)
-                    flat = torch.where(inside, (iz * ny + iy) * nx + ix, torch.zeros_like(ix))
-                    rows = torch.where(inside, self.slot[flat], torch.full_like(flat, self.num_active))
-                    sampled += (wx * wy * wz)[:, None] * frame.fields[rows]
-        w = self._jaw_side_weight(head, frame)[:, None]
+        corner = base.long()[:, None, :] + self._corners  # [N, 8, 3] integer grid corners
+        inside = ((corner >= 0) & (corner < self._dims_t)).all(dim=2)  # [N, 8]
+        flat = (corner[..., 2] * ny + corner[..., 1]) * nx + corner[..., 0]
+        rows = torch.where(inside, self.slot[flat.clamp(0, self.slot.numel() - 1)],
+                           torch.full_like(flat, self.num_active))
+        # Trilinear weights: prod over axes of frac (corner offset 1) or 1 - frac (offset 0).
+        weights = torch.where(self._corners.bool(), frac[:, None, :], 1.0 - frac[:, None, :]).prod(dim=2)
+        return LookupPlan(head, rows, weights)
+
+    def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
+        """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm)."""
+        sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
+        w = self._jaw_side_weight(plan.head, frame)[:, None]
         dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
         return dp_head @ self.rotation.T
+
+    def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
+        Trilinear in the grid through the compact active rows; zero outside the grid."""
+        return self.displacement_planned(self.lookup_plan(points), frame)
 
     def dense_fields(self, frame: FrameDeformation) -> torch.Tensor:
         """The frame's fields on the full grid, [1, 6, nz, ny, nx] (for the reference lookup)."""
@@ -179,43 +192,68 @@ class Deformer:
         return head @ self.rotation.cpu().numpy().T + self.translation.cpu().numpy()
 
 
+@lru_cache(maxsize=4)
+def identity_source_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
+    """grid_sample coordinates [1, 2, h, w] of every geometry pixel's own place in the photo."""
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    return torch.stack([(xs + 0.5) / w * 2 - 1, (ys + 0.5) / h * 2 - 1])[None]
+
+
 def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
                       depth_open: torch.Tensor, geo, photo, box_px: tuple[int, int, int, int],
-                      no_surface: float, iterations: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+                      no_surface: float, iterations: int = 2,
+                      plan: LookupPlan | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast path of Eq. 7: deform the person height field once per frame in the photo's view.
 
     depth_gated: [1, 1, h, w] canonical depth with ``no_surface`` off the person
     depth_open:  [1, 1, h, w] canonical depth defined everywhere (initial guesses)
     box_px:      (x0, y0, x1, y1) geometry pixels that the deformation can reach
+    plan:        ``deformer.lookup_plan`` of the box's canonical surface points (see ``warp_plan``)
     Returns (deformed depth [1, 1, h, w], source grid [1, 2, h, w]): for every geometry pixel,
     the grid_sample coordinates of its canonical point in the full-resolution appearance.
     """
     from core.render.relief_renderer import project_to_grid, sample_image
 
     device = depth_gated.device
-    h, w = depth_gated.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
-                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
-    # Identity source grid: each geometry pixel looks at its own place in the photo.
-    su = ((xs + 0.5) / w) * 2 - 1
-    sv = ((ys + 0.5) / h) * 2 - 1
-    source = torch.stack([su, sv])[None].clone()
+    source = identity_source_grid(*depth_gated.shape[-2:], device).clone()
     depth = depth_gated.clone()
     x0, y0, x1, y1 = box_px
     if x1 <= x0 or y1 <= y0:
         return depth, source
-    bx, by = xs[y0:y1, x0:x1].reshape(-1), ys[y0:y1, x0:x1].reshape(-1)
+    ys, xs = torch.meshgrid(torch.arange(y0, y1, device=device, dtype=torch.float32),
+                            torch.arange(x0, x1, device=device, dtype=torch.float32), indexing="ij")
+    bx, by = xs.reshape(-1), ys.reshape(-1)
     rays = torch.stack([(bx - geo.cx) / geo.focal_px, (by - geo.cy) / geo.focal_px, torch.ones_like(bx)], dim=1)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1).clone()
-    for _ in range(iterations):
-        p = rays * z[:, None]
-        canon = p + deformer.displacement_at(p, frame)
-        dc = sample_image(depth_open, project_to_grid(canon, geo))[:, 0]
-        z = z - (canon[:, 2] - dc)
-    p = rays * z[:, None]
-    canon = p + deformer.displacement_at(p, frame)
+    canon = rays * z[:, None]
+    # The canonical surface points of the box are fixed: their lookup can be planned once.
+    dp = deformer.displacement_planned(plan, frame) if plan is not None else deformer.displacement_at(canon, frame)
+    # Rays whose canonical point does not move are already solved; iterate on the others only.
+    moving = torch.nonzero(dp.abs().sum(dim=1) > 0).squeeze(1)
+    canon[moving] += dp[moving]
+    if moving.numel():
+        zm, rm, cm = z[moving], rays[moving], canon[moving]
+        for _ in range(iterations):
+            dc = sample_image(depth_open, project_to_grid(cm, geo))[:, 0]
+            zm = zm - (cm[:, 2] - dc)
+            pm = rm * zm[:, None]
+            cm = pm + deformer.displacement_at(pm, frame)
+        z[moving], canon[moving] = zm, cm
     on_person = sample_image(depth_gated, project_to_grid(canon, geo))[:, 0] < 0.5 * no_surface
     z = torch.where(on_person, z, torch.full_like(z, no_surface))
     depth[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0)
     source[0, :, y0:y1, x0:x1] = project_to_grid(canon, photo).T.reshape(2, y1 - y0, x1 - x0)
     return depth, source
+
+
+def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[int, int, int, int]) -> LookupPlan:
+    """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``)."""
+    device = depth_open.device
+    x0, y0, x1, y1 = box_px
+    ys, xs = torch.meshgrid(torch.arange(y0, y1, device=device, dtype=torch.float32),
+                            torch.arange(x0, x1, device=device, dtype=torch.float32), indexing="ij")
+    bx, by = xs.reshape(-1), ys.reshape(-1)
+    rays = torch.stack([(bx - geo.cx) / geo.focal_px, (by - geo.cy) / geo.focal_px, torch.ones_like(bx)], dim=1)
+    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)
+    return deformer.lookup_plan(rays * z[:, None])

@@ -120,6 +120,15 @@ def height_field_query(depth: torch.Tensor, geo: Intrinsics) -> SurfaceQuery:
     return query
 
 
+def first_true(flags: torch.Tensor) -> torch.Tensor:
+    """Index of the first True along dim 0 of a bool [S, R] (0 where none). A short loop over S:
+    much faster on the CPU than argmax over the strided first dimension."""
+    first = torch.zeros(flags.shape[1], dtype=torch.long, device=flags.device)
+    for step in range(flags.shape[0] - 1, -1, -1):
+        first = torch.where(flags[step], step, first)
+    return first
+
+
 def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
                     flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
     """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t."""
@@ -153,7 +162,7 @@ def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range
     f = query(pts.view(-1, 3)).view(steps, -1)
     behind = f >= 0
     hit = behind.any(dim=0)
-    first = torch.argmax(behind.to(torch.uint8), dim=0)
+    first = first_true(behind)
     prev = (first - 1).clamp_min(0)
     cols = torch.arange(dirs.shape[0], device=dirs.device)
     lo, hi = ts[prev, cols], ts[first, cols]
@@ -190,7 +199,7 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
     f = z[:, None] - d  # [S, R]
     behind = f >= 0
     hit = behind.any(dim=0)
-    first = torch.argmax(behind.to(torch.uint8), dim=0)
+    first = first_true(behind)
     prev = (first - 1).clamp_min(0)
     cols = torch.arange(dirs.shape[0], device=dirs.device)
     lo, hi = ts[prev], ts[first]
@@ -232,7 +241,7 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
     f = f_at(ts)
     behind = f >= 0
     hit = behind.any(dim=0)
-    first = torch.argmax(behind.to(torch.uint8), dim=0)
+    first = first_true(behind)
     prev = (first - 1).clamp_min(0)
     cols = torch.arange(dirs.shape[0], device=dirs.device)
     a, b = ts[prev, cols], ts[first, cols]
