@@ -80,7 +80,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     os.close(fd)
     kwargs = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
                   pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                  output_params=["-crf", "18", "-preset", "veryfast", "-movflags", "+faststart"])
+                  output_params=["-crf", "18", "-preset", "veryfast", "-threads", "1", "-movflags", "+faststart"])
     if job.audio_path is not None:
         kwargs.update(audio_path=str(job.audio_path), audio_codec="aac")
         kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]

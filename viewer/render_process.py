@@ -25,6 +25,11 @@ def _child_main(conn, shm_name: str, device: str) -> None:
     import os
 
     os.environ.setdefault("GLOG_minloglevel", "2")
+    import torch
+
+    # Leave a core to the UI process (DearPyGui, and Mesa's software GL under Xvfb): two
+    # processes competing for every core make torch's thread barriers stall.
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     from core.engine import Engine
     from core.preprocess.pipeline import prepare
 
