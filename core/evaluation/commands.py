@@ -196,12 +196,15 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
 
 
 def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: int = 256,
-                 max_seconds: float | None = None, phones: list[Path] | None = None) -> int:
+                 max_seconds: float | None = None, phones: list[Path] | None = None,
+                 *, config: EvalConfig | None = None) -> int:
     """Evaluate every portrait with every speech file; write the report into ``out_dir``.
 
     portraits, audio, phones: files or folders (folders: their image / audio / phone-label files).
     Phone labels (Praat TextGrid or ``start end phone`` text) are matched to audio by file name;
     without ``phones``, ``X.TextGrid`` / ``X_phones*.txt`` beside ``X.wav`` are used.
+    ``config`` (keyword only, for tests and scripts) sets everything else; ``size`` and
+    ``max_seconds`` override its fields.
     Returns 0; raises UserInputError (shown without traceback) for unusable options or inputs.
     """
     from core.device import resolve_device
@@ -216,7 +219,7 @@ def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: 
         raise UserInputError("Give at least one portrait (--portraits FILE_OR_FOLDER).")
     if not audio:
         raise UserInputError("Give at least one speech file (--audio FILE_OR_FOLDER).")
-    config = replace(EvalConfig(), size=int(size), max_seconds=max_seconds)
+    config = replace(config or EvalConfig(), size=int(size), max_seconds=max_seconds)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -131,6 +131,9 @@ class ClipWriter:
 
     def close(self) -> Path:
         self._writer.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)     # mkstemp creates 0600 files
         os.replace(self._tmp, self.out)
         return self.out
 

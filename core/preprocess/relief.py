@@ -7,10 +7,13 @@ The subject is a layered relief in the photo's camera frame:
   resolution portrait as its appearance. Inside the face the depth comes from the fitted face
   mesh (z-buffered); hair, ears, neck and torso get a smooth membrane that meets the face and
   bends back to the silhouette, inflated toward the camera away from the silhouette.
-* appearance: the portrait, with face regions seen at a grazing angle blended with their
-  left/right mirror where the mirror is seen better (the hidden side filled from the visible one),
-  and the photo's own mouth opening filled with lip colour (the inner mouth is drawn by the mouth
-  model at render time, so teeth in the photo never float when the jaw moves).
+* appearance: the portrait, with the photo's own mouth opening filled with lip colour (the inner
+  mouth is drawn by the mouth model at render time, so teeth in the photo never float when the
+  jaw moves).
+* mirror map: for face regions the photo sees at a grazing angle, where their left/right mirror
+  point is in the photo and how much better it is seen, plus the face normals. When a novel view
+  looks at such a region more directly than the photo did, the renderer takes its colour from the
+  mirror point (the hidden side filled from the visible one).
 * background layer: the portrait with the person inpainted, on a plane behind the head.
 """
 from __future__ import annotations
@@ -42,7 +45,9 @@ class Relief:
     mouth_crop:  uint8 [h, w, 4]   the photo's own pixels around the opening, alpha = opening
                                    (teeth the photo shows, re-used by the mouth model); may be empty
     mouth_crop_xy: int64 [2]       pixel position (x, y) of the crop's top-left corner
-    mirror_weight: float32 [H, W]  share of each pixel's colour taken from its mirror
+    mirror_uv:   float32 [H, W, 2] photo position of each grazing face pixel's mirror point
+    mirror_gain: float32 [H, W]    how much better the photo sees that mirror point (0..1)
+    normals:     float32 [H, W, 3] outward face-mesh normal (camera frame), zero off the face
     """
 
     appearance: np.ndarray
@@ -51,7 +56,9 @@ class Relief:
     depth: np.ndarray
     background_depth: float
     mouth_mask: np.ndarray
-    mirror_weight: np.ndarray
+    mirror_uv: np.ndarray
+    mirror_gain: np.ndarray
+    normals: np.ndarray
     mouth_crop: np.ndarray
     mouth_crop_xy: np.ndarray
 
@@ -79,32 +86,44 @@ def _facing(fit: FaceFit, model: FaceModel, raster: MeshRaster) -> np.ndarray:
     return out
 
 
-def _mirror_fill(rgb: np.ndarray, fit: FaceFit, model: FaceModel, raster: MeshRaster,
-                 facing: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Blend grazing face pixels with the colour of their mirror point where that is seen better."""
+def _mirror_map(fit: FaceFit, model: FaceModel, raster: MeshRaster, facing: np.ndarray,
+                threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where each grazing face pixel's left/right mirror point lies in the photo, and how much
+    better the photo sees it (0 = not better, or hidden).
+
+    Returns (mirror_uv float32 [H, W, 2] photo pixels, mirror_gain float32 [H, W] in [0, 1]).
+    """
+    h, w = facing.shape
+    mirror_uv = np.zeros((h, w, 2), np.float32)
+    gain = np.zeros((h, w), np.float32)
     ys, xs = np.nonzero(raster.covered & (facing < threshold))
-    weight = np.zeros(facing.shape, np.float32)
     if len(ys) == 0:
-        return rgb, weight
+        return mirror_uv, gain
     tri = model.triangles[raster.tri_id[ys, xs]]
     bary = raster.bary[ys, xs]
     mirrored = (fit.mesh[model.mirror[tri]] * bary[..., None]).sum(axis=1)
     muv = fit.intrinsics.project(mirrored)
-    h, w = facing.shape
     mx = np.clip(np.round(muv[:, 0]).astype(int), 0, w - 1)
     my = np.clip(np.round(muv[:, 1]).astype(int), 0, h - 1)
     visible = mirrored[:, 2] <= raster.depth[my, mx] + 0.5
     # Only where the mirror is seen clearly better (not on the nose, both sides of which are steep).
-    gain = np.clip((facing[my, mx] - facing[ys, xs] - 0.2) / 0.25, 0.0, 1.0)
-    grazing = np.clip((threshold - facing[ys, xs]) / 0.2, 0.0, 1.0)
-    wts = (gain * grazing * visible).astype(np.float32)
-    weight[ys, xs] = wts
-    map_x = np.zeros((h, w), np.float32)
-    map_y = np.zeros((h, w), np.float32)
-    map_x[ys, xs], map_y[ys, xs] = muv[:, 0], muv[:, 1]
-    mirror_rgb = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    out = rgb.astype(np.float32) * (1 - weight[..., None]) + mirror_rgb.astype(np.float32) * weight[..., None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8), weight
+    better = np.clip((facing[my, mx] - facing[ys, xs] - 0.2) / 0.25, 0.0, 1.0)
+    mirror_uv[ys, xs] = muv
+    gain[ys, xs] = better * visible
+    return mirror_uv, gain
+
+
+def _normal_map(fit: FaceFit, model: FaceModel, raster: MeshRaster) -> np.ndarray:
+    """Outward face-mesh normal (camera frame) per covered pixel, zero elsewhere. [H, W, 3]."""
+    tri = model.triangles
+    v = fit.mesh
+    normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+    outward = np.sign(((v[tri].mean(axis=1) - fit.translation) * normals).sum(axis=1, keepdims=True))
+    out = np.zeros(raster.tri_id.shape + (3,), np.float32)
+    cov = raster.covered
+    out[cov] = (normals * outward)[raster.tri_id[cov]]
+    return out
 
 
 def mouth_opening_mask(fit: FaceFit, width: int, height: int, grow_px: int = 2) -> np.ndarray:
@@ -172,10 +191,11 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     h, w = rgb.shape[:2]
     full = _face_raster(fit, model, 1.0, w, h)
     facing = _facing(fit, model, full)
-    appearance, mirror_weight = _mirror_fill(rgb, fit, model, full, facing, config.mirror_facing_threshold)
+    mirror_uv, mirror_gain = _mirror_map(fit, model, full, facing, config.mirror_facing_threshold)
+    normals = _normal_map(fit, model, full)
     mouth = mouth_opening_mask(fit, w, h)
     crop, crop_xy = _mouth_crop(rgb, mouth)
-    appearance = _fill_region(appearance, mouth)
+    appearance = _fill_region(rgb, mouth)
 
     face_soft = cv2.GaussianBlur(full.covered.astype(np.float32), (0, 0), 1.5)
     alpha = np.maximum(matte, np.clip(face_soft * 2.0, 0.0, 1.0)).astype(np.float32)
@@ -207,7 +227,8 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     return Relief(
         appearance=appearance, alpha=alpha, background=background, depth=depth,
         background_depth=float(fit.translation[2] + config.background_gap_cm),
-        mouth_mask=mouth, mirror_weight=mirror_weight, mouth_crop=crop, mouth_crop_xy=crop_xy,
+        mouth_mask=mouth, mirror_uv=mirror_uv, mirror_gain=mirror_gain, normals=normals,
+        mouth_crop=crop, mouth_crop_xy=crop_xy,
     )
 
 

@@ -47,7 +47,8 @@ class Subject:
             "appearance": r.appearance, "alpha": r.alpha.astype(np.float16),
             "background": r.background, "depth": r.depth.astype(np.float32),
             "background_depth": np.array(r.background_depth, np.float64),
-            "mouth_mask": r.mouth_mask.astype(np.uint8), "mirror_weight": r.mirror_weight.astype(np.float16),
+            "mouth_mask": r.mouth_mask.astype(np.uint8), "mirror_uv": r.mirror_uv.astype(np.float32),
+            "mirror_gain": r.mirror_gain.astype(np.float16), "normals": r.normals.astype(np.float16),
             "mouth_crop": r.mouth_crop, "mouth_crop_xy": r.mouth_crop_xy,
             "map_origin": m.origin, "map_voxel": np.array(m.voxel, np.float64), "map_dims": m.dims,
             "map_upper_index": m.upper_index, "map_upper_weight": m.upper_weight,
@@ -57,7 +58,7 @@ class Subject:
     @staticmethod
     def required_arrays() -> set[str]:
         return {"intrinsics", "rotation", "translation", "mesh", "beta_init", "appearance", "alpha",
-                "background", "depth", "background_depth", "mouth_mask", "mirror_weight", "mouth_crop", "mouth_crop_xy",
+                "background", "depth", "background_depth", "mouth_mask", "mirror_uv", "mirror_gain", "normals", "mouth_crop", "mouth_crop_xy",
                 "map_origin", "map_voxel", "map_dims", "map_upper_index", "map_upper_weight",
                 "map_lower_index", "map_lower_weight", "reprojection_px"}
 
@@ -68,7 +69,8 @@ class Subject:
         relief = Relief(
             appearance=a["appearance"], alpha=a["alpha"].astype(np.float32), background=a["background"],
             depth=a["depth"], background_depth=float(a["background_depth"]),
-            mouth_mask=a["mouth_mask"].astype(bool), mirror_weight=a["mirror_weight"].astype(np.float32),
+            mouth_mask=a["mouth_mask"].astype(bool), mirror_uv=a["mirror_uv"],
+            mirror_gain=a["mirror_gain"].astype(np.float32), normals=a["normals"].astype(np.float32),
             mouth_crop=a["mouth_crop"], mouth_crop_xy=a["mouth_crop_xy"],
         )
         mapping = VertexFeatureMapping(

@@ -36,6 +36,8 @@ class ReliefScene:
     photo:      Intrinsics of the full-resolution photo
     appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
     background: float32 [1, 3, H, W]
+    mirror:     float32 [1, 7, H, W]  per photo pixel: mirror point (grid coords u, v), mirror gain,
+                the photo's facing |cos|, outward normal xyz (see relief.Relief)
     background_depth: float (cm)
     z_range:    (near, far) depth range of the person layer (cm), with margin for deformation
     """
@@ -46,6 +48,7 @@ class ReliefScene:
     photo: Intrinsics
     appearance: torch.Tensor
     background: torch.Tensor
+    mirror: torch.Tensor
     background_depth: float
     z_range: tuple[float, float]
 
@@ -66,11 +69,19 @@ class ReliefScene:
         near = float(r.depth[person].min()) - margin_cm if person.any() else r.background_depth
         far = float(r.depth[person].max()) + margin_cm if person.any() else r.background_depth
         app = np.concatenate([r.appearance.astype(np.float32) / 255.0, r.alpha[..., None]], axis=2)
+        H, W = r.alpha.shape
+        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+        rays = np.stack([(xs - photo.cx) / photo.focal_px, (ys - photo.cy) / photo.focal_px, np.ones_like(xs)], -1)
+        rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
+        facing = np.clip(-(r.normals * rays).sum(axis=-1), 0.0, 1.0)
+        mirror_grid = (r.mirror_uv + 0.5) / np.array([W, H], np.float32) * 2 - 1
+        mirror = np.concatenate([mirror_grid, r.mirror_gain[..., None], facing[..., None], r.normals], axis=2)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         return ReliefScene(
             depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
             appearance=to(app.transpose(2, 0, 1))[None],
             background=to(r.background.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
+            mirror=to(mirror.astype(np.float32).transpose(2, 0, 1))[None],
             background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
         )
 
@@ -288,6 +299,26 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     return t, hit
 
 
+def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.Tensor,
+                              dirs: torch.Tensor) -> torch.Tensor:
+    """Hidden-side fill: where this view looks at a face region more directly than the photo
+    did, and the region's mirror point is well seen in the photo, take the colour from there."""
+    info = sample_image(scene.mirror, src)  # [n, 7]
+    gain = info[:, 2]
+    if not bool((gain > 0.01).any()):
+        return app
+    view = dirs / dirs.norm(dim=1, keepdim=True)
+    cos_view = -(info[:, 4:7] * view).sum(dim=1)
+    w = gain * ((cos_view - info[:, 3] - 0.15) / 0.3).clamp(0.0, 1.0)
+    sel = torch.nonzero(w > 0.01).squeeze(1)
+    if sel.numel() == 0:
+        return app
+    mirrored = sample_image(scene.appearance, info[sel, :2])
+    app = app.clone()
+    app[sel, :3] = app[sel, :3] * (1 - w[sel, None]) + mirrored[:, :3] * w[sel, None]
+    return app
+
+
 @dataclass
 class ReliefImage:
     """Raw render: rgb float32 [3, H, W] in [0, 1]; hit_depth float32 [H, W] (cm, world z of the
@@ -321,7 +352,9 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
     idx = torch.nonzero(hit).squeeze(1)
     if idx.numel():
         pts = origin + t[idx, None] * dirs[idx]
-        app = sample_image(scene.appearance, source_of(pts))  # [n, 4]
+        src = source_of(pts)
+        app = sample_image(scene.appearance, src)  # [n, 4]
+        app = _mirror_where_seen_better(scene, app, src, dirs[idx])
         alpha = app[:, 3:4]
         rgb = rgb.clone()
         rgb[idx] = app[:, :3] * alpha + bg[idx] * (1 - alpha)
