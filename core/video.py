@@ -98,6 +98,9 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
             if progress:
                 progress(k + 1, total)
         writer.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a video should be readable like any file
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
