@@ -4,9 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean-cache
+EVAL_STAMP := $(VENV)/.installed-eval
+
+.PHONY: setup eval-setup run test bench clean-cache
 
 setup: $(STAMP)
+
+# Optional: the identity model of `main.py eval` (dlib); the tests use it too.
+eval-setup: $(EVAL_STAMP)
+
+$(EVAL_STAMP): $(STAMP) requirements-eval.txt
+	$(PY) -m pip install --quiet -r requirements-eval.txt
+	touch $(EVAL_STAMP)
 
 $(STAMP): requirements.txt scripts/system_packages.sh
 	./scripts/system_packages.sh
@@ -17,7 +26,7 @@ $(STAMP): requirements.txt scripts/system_packages.sh
 run: setup
 	$(PY) main.py
 
-test: setup
+test: setup eval-setup
 	$(PY) -m pytest -q tests
 
 bench: setup

@@ -7,6 +7,7 @@
     python main.py prepare --portrait PATH   build the subject cache, print stage timings
     python main.py audio2exp --audio PATH --out coeffs.csv
     python main.py render [--portrait PATH] [--audio PATH | --coeffs CSV] --out OUT.mp4
+    python main.py eval --portraits DIR_OR_FILES --audio DIR_OR_FILES --out REPORT_DIR
     python main.py bench
 """
 from __future__ import annotations
@@ -59,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--automation", type=Path, help=argparse.SUPPRESS)  # test hook: state JSON file
     v.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
 
+    e = sub.add_parser("eval", help="measure the program: the paper's metrics and its pose-robustness protocol")
+    e.add_argument("--portraits", type=Path, nargs="+", required=True, help="image files or folders")
+    e.add_argument("--audio", type=Path, nargs="+", required=True, help="speech files or folders")
+    e.add_argument("--out", type=Path, required=True, help="report folder")
+    e.add_argument("--size", type=int, default=256, help="render size (default 256)")
+    e.add_argument("--max-seconds", type=float, help="use at most this much of each audio file")
+    e.add_argument("--phones", type=Path, nargs="+",
+                   help="TextGrid or 'start end phone' files (default: X.TextGrid / X_phones*.txt beside X.wav)")
+
     b = sub.add_parser("bench", help="print speed figures as JSON")
     b.add_argument("--quick", action="store_true", help="fewer frames (for a smoke test)")
     return parser
@@ -100,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_guarded(run_viewer, args.portrait, args.audio, args.device, args.automation, args.max_seconds,
                            args.loop)
+    if command == "eval":
+        from core.evaluation.commands import eval_command
+
+        return run_guarded(eval_command, args.portraits, args.audio, args.out, args.size, args.max_seconds,
+                           args.phones)
     if command == "bench":
         from core.bench import bench_command
 

@@ -91,20 +91,28 @@ def match_phones(audio: Sequence[Path], phones: Sequence[Path] | None) -> dict[P
 
 @dataclass
 class SpeechInput:
-    """One speech file ready for the clips: driver [T, 33], envelope [T] (dB), phones or None."""
+    """One speech file ready for the clips: driver [T, 33], envelope [T] (dB), phones or None.
+
+    driver_sync: the lip-sync stand-in applied to the driver's jawOpen curve itself (no
+    rendering), i.e. what Audio2Exp alone scores; the rendered clips can be read against it.
+    driver_closure: jawOpen in bilabials / in open vowels (``lipsync.PhoneApertures``), or None.
+    """
 
     path: Path
     driver: np.ndarray
     envelope: np.ndarray
     phones: list | None
     phones_path: Path | None
+    driver_sync: object = None
+    driver_closure: object = None
 
 
 def load_speech(path: Path, phones_path: Path | None, config: EvalConfig) -> SpeechInput:
     """Audio2Exp coefficients and the speech envelope, cut to ``config.max_seconds``."""
     from core.audio.audio2exp import coefficients_for_file
     from core.audio.loading import load_audio
-    from core.evaluation.lipsync import read_phones, speech_envelope
+    from core.evaluation.lipsync import phone_apertures, read_phones, speech_envelope, sync_offset
+    from core.face.arkit import EXPRESSION_INDEX
 
     driver = coefficients_for_file(path)
     samples = load_audio(path)
@@ -114,7 +122,11 @@ def load_speech(path: Path, phones_path: Path | None, config: EvalConfig) -> Spe
     if n == 0:
         raise UserInputError(f"{path.name} holds no audio frames.")
     phones = read_phones(phones_path) if phones_path is not None else None
-    return SpeechInput(path, driver[:n], speech_envelope(samples, n, config.sync), phones, phones_path)
+    envelope = speech_envelope(samples, n, config.sync)
+    jaw = driver[:n, EXPRESSION_INDEX["jawOpen"]].astype(np.float64)
+    closure = phone_apertures(jaw, phones) if phones else None
+    return SpeechInput(path, driver[:n], envelope, phones, phones_path, sync_offset(jaw, envelope, config.sync),
+                       closure)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -209,7 +221,7 @@ def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: 
     """
     from core.device import resolve_device
     from core.evaluation.identity import load_identity_model, unavailable_reason
-    from core.evaluation.report import EvalRun, write_report
+    from core.evaluation.report import EvalRun, SpeechInfo, write_report
 
     if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
         raise UserInputError(f"--size must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} pixels")
@@ -259,7 +271,10 @@ def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: 
         pairs += portrait_pairs
     if not infos:
         raise UserInputError("None of the portraits could be used: " + "; ".join(r for _, r in skipped))
-    run = EvalRun(config, device, identity_note, infos, pairs, grids, skipped, time.perf_counter() - t_start)
+    speech_info = [SpeechInfo(sp.path.name, len(sp.driver) / 25.0, sp.phones_path.name if sp.phones_path else None,
+                              len(sp.phones or []), sp.driver_sync, sp.driver_closure) for sp in speeches]
+    run = EvalRun(config, device, identity_note, infos, pairs, grids, skipped, time.perf_counter() - t_start,
+                  speech_info)
     report = write_report(run, out_dir)
     _say(f"report: {report}  (also {out_dir / 'report.json'}, {out_dir / 'contact_sheet.png'})")
     return 0

@@ -13,7 +13,7 @@ here. The stand-in keeps their shape:
   the lags for LSE-C (SyncNet's confidence is median minus minimum distance). A positive lag means
   the mouth moves after the sound.
 * ``phone_apertures``: where phone labels are given, mean aperture in bilabials (p, b, m: lips
-  closed) against open vowels (a, ɑ, æ, ʌ, ɔ, ...: jaw open). A talking head that closes its lips
+  closed) against open and open-mid vowels (a ɑ æ ʌ ɔ ɛ œ ...: jaw open). A talking head that closes its lips
   for /p b m/ has a closure ratio (bilabial / open) well below 1.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ def lagged_correlations(mouth: np.ndarray, envelope: np.ndarray, max_lag: int,
     n = min(len(mouth), len(envelope))
     mouth, envelope = np.asarray(mouth[:n], np.float64), np.asarray(envelope[:n], np.float64)
     out: dict[int, float] = {}
-    for lag in range(-max_lag, max_lag + 1):
+    for lag in range(-min(max_lag, n - 1), min(max_lag, n - 1) + 1):
         if lag >= 0:
             m, e = mouth[lag:], envelope[:n - lag]
         else:
@@ -141,6 +141,10 @@ def sync_offset(mouth: np.ndarray, envelope: np.ndarray, config: SyncConfig = Sy
 
 
 # ----------------------------------------------------------------------------- phone labels
+# Vowels with the jaw clearly open: the open and open-mid rows of the IPA vowel chart, and the
+# diphthongs that start there (symbols without stress or length marks).
+JAW_OPEN_VOWELS = frozenset({"a", "ä", "æ", "ɐ", "ɑ", "ɒ", "ɶ", "ʌ", "ɔ", "ɛ", "œ", "ɜ", "aɪ", "aʊ", "ɔɪ"})
+
 @dataclass(frozen=True)
 class PhoneApertures:
     """Mean aperture in bilabials and open vowels of the clip, and bilabial / open."""
@@ -185,7 +189,7 @@ def _frames_of(interval, n_frames: int) -> np.ndarray:
 def phone_apertures(aperture: np.ndarray, phones: Sequence) -> PhoneApertures:
     """Bilabial vs open-vowel aperture. aperture: float [T] (NaN = no face); phones: intervals
     with ``.symbol`` (IPA) ``.start_s`` ``.end_s``; those past the clip are ignored."""
-    from core.audio.evaluation import BILABIALS, OPEN_VOWELS, base_symbol
+    from core.audio.evaluation import BILABIALS, base_symbol
 
     n = len(aperture)
 
@@ -199,6 +203,6 @@ def phone_apertures(aperture: np.ndarray, phones: Sequence) -> PhoneApertures:
         return (float(vals.mean()) if vals.size else None), len(picked)
 
     bil, n_bil = mean_over(BILABIALS)
-    opn, n_open = mean_over(OPEN_VOWELS)
+    opn, n_open = mean_over(JAW_OPEN_VOWELS)
     ratio = bil / opn if bil is not None and opn is not None and opn > 1e-9 else None
     return PhoneApertures(bil, opn, ratio, n_bil, n_open)

@@ -65,8 +65,9 @@ def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: floa
 
     The zoom moves the camera toward the head, so no single crop matches every depth; the scale and
     shift are fitted (least squares) so that the face's landmarks fall where the renderer puts
-    them. photo: uint8 [H, W, 3] at the prepared resolution (resized to it if not). Returns uint8
-    [size, size, 3]; parts outside the photo repeat its border.
+    them (when shrinking, to within half a photo pixel). photo: uint8 [H, W, 3] at the prepared
+    resolution (resized to it if not). Returns uint8 [size, size, 3]; parts outside the photo
+    repeat its border.
     """
     intr = subject.intrinsics
     if photo.shape[:2] != (intr.height, intr.width):
@@ -77,13 +78,18 @@ def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: floa
     sc, sm = src - src.mean(axis=0), dst - dst.mean(axis=0)
     scale = float((sc * sm).sum() / max((sc * sc).sum(), 1e-12))
     shift = dst.mean(axis=0) - scale * src.mean(axis=0)
-    if scale < 1.0:                     # shrink with area averaging first (no aliasing)
-        small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        real = (small.shape[1] / photo.shape[1], small.shape[0] / photo.shape[0])
-        m = np.array([[scale / real[0], 0.0, shift[0]], [0.0, scale / real[1], shift[1]]])
-        return cv2.warpAffine(small, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    m = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
-    return cv2.warpAffine(photo, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if scale >= 1.0:      # enlarging: one exact bilinear warp
+        m = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
+        return cv2.warpAffine(photo, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Shrinking: area averaging of the region that lands on the output, snapped to whole photo
+    # pixels (a second, sub-pixel resampling would blur the photo and bias its CPBD).
+    side = max(int(round(size / scale)), 1)
+    x0, y0 = (int(round(v)) for v in -shift / scale)
+    pad = max(0, -x0, -y0, x0 + side - photo.shape[1], y0 + side - photo.shape[0])
+    if pad:
+        photo = cv2.copyMakeBorder(photo, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = photo[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def render_clip(engine: Engine, pose: OrbitPose, n_frames: int, size: int,
@@ -113,7 +119,8 @@ class ClipWriter:
         self._even = size + size % 2          # yuv420p needs even sizes
         kwargs = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
                       pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                      output_params=["-crf", "18", "-preset", "veryfast", "-movflags", "+faststart"])
+                      output_params=["-crf", "18", "-preset", "veryfast", "-threads", "1",
+                                     "-movflags", "+faststart"])  # x264 must not fight the renderer
         if audio_path is not None:
             kwargs.update(audio_path=str(audio_path), audio_codec="aac")
             kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.evaluation import paper
 from core.evaluation.config import EvalConfig
+from core.evaluation.lipsync import PhoneApertures, SyncResult
 from core.evaluation.multiview import ViewGrid
 from core.evaluation.protocol import CONDITIONS, SCALARS, PoseRobustness
 
@@ -49,6 +50,24 @@ class PortraitInfo:
 
 
 @dataclass
+class SpeechInfo:
+    """One speech file: seconds used, phone file and count, and the lip-sync stand-ins on the
+    driver's jawOpen curve before rendering (``lipsync.SyncResult``, ``lipsync.PhoneApertures``)."""
+
+    name: str
+    seconds: float
+    phones_file: str | None
+    n_phones: int
+    driver_sync: SyncResult | None
+    driver_closure: PhoneApertures | None = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "seconds": self.seconds, "phones_file": self.phones_file,
+                "n_phones": self.n_phones, "driver_sync": asdict(self.driver_sync) if self.driver_sync else None,
+                "driver_jaw_closure": asdict(self.driver_closure) if self.driver_closure else None}
+
+
+@dataclass
 class EvalRun:
     """Everything one ``eval`` run measured."""
 
@@ -60,6 +79,7 @@ class EvalRun:
     grids: list[ViewGrid]
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (input, reason)
     seconds: float = 0.0
+    speech: list[SpeechInfo] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -68,8 +88,17 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def _median(values: Sequence[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.median(vals)) if vals else None
+
+
+MEDIAN_KEYS = frozenset({"sync_lag_ms"})   # lags jump between lag-window ends: median, not mean
+
+
 def summary(pairs: Sequence[PoseRobustness]) -> dict[str, dict[str, float | None]]:
-    """Mean of every scalar per condition over all portrait x audio pairs, and Delta.
+    """Mean (the lag: median) of every scalar per condition over all portrait x audio pairs, and
+    Delta.
 
     Delta is computed over the pairs where both conditions have the figure (mean of input minus
     flipped), so a figure missing in one clip does not bias it.
@@ -77,8 +106,8 @@ def summary(pairs: Sequence[PoseRobustness]) -> dict[str, dict[str, float | None
     out: dict[str, dict[str, float | None]] = {}
     for cond in CONDITIONS:
         rows = [getattr(p, cond).scalars() for p in pairs]
-        out[cond] = {k: _mean([r[k] for r in rows]) for k in SCALARS}
-    out["delta"] = {k: _mean([p.delta[k] for p in pairs]) for k in SCALARS}
+        out[cond] = {k: (_median if k in MEDIAN_KEYS else _mean)([r[k] for r in rows]) for k in SCALARS}
+    out["delta"] = {k: (_median if k in MEDIAN_KEYS else _mean)([p.delta[k] for p in pairs]) for k in SCALARS}
     return out
 
 
@@ -151,7 +180,7 @@ def markdown(run: EvalRun) -> str:
     header = ["method", "data", "condition", "FID↓", "CSIM↑", "CPBD↑", "LSE-D↓", "LSE-C↑", "AV corr↑", "AV conf↑"]
     lines += _table(header, _paper_rows() + _our_rows(run)) + [""]
 
-    lines += ["## All figures of this program (means over pairs)", ""]
+    lines += ["## All figures of this program (means over pairs; AV offset: median)", ""]
     s = summary(run.pairs)
     keys = list(SCALARS)
     header = ["condition"] + [f"{SCALARS[k][0]}{_arrow(k)}" for k in keys]
@@ -192,6 +221,20 @@ def markdown(run: EvalRun) -> str:
                          _fmt(g.mean_csim)] + [_fmt(at0.get(y)) for y in yaws])
         lines += _table(header, rows) + [""]
 
+    if run.speech:
+        lines += ["## Speech files", "",
+                  "The driver row applies the lip-sync stand-in to Audio2Exp's jawOpen curve itself (no "
+                  "rendering): the rendered clips can be read against it. On clips of a few seconds the best "
+                  "lag is only reliable to about +-80 ms.", ""]
+        header = ["audio", "seconds", "phone labels", "driver AV corr", "driver AV offset ms", "driver AV conf",
+                  "driver jawOpen bilabial/open"]
+        rows = []
+        for sp in run.speech:
+            d, c = sp.driver_sync, sp.driver_closure
+            rows.append([sp.name, f"{sp.seconds:.2f}", f"{sp.phones_file} ({sp.n_phones})" if sp.phones_file else "—",
+                         _fmt(d.corr_at_lag if d else None), _fmt(d.lag_ms if d else None, 0),
+                         _fmt(d.confidence if d else None), _fmt(c.closure_ratio if c else None)])
+        lines += _table(header, rows) + [""]
     lines += ["## Portraits", ""]
     header = ["portrait", "head yaw", "zoom", "photo CPBD", "photo CSIM*", "notes"]
     rows = [[p.name, f"{p.head_yaw_deg:+.1f}°", f"{p.zoom:.2f}", _fmt(p.photo_cpbd), _fmt(p.photo_csim),
@@ -216,6 +259,7 @@ def to_json(run: EvalRun) -> dict:
         "pairs": [p.to_json() for p in run.pairs],
         "multiview": [g.to_json(run.identity_note is None) for g in run.grids],
         "portraits": [p.to_json() for p in run.portraits],
+        "speech": [sp.to_json() for sp in run.speech],
         "skipped": [{"input": n, "reason": r} for n, r in run.skipped],
         "paper": [asdict(r) for r in paper.TABLE1 + paper.TABLE2],
         "seconds": run.seconds,
