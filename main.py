@@ -20,6 +20,9 @@ from pathlib import Path
 # Quieter MediaPipe / TensorFlow Lite start-up logs.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One thread pool for the heavy work (torch's). numpy's BLAS (OpenBLAS) only sees small matrices here, and a
+# second pool of spinning threads on a 2-core machine stalls torch's.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,8 +23,8 @@ from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import OrbitPose, ViewCamera, view_camera
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
-from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, height_field_query, project_to_grid,
-                                         render_relief, sample_image)
+from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, half_resolution, height_field_query,
+                                         project_to_grid, render_relief, sample_image)
 
 FPS = 25
 STEP_CM = 0.5  # ray-march step in depth (fast path)
@@ -75,14 +75,22 @@ class Engine:
         self._lock = threading.Lock()
         self._warp_key: bytes | None = None
         self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._history: list[np.ndarray] = []
+        self._history: list[np.ndarray] = []  # betas of recent coefficient requests (no driver)
+        self._last_key: tuple | None = None
+        self._last_result: RenderResult | None = None
         self.pivot = np.asarray(subject.translation, np.float64)
         self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
         self._head_init = subject.head_mesh.astype(np.float64)
+        lip_ids = list(topo.inner_lip_polygon())
+        self._lip_init = self._head_init[lip_ids]
+        self._lip_basis = self.model.basis[:, lip_ids, :].astype(np.float64)  # [K, M, 3]
         self._photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
         self._colours = self._mouth_colours()
-        self._warp_box = self._deformation_box()
-        self._warp_plan = warp_plan(self.deformer, self.scene.depth_open, self.scene.geo, self._warp_box)
+        # Geometry levels: full resolution, and half for outputs no larger than half of it.
+        self._levels = [self.scene, half_resolution(self.scene)]
+        self._warp_boxes = [self._deformation_box(level) for level in self._levels]
+        self._warp_plans = [warp_plan(self.deformer, level.depth_open, level.geo, box)
+                            for level, box in zip(self._levels, self._warp_boxes)]
 
     # ----------------------------------------------------------------- driver
     def set_driver(self, coefficients: np.ndarray) -> None:
@@ -129,14 +137,23 @@ class Engine:
         t0 = time.perf_counter()
         cam = self.camera(request)
         beta = self.expression(request)
+        # A frame that would come out identical to the last one (silence at a still camera) is
+        # not rendered again: same camera, expression, mask history and path.
+        polygons = self._mask_polygons(request, beta)
+        key = (request.pose, request.size, request.reference, beta.tobytes(),
+               np.concatenate(polygons).round(5).tobytes())
+        if key == self._last_key and self._last_result is not None:
+            return RenderResult(self._last_result.image.copy(), self._last_result.mouth_mask.copy(), {"total": 0.0})
         frame = self.deformer.frame(beta)
         if request.reference:
             query, source_of = self._reference_surface(frame)
             steps = self._steps(REFERENCE_STEP_CM)
         else:
-            depth, source = self._warped(beta, frame)
+            level = 1 if 2 * request.size * request.pose.zoom <= self.scene.geo.width else 0
+            depth, source = self._warped(beta, frame, level)
             query = depth
-            geo = self.scene.geo
+            scene = self._levels[level]
+            geo = scene.geo
 
             def source_of(points: torch.Tensor) -> torch.Tensor:
                 return sample_image(source, project_to_grid(points, geo))
@@ -144,26 +161,28 @@ class Engine:
             steps = self._steps(STEP_CM)
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        raw = render_relief(self.scene, cam, query, source_of, steps, refine=6 if request.reference else 3)
+        raw = render_relief(self.scene if request.reference else scene, cam, query, source_of, steps,
+                            refine=6 if request.reference else 3)
         times["march"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
-        mask = self._blend_mouth(rgb, raw.hit_depth.cpu().numpy(), request, frame, cam)
+        mask = self._blend_mouth(rgb, raw.hit_depth.cpu().numpy(), polygons, frame, cam, request.size)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
-        return RenderResult(image, mask, times)
+        self._last_key, self._last_result = key, RenderResult(image, mask, times)
+        return RenderResult(image.copy(), mask.copy(), times)
 
     def _steps(self, step_cm: float) -> int:
         near, far = self.scene.z_range
         return int(np.clip(np.ceil((far - near) / step_cm), 16, 400))
 
-    def _warped(self, beta: np.ndarray, frame: FrameDeformation):
-        key = beta.tobytes()
+    def _warped(self, beta: np.ndarray, frame: FrameDeformation, level: int):
+        key = (level, beta.tobytes())
         if key != self._warp_key:
-            s = self.scene
+            s = self._levels[level]
             self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
-                                           self._warp_box, NO_SURFACE_CM, plan=self._warp_plan)
+                                           self._warp_boxes[level], NO_SURFACE_CM, plan=self._warp_plans[level])
             self._warp_key = key
         return self._warp
 
@@ -185,36 +204,34 @@ class Engine:
     def _to_world(self, head: np.ndarray) -> np.ndarray:
         return head @ self.subject.rotation.T + self.subject.translation
 
-    def _head_vertices(self, beta: np.ndarray) -> np.ndarray:
-        return self._head_init + self.model.displacement(beta - self.subject.beta_init).astype(np.float64)
+    def _lip_polygon_world(self, beta: np.ndarray) -> np.ndarray:
+        """The deformed inner-lip polygon for ``beta``, world frame [M, 3] (only those vertices)."""
+        delta = (beta - self.subject.beta_init).astype(np.float64)
+        head = self._lip_init + np.einsum("k,kvc->vc", delta, self._lip_basis)
+        return self._to_world(head)
 
-    def _mask_polygons(self, request: FrameRequest, current: np.ndarray) -> list[np.ndarray]:
+    def _mask_polygons(self, request: FrameRequest, beta: np.ndarray) -> list[np.ndarray]:
+        """World-frame inner-lip polygons of the last n frames (Eq. 13), the current one last."""
         n = max(1, int(request.mask_window))
         if request.frame_index is not None and len(self.driver):
-            polys = []
-            for back in range(n - 1, 0, -1):
-                if request.frame_index - back < 0:
-                    continue
-                verts = self._head_vertices(self.expression(request, offset=back))
-                polys.append(mouth_model.inner_lip_polygon(self._to_world(verts)))
+            betas = [self.expression(request, offset=back) for back in range(n - 1, 0, -1)
+                     if request.frame_index - back >= 0]
         else:
-            polys = [self._to_world(p) for p in self._history[-(n - 1):]] if n > 1 else []
-        head_poly = mouth_model.inner_lip_polygon(current)
-        self._history = (self._history + [head_poly])[-16:]
-        return polys + [self._to_world(head_poly)]
+            betas = self._history[-(n - 1):] if n > 1 else []
+            self._history = (self._history + [beta])[-16:]
+        return [self._lip_polygon_world(b) for b in betas] + [self._lip_polygon_world(beta)]
 
-    def _blend_mouth(self, rgb: np.ndarray, hit_depth: np.ndarray, request: FrameRequest,
-                     frame: FrameDeformation, cam: ViewCamera) -> np.ndarray:
+    def _blend_mouth(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
+                     frame: FrameDeformation, cam: ViewCamera, size: int) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place. Returns M."""
         head_now = frame.vertices.cpu().numpy().astype(np.float64)
-        mask = mouth_model.averaged_mask(self._mask_polygons(request, head_now), cam)
+        mask = mouth_model.averaged_mask(polygons, cam)
         # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it.
         lips_z = self._to_world(head_now[list(topo.inner_lip_polygon())])[:, 2].min()
         mask *= (hit_depth >= lips_z - 1.0) | ~np.isfinite(hit_depth)
         ys, xs = np.nonzero(mask > 1e-3)
         if len(ys) == 0:
             return mask
-        size = request.size
         box = (max(xs.min() - 2, 0), max(ys.min() - 2, 0), min(xs.max() + 3, size), min(ys.max() + 3, size))
         pm = self._photo_mouth
         inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box,
@@ -243,9 +260,9 @@ class Engine:
         return mouth_model.MouthColours.from_photo(s.relief.appearance, photo_mouth,
                                                    s.relief.appearance[ring].astype(np.float32))
 
-    def _deformation_box(self) -> tuple[int, int, int, int]:
+    def _deformation_box(self, scene: ReliefScene) -> tuple[int, int, int, int]:
         """Geometry pixels the deformation can reach: the mapping grid's projection."""
-        geo = self.scene.geo
+        geo = scene.geo
         corners = self.deformer.grid_box_corners()
         uv = geo.project(corners)
         x0, y0 = np.floor(uv.min(axis=0)).astype(int) - 1

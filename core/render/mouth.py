@@ -66,24 +66,33 @@ def smooth_closed_polygon(points: np.ndarray, iterations: int = 2) -> np.ndarray
     return points
 
 
-def polygon_mask(points_px: np.ndarray, size: int) -> np.ndarray:
-    """Anti-aliased filled polygon (corners rounded), float32 [size, size] in [0, 1]."""
-    mask = np.zeros((size, size), np.uint8)
-    pts = np.round(smooth_closed_polygon(points_px) * (1 << SUBPIXEL_BITS)).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
-    return mask.astype(np.float32) / 255.0
-
-
 def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera) -> np.ndarray:
     """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
     ``polygons_world[-1]`` is the current frame. Returns float32 [S, S]."""
     size = camera.intrinsics.width
-    masks = [polygon_mask(camera.project(p), size) for p in polygons_world]
+    out = np.zeros((size, size), np.float32)
+    projected = [smooth_closed_polygon(camera.project(p)) for p in polygons_world]
+    pts = np.concatenate(projected)
+    x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 4, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 5, size)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    offset = np.array([x0, y0], np.float64)
+    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) for p in projected]
     mean = np.mean(masks, axis=0)
     if len(masks) > 1:
         band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), 1.0)
         mean = np.minimum(mean, np.clip(band * 1.5, 0, 1))
-    return mean.astype(np.float32)
+    out[y0:y1, x0:x1] = mean
+    return out
+
+
+def _fill_mask(points_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased filled polygon (already smoothed), float32 of ``shape`` in [0, 1]."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points_px * (1 << SUBPIXEL_BITS)).astype(np.int32)], 255,
+                 lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+    return mask.astype(np.float32) * (1.0 / 255.0)
 
 
 def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float, curve: float) -> list[np.ndarray]:

@@ -86,6 +86,24 @@ class ReliefScene:
         )
 
 
+def half_resolution(scene: ReliefScene) -> ReliefScene:
+    """The same scene with its height field at half the geometry resolution (for output sizes
+    that do not need more): the per-frame warp and the march then touch a quarter of the pixels.
+    Appearance, matte and background stay at full resolution."""
+    h, w = scene.depth.shape[-2:]
+    hh, hw = max(h // 2, 2), max(w // 2, 2)
+    open_half = F.interpolate(scene.depth_open, size=(hh, hw), mode="area")
+    gated = F.interpolate((scene.depth < 0.5 * NO_SURFACE_CM).float(), size=(hh, hw), mode="area") > 0.5
+    depth = torch.where(gated, open_half, torch.full_like(open_half, NO_SURFACE_CM))
+    depth[..., [0, -1], :] = NO_SURFACE_CM
+    depth[..., :, [0, -1]] = NO_SURFACE_CM
+    g = scene.geo
+    geo = Intrinsics(g.focal_px * hw / w, (g.cx + 0.5) * hw / w - 0.5, (g.cy + 0.5) * hh / h - 0.5, hw, hh)
+    return ReliefScene(depth=depth, depth_open=open_half, geo=geo, photo=scene.photo, appearance=scene.appearance,
+                       background=scene.background, mirror=scene.mirror, background_depth=scene.background_depth,
+                       z_range=scene.z_range)
+
+
 def pixel_rays(camera: ViewCamera, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """World-space ray origin [3] and directions [H*W, 3], scaled so that each direction's world
     z component is 1 (rays are parametrised by world depth)."""
