@@ -12,7 +12,7 @@ from viewer.clock import FPS, frame_at
 class FrameScheduler:
     """latency_s: smoothed time from request to finished frame (seconds)."""
 
-    def __init__(self, initial_latency_s: float = 0.1, smoothing: float = 0.2, margin_s: float = 0.01):
+    def __init__(self, initial_latency_s: float = 0.1, smoothing: float = 0.2, margin_s: float = 0.025):
         self.latency_s = initial_latency_s
         self.smoothing = smoothing
         self.margin_s = margin_s
