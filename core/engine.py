@@ -16,17 +16,24 @@ import torch
 
 from core.audio.motion import MotionParams, mouth_mask
 from core.device import resolve_device
-from core.face.arkit import NUM_EXPRESSIONS
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.face.face_model import FaceModel, load_face_model
 from core.face import topology as topo
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
+from core.render.mouth import lip_seal_field
 from core.render.camera import OrbitPose, ViewCamera, view_camera
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, half_resolution, height_field_query,
                                          project_to_grid, render_relief, sample_image)
 
 FPS = 25
+SEAL_PRESS_START, SEAL_PRESS_FULL = 0.03, 0.15  # mouthPress from the audio -> lip seal 0..1
+_JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
+_PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouthPressRight"]
+# Positions, in topo.inner_lip_polygon(), of facing upper/lower inner-lip vertices (corners excluded).
+_UPPER_IN_POLY = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
+_LOWER_IN_POLY = np.array([list(topo.inner_lip_polygon()).index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
 STEP_CM = 0.5  # ray-march step in depth (fast path)
 REFERENCE_STEP_CM = 0.1
 
@@ -84,6 +91,8 @@ class Engine:
         lip_ids = list(topo.inner_lip_polygon())
         self._lip_init = self._head_init[lip_ids]
         self._lip_basis = self.model.basis[:, lip_ids, :].astype(np.float64)  # [K, M, 3]
+        self._seal_field = lip_seal_field(self._head_init)  # closes the photo's own lip gap
+        self._lip_seal = self._seal_field[lip_ids]
         self._photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
         self._colours = self._mouth_colours()
         # Geometry levels: full resolution, and half for outputs no larger than half of it.
@@ -115,10 +124,23 @@ class Engine:
         return np.zeros(NUM_EXPRESSIONS, np.float32)
 
     def expression(self, request: FrameRequest, offset: int = 0) -> np.ndarray:
-        """beta after the motion parameters, [NUM_EXPRESSIONS]."""
+        """beta after the motion parameters, [NUM_EXPRESSIONS]. Where the audio presses the lips
+        together (bilabials), mouthClose cancels the jaw's opening at the lips."""
         beta = request.motion.apply(self.audio_coefficients(request, offset), self.subject.beta_init,
                                     driven=self._driven)
+        seal = self.lip_seal(request, offset)
+        if seal > 0:
+            beta[_CLOSE] = max(beta[_CLOSE], seal * beta[_JAW])
         return np.clip(beta, -0.5, 2.0).astype(np.float32)
+
+    def lip_seal(self, request: FrameRequest, offset: int = 0) -> float:
+        """How firmly the lips should meet in this frame, 0..1: a bilabial closure (/p b m/ press
+        the lips) is a hard articulatory target, so the renderer honours it even over the jaw's
+        coarticulated opening and the photo's own open mouth. Scales with alpha_m up to 0.5."""
+        audio = self.audio_coefficients(request, offset)
+        press = 0.5 * float(audio[_PRESS_L] + audio[_PRESS_R])
+        t = min(max((press - SEAL_PRESS_START) / (SEAL_PRESS_FULL - SEAL_PRESS_START), 0.0), 1.0)
+        return t * t * (3 - 2 * t) * min(1.0, 2.0 * request.motion.alpha_m)
 
     # ----------------------------------------------------------------- render
     def camera(self, request: FrameRequest) -> ViewCamera:
@@ -137,20 +159,21 @@ class Engine:
         t0 = time.perf_counter()
         cam = self.camera(request)
         beta = self.expression(request)
+        seal = self.lip_seal(request)
         # A frame that would come out identical to the last one (silence at a still camera) is
         # not rendered again: same camera, expression, mask history and path.
-        polygons = self._mask_polygons(request, beta)
-        key = (request.pose, request.size, request.reference, beta.tobytes(),
+        polygons = self._mask_polygons(request, beta, seal)
+        key = (request.pose, request.size, request.reference, beta.tobytes(), seal,
                np.concatenate(polygons).round(5).tobytes())
         if key == self._last_key and self._last_result is not None:
             return RenderResult(self._last_result.image.copy(), self._last_result.mouth_mask.copy(), {"total": 0.0})
-        frame = self.deformer.frame(beta)
+        frame = self.deformer.frame(beta, extra=seal * self._seal_field if seal > 0 else None)
         if request.reference:
             query, source_of = self._reference_surface(frame)
             steps = self._steps(REFERENCE_STEP_CM)
         else:
             level = 1 if 2 * request.size * request.pose.zoom <= self.scene.geo.width else 0
-            depth, source = self._warped(beta, frame, level)
+            depth, source = self._warped(beta, seal, frame, level)
             query = depth
             scene = self._levels[level]
             geo = scene.geo
@@ -177,8 +200,8 @@ class Engine:
         near, far = self.scene.z_range
         return int(np.clip(np.ceil((far - near) / step_cm), 16, 400))
 
-    def _warped(self, beta: np.ndarray, frame: FrameDeformation, level: int):
-        key = (level, beta.tobytes())
+    def _warped(self, beta: np.ndarray, seal: float, frame: FrameDeformation, level: int):
+        key = (level, beta.tobytes(), seal)
         if key != self._warp_key:
             s = self._levels[level]
             self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
@@ -204,22 +227,29 @@ class Engine:
     def _to_world(self, head: np.ndarray) -> np.ndarray:
         return head @ self.subject.rotation.T + self.subject.translation
 
-    def _lip_polygon_world(self, beta: np.ndarray) -> np.ndarray:
+    def _lip_polygon_world(self, beta: np.ndarray, seal: float) -> np.ndarray:
         """The deformed inner-lip polygon for ``beta``, world frame [M, 3] (only those vertices)."""
         delta = (beta - self.subject.beta_init).astype(np.float64)
-        head = self._lip_init + np.einsum("k,kvc->vc", delta, self._lip_basis)
+        head = self._lip_init + np.einsum("k,kvc->vc", delta, self._lip_basis) + seal * self._lip_seal
+        # Lips that are pushed past each other are closed, not inside out.
+        upper, lower = head[_UPPER_IN_POLY], head[_LOWER_IN_POLY]
+        crossed = lower[:, 1] < upper[:, 1]  # y is down
+        if crossed.any():
+            mid = 0.5 * (upper[crossed] + lower[crossed])
+            head[_UPPER_IN_POLY[crossed]] = mid
+            head[_LOWER_IN_POLY[crossed]] = mid
         return self._to_world(head)
 
-    def _mask_polygons(self, request: FrameRequest, beta: np.ndarray) -> list[np.ndarray]:
+    def _mask_polygons(self, request: FrameRequest, beta: np.ndarray, seal: float) -> list[np.ndarray]:
         """World-frame inner-lip polygons of the last n frames (Eq. 13), the current one last."""
         n = max(1, int(request.mask_window))
         if request.frame_index is not None and len(self.driver):
-            betas = [self.expression(request, offset=back) for back in range(n - 1, 0, -1)
-                     if request.frame_index - back >= 0]
+            past = [(self.expression(request, offset=back), self.lip_seal(request, offset=back))
+                    for back in range(n - 1, 0, -1) if request.frame_index - back >= 0]
         else:
-            betas = self._history[-(n - 1):] if n > 1 else []
-            self._history = (self._history + [beta])[-16:]
-        return [self._lip_polygon_world(b) for b in betas] + [self._lip_polygon_world(beta)]
+            past = self._history[-(n - 1):] if n > 1 else []
+            self._history = (self._history + [(beta, seal)])[-16:]
+        return [self._lip_polygon_world(b, z) for b, z in past] + [self._lip_polygon_world(beta, seal)]
 
     def _blend_mouth(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
                      frame: FrameDeformation, cam: ViewCamera, size: int) -> np.ndarray:

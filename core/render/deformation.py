@@ -106,10 +106,13 @@ class Deformer:
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
 
     # ----------------------------------------------------------------- per frame
-    def frame(self, beta: np.ndarray) -> FrameDeformation:
-        """Deformation for expression ``beta`` [K] (after the motion parameters)."""
+    def frame(self, beta: np.ndarray, extra: np.ndarray | None = None) -> FrameDeformation:
+        """Deformation for expression ``beta`` [K] (after the motion parameters), plus an optional
+        extra head-frame vertex displacement [478, 3] (cm; the lip seal)."""
         beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
         dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
+        if extra is not None:
+            dv = dv + torch.as_tensor(np.asarray(extra, np.float32), device=self.device)
         vertices = self.head_init + dv
         a = self.num_active
         both = torch.sparse.mm(self.carry, -dv)  # [2A, 3]

@@ -52,6 +52,28 @@ class MouthColours:
                             tongue=(tongue * 0.8).astype(np.float32))
 
 
+def lip_seal_field(head: np.ndarray, falloff_cm: float = 0.45) -> np.ndarray:
+    """Displacement [N, 3] (head frame, cm) that brings the upper and lower inner lip contours of
+    ``head`` [N, 3] together at their midline; nearby lip vertices follow their side's nearest
+    inner-lip vertex with a Gaussian falloff. Closes whatever gap the photo's mouth has."""
+    upper, lower = np.array(topo.LIP_INNER_UPPER), np.array(topo.LIP_INNER_LOWER)
+    mid = 0.5 * (head[upper] + head[lower])
+    field = np.zeros_like(head)
+    corner = {topo.INNER_CORNER_LEFT, topo.INNER_CORNER_RIGHT}
+    for ids in (upper, lower):
+        move = mid - head[ids]
+        d = np.linalg.norm(head[:, None, :] - head[ids][None], axis=-1)  # [N, 11]
+        nearest = d.argmin(axis=1)
+        w = np.exp(-0.5 * (d.min(axis=1) / falloff_cm) ** 2)
+        # Only vertices on this side of the mouth line follow (the other side has its own pull).
+        same_side = np.sign(head[:, 1] - mid[nearest, 1]) == np.sign(head[ids][nearest, 1] - mid[nearest, 1])
+        field += (w * same_side)[:, None] * move[nearest]
+        for i, v in enumerate(ids):
+            if v not in corner:
+                field[v] = move[i]
+    return field
+
+
 def inner_lip_polygon(vertices_world: np.ndarray) -> np.ndarray:
     """Closed inner-lip polygon of a mesh, [M, 3] world."""
     return vertices_world[list(topo.inner_lip_polygon())]

@@ -150,3 +150,20 @@ def test_compact_displacement_lookup_matches_grid_sample(engine, sample_subject)
     ref = d.displacement_at_reference(pts, frame)
     assert ref.abs().max() > 0.5  # the test points do see motion
     torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_bilabial_press_closes_the_lips_even_over_an_open_jaw(engine):
+    """/p b m/: Audio2Exp presses the lips; the lips meet although the jaw is still part open and
+    the photo's own mouth is open (the sample smiles with her teeth showing)."""
+    def opening(**c):  # pixels clearly inside the mouth opening
+        return (engine.render_frame(FrameRequest(size=256, coefficients=coeffs(**c), mask_window=1)).mouth_mask > 0.5).sum()
+
+    rest, open_jaw = opening(), opening(jawOpen=0.35)
+    pressed = opening(jawOpen=0.35, mouthPressLeft=0.3, mouthPressRight=0.3)
+    assert open_jaw > 20 and rest > 5
+    # What is left is the one-pixel line where the lips meet.
+    assert pressed <= 0.3 * open_jaw and pressed <= 0.6 * rest
+    # With alpha_m = 0 the photo's expression is kept: no seal either.
+    frozen = engine.lip_seal(FrameRequest(coefficients=coeffs(mouthPressLeft=0.3, mouthPressRight=0.3),
+                                          motion=MotionParams(alpha_m=0.0)))
+    assert frozen == 0.0
