@@ -158,6 +158,16 @@ def first_true(flags: torch.Tensor) -> torch.Tensor:
     return first
 
 
+def first_crossing(ts: torch.Tensor, f: torch.Tensor):
+    """From samples ts [S, R] with values f [S, R] (>= 0 behind the surface): whether each ray
+    crosses, the index of its first sample behind, and the bracket (lo, hi, f_lo, f_hi) [R]."""
+    behind = f >= 0
+    first = first_true(behind)
+    prev = (first - 1).clamp_min(0)
+    cols = torch.arange(f.shape[1], device=f.device)
+    return behind.any(dim=0), first, (ts[prev, cols], ts[first, cols], f[prev, cols], f[first, cols])
+
+
 def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
                     flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
     """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t."""
@@ -189,15 +199,17 @@ def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range
     ts = t0[None] + (t1 - t0)[None] * frac[:, None]  # [S, R]
     pts = origin + ts[..., None] * dirs[None]
     f = query(pts.view(-1, 3)).view(steps, -1)
-    behind = f >= 0
-    hit = behind.any(dim=0)
-    first = first_true(behind)
-    prev = (first - 1).clamp_min(0)
-    cols = torch.arange(dirs.shape[0], device=dirs.device)
-    lo, hi = ts[prev, cols], ts[first, cols]
-    flo, fhi = f[prev, cols], f[first, cols]
-    t = refine_crossing(lambda tm: query(origin + tm[:, None] * dirs), lo, hi, flo, fhi, refine)
+    hit, first, bracket = first_crossing(ts, f)
+    t = refine_crossing(lambda tm: query(origin + tm[:, None] * dirs), *bracket, refine)
     return torch.where(hit & (first == 0), t0, t), hit
+
+
+def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor):
+    """Grid coordinates along rays o + t d (d_z = 1) as (P + Q t) / (o_z + t) + c: per axis (P, Q [R], c)."""
+    h, w = depth.shape[-2:]
+    ax, ay = 2.0 * geo.focal_px / w, 2.0 * geo.focal_px / h
+    cx, cy = (geo.cx + 0.5) * 2.0 / w - 1.0, (geo.cy + 0.5) * 2.0 / h - 1.0
+    return (ax * origin[0], ax * dirs[:, 0], cx), (ay * origin[1], ay * dirs[:, 1], cy)
 
 
 def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
@@ -216,23 +228,15 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
     t1 = float((far - oz).clamp_min(0.0))
     ts = torch.linspace(t0, t1, steps, device=dirs.device)
     z = oz + ts
-    h, w = depth.shape[-2:]
-    ax, ay = 2.0 * geo.focal_px / w, 2.0 * geo.focal_px / h
-    cx, cy = (geo.cx + 0.5) * 2.0 / w - 1.0, (geo.cy + 0.5) * 2.0 / h - 1.0
     # Per ray: g(t) = (P + Q t) / (oz + t) + c, for x and y.
-    pq_x = torch.stack([ax * origin[0].expand_as(dirs[:, 0]), ax * dirs[:, 0]])  # [2, R]
-    pq_y = torch.stack([ay * origin[1].expand_as(dirs[:, 1]), ay * dirs[:, 1]])
+    (px, qx, cx), (py, qy, cy) = _project_coeffs(depth, geo, origin, dirs)
+    pq_x = torch.stack([px.expand_as(qx), qx])  # [2, R]
+    pq_y = torch.stack([py.expand_as(qy), qy])
     m = torch.stack([1.0 / z, ts / z], dim=1)  # [S, 2]
     grid = torch.stack([m @ pq_x + cx, m @ pq_y + cy], dim=-1)  # [S, R, 2]
     d = F.grid_sample(depth, grid[None], mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
     f = z[:, None] - d  # [S, R]
-    behind = f >= 0
-    hit = behind.any(dim=0)
-    first = first_true(behind)
-    prev = (first - 1).clamp_min(0)
-    cols = torch.arange(dirs.shape[0], device=dirs.device)
-    lo, hi = ts[prev], ts[first]
-    flo, fhi = f[prev, cols], f[first, cols]
+    hit, first, bracket = first_crossing(ts[:, None].expand_as(f), f)
 
     def f_at(t: torch.Tensor) -> torch.Tensor:
         zt = oz + t
@@ -241,15 +245,8 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
                            align_corners=False).view(-1)
         return zt - dd
 
-    t = refine_crossing(f_at, lo, hi, flo, fhi, refine)
-    return torch.where(hit & (first == 0), torch.full_like(lo, t0), t), hit
-
-
-def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor):
-    h, w = depth.shape[-2:]
-    ax, ay = 2.0 * geo.focal_px / w, 2.0 * geo.focal_px / h
-    cx, cy = (geo.cx + 0.5) * 2.0 / w - 1.0, (geo.cy + 0.5) * 2.0 / h - 1.0
-    return (ax * origin[0], ax * dirs[:, 0], cx), (ay * origin[1], ay * dirs[:, 1], cy)
+    t = refine_crossing(f_at, *bracket, refine)
+    return torch.where(hit & (first == 0), torch.full_like(t, t0), t), hit
 
 
 def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
@@ -267,15 +264,8 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
 
     frac = torch.linspace(0.0, 1.0, steps, device=dirs.device)[:, None]
     ts = lo[None] + (hi - lo)[None] * frac  # [S, R]
-    f = f_at(ts)
-    behind = f >= 0
-    hit = behind.any(dim=0)
-    first = first_true(behind)
-    prev = (first - 1).clamp_min(0)
-    cols = torch.arange(dirs.shape[0], device=dirs.device)
-    a, b = ts[prev, cols], ts[first, cols]
-    fa, fb = f[prev, cols], f[first, cols]
-    t = refine_crossing(f_at, a, b, fa, fb, refine)
+    hit, first, bracket = first_crossing(ts, f_at(ts))
+    t = refine_crossing(f_at, *bracket, refine)
     return torch.where(first == 0, lo, t), hit
 
 
