@@ -347,7 +347,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     with dpg.window(tag="main", no_scrollbar=True):
         with dpg.group(horizontal=True):
             dpg.add_image("frame_tex", tag="view", width=DISPLAY_PX, height=DISPLAY_PX)
-            with dpg.group(width=PANEL_PX):
+            with dpg.group():
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="Open portrait...", width=PANEL_PX // 2 - 4,
                                    callback=lambda: dpg.show_item("dlg_portrait"))
@@ -360,22 +360,22 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                     dpg.add_button(label="Restart", width=70, callback=lambda: app.restart())
                     dpg.add_checkbox(label="Loop", tag="loop", default_value=loop,
                                      callback=lambda s, v: setattr(app.session.clock, "loop", bool(v)))
-                dpg.add_slider_float(label="time (s)", tag="time", min_value=0.0, max_value=1.0,
+                dpg.add_slider_float(label="time (s)", tag="time", width=PANEL_PX, min_value=0.0, max_value=1.0,
                                      callback=lambda s, v: app.session.clock.seek(v))
                 dpg.add_separator()
-                dpg.add_slider_float(label="alpha_m", tag="alpha_m", default_value=0.5, min_value=0.0, max_value=1.0,
+                dpg.add_slider_float(label="alpha_m", tag="alpha_m", width=PANEL_PX, default_value=0.5, min_value=0.0, max_value=1.0,
                                      callback=lambda s, v: app.set_setting(alpha_m=float(v)))
-                dpg.add_slider_float(label="lambda_exp", tag="lambda_exp", default_value=1.5, min_value=0.0,
+                dpg.add_slider_float(label="lambda_exp", tag="lambda_exp", width=PANEL_PX, default_value=1.5, min_value=0.0,
                                      max_value=3.0, callback=lambda s, v: app.set_setting(lambda_exp=float(v)))
-                dpg.add_slider_int(label="mask window n", tag="mask_window", default_value=7, min_value=1,
+                dpg.add_slider_int(label="mask window n", tag="mask_window", width=PANEL_PX, default_value=7, min_value=1,
                                    max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
-                dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", default_value="256",
+                dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value="256",
                               callback=lambda s, v: app.set_setting(size=int(v)))
-                dpg.add_button(label="Reset view", callback=lambda: app.set_setting(pose=OrbitPose()))
+                dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.set_setting(pose=OrbitPose()))
                 dpg.add_separator()
                 dpg.add_checkbox(label="orbit path", tag="export_orbit")
-                dpg.add_button(label="Export video...", callback=lambda: dpg.show_item("dlg_export"))
-                dpg.add_progress_bar(tag="progress", default_value=0.0, width=-1, show=False)
+                dpg.add_button(label="Export video...", width=PANEL_PX, callback=lambda: dpg.show_item("dlg_export"))
+                dpg.add_progress_bar(tag="progress", default_value=0.0, width=PANEL_PX, show=False)
                 dpg.add_text("", tag="task_text", wrap=PANEL_PX + 100)
                 dpg.add_separator()
                 dpg.add_text("drag: orbit   wheel: zoom\ndouble-click: reset view", color=(160, 160, 160))
