@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import UserInputError
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from core.render.camera import OrbitPose
-from viewer.clock import PlaybackClock, WallClock, open_clock
+from viewer.clock import open_clock
 from viewer.render_process import RenderProcess
 from viewer.session import Session
 

@@ -9,7 +9,7 @@ import numpy as np
 from core.audio.motion import MotionParams
 from core.engine import FrameRequest
 from core.render.camera import OrbitPose
-from viewer.clock import PlaybackClock, WallClock, frame_at
+from viewer.clock import PlaybackClock, WallClock
 from viewer.scheduler import FrameScheduler
 
 

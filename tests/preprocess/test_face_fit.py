@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.errors import PortraitError
-from core.preprocess.config import LoadConfig, PrepareConfig
+from core.preprocess.config import LoadConfig
 from core.preprocess.face_fit import detect_landmarks, fit_face, similarity_fit
 from core.preprocess.pipeline import prepare
 from core.preprocess.portrait import load_portrait

@@ -9,7 +9,6 @@ from PIL import Image
 from core.audio.motion import MotionParams
 from core.engine import Engine, FrameRequest
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
-from core.face import topology as topo
 from core.render.camera import OrbitPose
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
