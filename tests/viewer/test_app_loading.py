@@ -1,0 +1,59 @@
+"""The viewer keeps what the user had when a new portrait or audio file cannot be used."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from viewer.app import ViewerApp
+
+
+def _settle(app: ViewerApp, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        app._apply_pending()
+        if not app.tasks:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"tasks did not finish: {list(app.tasks)}")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    import os
+
+    old = os.environ.get("TALKINGHEAD_CACHE")
+    os.environ["TALKINGHEAD_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    viewer = ViewerApp(device="cpu")
+    try:
+        _settle(viewer)
+        yield viewer
+    finally:
+        viewer.close()
+        if old is None:
+            os.environ.pop("TALKINGHEAD_CACHE", None)
+        else:
+            os.environ["TALKINGHEAD_CACHE"] = old
+
+
+def test_bad_portrait_and_audio_leave_the_current_ones(app, tmp_path):
+    portrait, audio = app.portrait_path, app._audio_file
+    assert portrait is not None and audio is not None
+    bad_image = tmp_path / "broken.png"
+    bad_image.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    bad_audio = tmp_path / "broken.wav"
+    bad_audio.write_bytes(b"RIFF0000WAVEjunk")
+    app.load_portrait(bad_image)
+    _settle(app)
+    app.load_audio(bad_audio)
+    _settle(app)
+    assert app.portrait_path == portrait and app._audio_file == audio
+    failures = [m for m in app.messages if "failed" in m]
+    assert len(failures) == 2, list(app.messages)
+    assert "broken.png" in failures[0] and "broken.wav" in failures[1]
+    # The view still renders.
+    app.tick()
+    deadline = time.time() + 60
+    while app.worker.latest() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert app.worker.latest() is not None
