@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 
@@ -80,9 +81,9 @@ class Engine:
         self.driver = np.zeros((0, NUM_EXPRESSIONS), np.float32)
         self._driven = mouth_mask()
         self._lock = threading.Lock()
-        self._warp_key: bytes | None = None
+        self._warp_key: tuple | None = None
         self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._history: list[np.ndarray] = []  # betas of recent coefficient requests (no driver)
+        self._history: list[tuple[np.ndarray, float]] = []  # (beta, seal) of recent coefficient requests
         self._last_key: tuple | None = None
         self._last_result: RenderResult | None = None
         self.pivot = np.asarray(subject.translation, np.float64)
@@ -264,8 +265,7 @@ class Engine:
             return mask
         box = (max(xs.min() - 2, 0), max(ys.min() - 2, 0), min(xs.max() + 3, size), min(ys.max() + 3, size))
         pm = self._photo_mouth
-        inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box,
-                                                teeth=True)
+        inner = mouth_model.draw_mouth_interior(self._head_init, head_now, self._to_world, cam, self._colours, box)
         if not pm.empty:
             photo_rgb, photo_a = mouth_model.photo_mouth_layers(
                 pm, cam, self.subject.intrinsics, self.subject.rotation, self.subject.translation,
@@ -277,8 +277,6 @@ class Engine:
         return mask
 
     def _mouth_colours(self) -> mouth_model.MouthColours:
-        import cv2
-
         s = self.subject
         h, w = s.relief.appearance.shape[:2]
         uv = s.intrinsics.project(s.mesh.astype(np.float64))
@@ -287,8 +285,7 @@ class Engine:
         ring = (outer > 0) & ~s.relief.mouth_mask
         crop = s.relief.mouth_crop
         photo_mouth = crop[crop[..., 3] > 0][:, :3].astype(np.float32) if crop.size else None
-        return mouth_model.MouthColours.from_photo(s.relief.appearance, photo_mouth,
-                                                   s.relief.appearance[ring].astype(np.float32))
+        return mouth_model.MouthColours.from_photo(photo_mouth, s.relief.appearance[ring].astype(np.float32))
 
     def _deformation_box(self, scene: ReliefScene) -> tuple[int, int, int, int]:
         """Geometry pixels the deformation can reach: the mapping grid's projection."""

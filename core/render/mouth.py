@@ -32,7 +32,7 @@ class MouthColours:
     tongue: np.ndarray
 
     @staticmethod
-    def from_photo(appearance: np.ndarray, photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray) -> "MouthColours":
+    def from_photo(photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray) -> "MouthColours":
         """Tint from the subject: lip colour from the lip ring, teeth from the photo's own open
         mouth when it shows teeth, else an off-white scaled to the face's brightness."""
         lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array([170.0, 90.0, 90.0])
@@ -72,11 +72,6 @@ def lip_seal_field(head: np.ndarray, falloff_cm: float = 0.45) -> np.ndarray:
             if v not in corner:
                 field[v] = move[i]
     return field
-
-
-def inner_lip_polygon(vertices_world: np.ndarray) -> np.ndarray:
-    """Closed inner-lip polygon of a mesh, [M, 3] world."""
-    return vertices_world[list(topo.inner_lip_polygon())]
 
 
 def smooth_closed_polygon(points: np.ndarray, iterations: int = 2) -> np.ndarray:
@@ -135,7 +130,7 @@ def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float,
 
 
 def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, camera: ViewCamera,
-                        colours: MouthColours, box: tuple[int, int, int, int], teeth: bool = True) -> np.ndarray:
+                        colours: MouthColours, box: tuple[int, int, int, int]) -> np.ndarray:
     """Render the mouth model inside ``box`` (x0, y0, x1, y1 output pixels).
 
     head_init / head_now: [478, 3] head-frame meshes V_init / V(beta). Returns float32 [h, w, 3]
@@ -164,11 +159,11 @@ def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, c
     # Lower teeth follow the jaw; upper teeth are fixed to the skull.
     # Outer teeth sit deeper in the shade of the cheeks.
     shade = 1.0 - 0.4 * np.linspace(-1, 1, TEETH_PER_ROW) ** 2
-    for quad, k in zip(_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.35, 0.4, 0.35)
-                       if teeth else [], shade):
+    for quad, k in zip(_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.35, 0.4, 0.35),
+                       shade):
         fill(quad, colours.teeth * 0.78 * k)
-    for quad, k in zip(_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.6, 0.4)
-                       if teeth else [], shade):
+    for quad, k in zip(_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.6, 0.4),
+                       shade):
         fill(quad, colours.teeth * k)
     out = cv2.GaussianBlur(canvas, (0, 0), 0.6).astype(np.float32)
     # Soft shading: the interior darkens away from the lips' opening centre.
