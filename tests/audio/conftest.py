@@ -1,38 +1,26 @@
 """Fixtures for the audio tests. Data in ../shared/data is optional: tests using it skip."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _shared_speech_dir() -> Path | None:
-    candidates = []
-    if os.environ.get("NFS_SHARED_DATA"):
-        candidates.append(Path(os.environ["NFS_SHARED_DATA"]))
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
-    for c in candidates:
-        if (c / "speech").is_dir():
-            return c / "speech"
-    return None
-
-
 @pytest.fixture(scope="session")
-def shared_speech() -> Path:
-    d = _shared_speech_dir()
-    if d is None:
-        pytest.skip("development data (../shared/data/speech or $NFS_SHARED_DATA) not present")
+def shared_speech(shared_data) -> Path:
+    """../shared/data/speech (via the root conftest's ``shared_data``; skips when absent)."""
+    d = shared_data / "speech"
+    if not d.is_dir():
+        pytest.skip("development speech (../shared/data/speech) not present")
     return d
 
 
 @pytest.fixture(scope="session")
 def sample_speech_path() -> Path:
     """The bundled CMU ARCTIC utterance (assets/sample/speech.wav)."""
-    path = REPO / "assets" / "sample" / "speech.wav"
+    from core.paths import SAMPLE_SPEECH
+
+    path = SAMPLE_SPEECH
     if not path.is_file():
         pytest.skip("assets/sample/speech.wav missing")
     return path
