@@ -1,15 +1,22 @@
-"""Microphone latency without a microphone: speech is fed to the viewer's live pipeline in 20 ms
-chunks at real-time pace (as the device callback would), and the time from the arrival of each
-frame's last sample to its coefficients is recorded. The render time of one frame is added for
-the sound-to-mouth figure.
+"""Microphone sound-to-mouth latency without a microphone, through the viewer's own pipeline.
 
-    python tools/measure_mic_latency.py [--audio WAV]
+Speech is fed to ``LiveMouth`` in 20 ms chunks at real-time pace (as the device callback
+would); a 60 Hz loop (the viewer's UI tick) asks the playout which frame to show, submits it to
+the viewer's render process and notes when each rendered frame comes back. Reported:
+
+* recogniser_latency_ms: a frame's last sample arrives -> its coefficients exist
+* sound_to_mouth_ms: the sound at a frame's start arrives -> that frame's image is ready to show
+  (the loop asks for the frame due when the render will be done, as the viewer does)
+* settled_share: frames shown with the recogniser's coefficients (the rest are estimates)
+
+    python tools/measure_mic_latency.py [--audio WAV] [--size 256] [--delay 0.22]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,46 +25,84 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.audio.loading import load_audio  # noqa: E402
-from core.engine import Engine, FrameRequest  # noqa: E402
+from core.audio.playout import PlayoutConfig  # noqa: E402
+from core.engine import FrameRequest  # noqa: E402
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH  # noqa: E402
 from core.preprocess.pipeline import prepare  # noqa: E402
 from viewer.microphone import LiveMouth  # noqa: E402
+from viewer.render_process import RenderProcess  # noqa: E402
+from viewer.scheduler import FrameScheduler  # noqa: E402
+
+UI_HZ = 60.0
+
+
+def stats(values_s) -> dict:
+    v = np.asarray(values_s, np.float64) * 1000
+    return {"median": round(float(np.median(v)), 1), "p95": round(float(np.percentile(v, 95)), 1),
+            "max": round(float(v.max()), 1), "n": int(v.size)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--audio", type=Path, default=SAMPLE_SPEECH)
+    ap.add_argument("--audio", type=Path, nargs="+", default=[SAMPLE_SPEECH])
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--delay", type=float, default=PlayoutConfig().delay_s)
     args = ap.parse_args()
-    samples = load_audio(args.audio)
-    mouth = LiveMouth()
-    chunk = 320  # 20 ms
-    start = time.perf_counter()
-    for i in range(0, len(samples), chunk):
-        target = start + i / 16000
-        delay = target - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        mouth.feed(samples[i:i + chunk])
-    time.sleep(1.0)
-    lat = np.array(mouth.latencies) * 1000
+    prepare(SAMPLE_PORTRAIT)                       # the render process loads from the cache
+    worker = RenderProcess("cpu", on_error=lambda exc: print("render error:", exc, file=sys.stderr))
+    worker.set_subject(SAMPLE_PORTRAIT)
+    while worker.device is None:
+        time.sleep(0.05)
+    audio = np.concatenate([load_audio(p) for p in args.audio] + [np.zeros(8000, np.float32)])
+    mouth = LiveMouth(playout=PlayoutConfig(delay_s=args.delay))
+
+    def speak() -> None:
+        start = time.perf_counter()
+        for i in range(0, audio.size, 320):
+            delay = start + (i + 320) / 16000 - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            mouth.feed(audio[i:i + 320])
+
+    speaker = threading.Thread(target=speak, daemon=True)
+    speaker.start()
+    sound_at: dict = {}
+    submitted: dict = {}
+    scheduler = FrameScheduler()                   # the viewer's render-latency estimate
+    shown, seen, last = [], 0, None
+    tick = time.perf_counter()
+    end = tick + audio.size / 16000 + 1.0
+    while time.perf_counter() < end:
+        now = time.perf_counter()
+        live = mouth.current(now + scheduler.latency_s)   # the frame due when the image is ready
+        if live is not None:
+            request = FrameRequest(size=args.size, coefficients=tuple(map(float, live.coefficients)))
+            if request != last:
+                worker.submit(request)
+                sound_at[request] = live.sound_at
+                submitted[request] = now
+                last = request
+        res = worker.latest()
+        if res is not None and res.serial != seen:
+            seen = res.serial
+            t = sound_at.pop(res.request, None)
+            scheduler.observe(res.finished_at - submitted.pop(res.request, res.finished_at))
+            if t is not None:
+                shown.append((now - t, res.render_s))
+        tick += 1 / UI_HZ
+        time.sleep(max(0.0, tick - time.perf_counter()))
     mouth.close()
-    engine = Engine(prepare(SAMPLE_PORTRAIT).subject, "cpu")
-    rng = np.random.default_rng(0)
-    engine.render(FrameRequest(size=args.size))
-    t = time.perf_counter()
-    for _ in range(10):  # a new expression every frame, as when speaking
-        c = tuple(float(x) for x in rng.uniform(0, 0.4, 33))
-        engine.render(FrameRequest(size=args.size, coefficients=c))
-    render_ms = (time.perf_counter() - t) / 10 * 1000
+    worker.stop()
+    latency = [a for a, _ in shown]
     print(json.dumps({
-        "frames": int(lat.size),
-        "coefficient_latency_ms": {"median": float(np.median(lat)), "p95": float(np.percentile(lat, 95)),
-                                   "max": float(lat.max())},
-        "render_ms": render_ms,
-        "note": "latency counted from the arrival of the last sample of each 40 ms frame",
-        "sound_to_mouth_ms_median": float(np.median(lat) + render_ms),
-        "sound_to_mouth_ms_p95": float(np.percentile(lat, 95) + render_ms),
+        "audio_s": round(audio.size / 16000, 2),
+        "playout_delay_ms": args.delay * 1000,
+        "recogniser_latency_ms": stats(mouth.latencies),
+        "render_ms": stats([b for _, b in shown]),
+        "sound_to_mouth_ms": stats(latency),
+        "share_within_300ms": round(float(np.mean(np.asarray(latency) <= 0.3)), 4),
+        "settled_share": round(float(mouth.settled_share or 0.0), 3),
+        "note": "sound_to_mouth counts from the arrival of the sound at each frame's start",
     }, indent=2))
 
 

@@ -71,6 +71,8 @@ class ViewerApp:
         self._last_request = None
         self._mic = None
         self._submit_times: dict = {}
+        self._sound_times: dict = {}  # microphone: request -> arrival of the sound it shows
+        self.mic_latencies: deque = deque(maxlen=500)  # sound -> shown, per microphone frame (s)
         self._observed_serial = 0
         self.offsets: deque = deque(maxlen=3000)  # A/V offset of every frame shown while playing (ms)
         self._texture = np.zeros((DISPLAY_PX, DISPLAY_PX, 4), np.float32)
@@ -249,9 +251,13 @@ class ViewerApp:
         now = time.perf_counter()
         self._ui_times.append(now)
         self._apply_pending()
+        sound_at = None
         if self._mic is not None:
-            live = self._mic.latest()
-            self.session.live_coefficients = live if live is not None else np.zeros(33, np.float32)
+            # The frame that is due when its render will be done (the measured request latency).
+            live = self._mic.current(now + self.session.scheduler.latency_s)
+            sound_at = live.sound_at if live is not None else None
+            self.session.live_coefficients = (live.coefficients if live is not None
+                                              else np.zeros(33, np.float32))
         if self.ready:
             request = self.session.request()
             if request != self._last_request:
@@ -259,6 +265,10 @@ class ViewerApp:
                 self._submit_times[request] = time.perf_counter()
                 if len(self._submit_times) > 64:
                     self._submit_times.pop(next(iter(self._submit_times)))
+                if sound_at is not None:
+                    self._sound_times[request] = sound_at
+                    if len(self._sound_times) > 64:
+                        self._sound_times.pop(next(iter(self._sound_times)))
                 self._last_request = request
 
     def take_new_frame(self) -> np.ndarray | None:
@@ -277,6 +287,9 @@ class ViewerApp:
             self.offsets.append(self.session.scheduler.offset_ms(k, clock.time()))
         self._uploaded_serial = res.serial
         self._shown = res
+        sound_at = self._sound_times.pop(res.request, None)
+        if sound_at is not None:  # microphone: sound at the frame's start -> its image is shown
+            self.mic_latencies.append(time.perf_counter() - sound_at)
         self._frame_times.append(res.finished_at)
         img = res.image
         if img.shape[0] != DISPLAY_PX:
@@ -294,8 +307,10 @@ class ViewerApp:
             off = self.session.av_offset_ms(self._shown.request) if self.session.live_coefficients is None else None
             if off is not None and self.session.clock.playing:
                 parts.append(f"A/V {off:+.0f} ms")
-        if self._mic is not None and self._mic.latency_ms is not None:
-            parts.append(f"mic latency {self._mic.latency_ms:.0f} ms")
+        if self._mic is not None and self.mic_latencies:
+            share = self._mic.settled_share
+            parts.append(f"mic: mouth {np.median(self.mic_latencies) * 1000:.0f} ms behind sound"
+                         + (f", {share * 100:.0f}% recognised in time" if share is not None else ""))
         if len(self._ui_times) > 1:
             parts.append(f"UI {(len(self._ui_times) - 1) / max(self._ui_times[-1] - self._ui_times[0], 1e-6):.0f} fps")
         return "   ".join(parts)

@@ -1,9 +1,11 @@
-"""Microphone mode: live input streamed into Audio2Exp, with the sound-to-coefficient latency.
+"""Microphone mode: live input streamed into Audio2Exp and played out at a fixed delay.
 
 Audio arrives from a sounddevice InputStream callback (16 kHz mono) into a queue; a thread
-pushes it into a live Audio2Exp and keeps the newest expression frame. For every emitted frame
-the latency is the time from the arrival of the audio at the end of that frame to the moment the
-frame's coefficients exist.
+pushes it into a live Audio2Exp and hands the settled frames to an ``ExpressionPlayout``, which
+says what the mouth shows at each moment: frame k, ``PlayoutConfig.delay_s`` after the sound at
+its start arrived (the recogniser's coefficients, or an estimate when they are late). Two
+latencies are kept: ``latencies`` (arrival of a frame's last sample -> its coefficients exist,
+the recogniser's speed) and the playout delay, which the viewer adds its render time to.
 """
 from __future__ import annotations
 
@@ -15,19 +17,21 @@ from collections import deque
 import numpy as np
 
 from core.audio.constants import FPS, SAMPLE_RATE
+from core.audio.playout import ExpressionPlayout, PlayoutConfig, PlayoutFrame
 
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 
 
 class LiveMouth:
-    """Streams chunks into Audio2Exp; ``latest()`` gives the newest beta_t^audio."""
+    """Streams chunks into Audio2Exp; ``current(now)`` says which beta_t^audio to show now."""
 
-    def __init__(self, a2e_factory=None):
+    def __init__(self, a2e_factory=None, playout: PlayoutConfig = PlayoutConfig()):
         from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp
 
         self._a2e = a2e_factory() if a2e_factory else Audio2Exp(config=LIVE_CONFIG)
         self._queue: queue.Queue = queue.Queue()
         self._latest: np.ndarray | None = None
+        self._playout = ExpressionPlayout(playout)
         self._lock = threading.Lock()
         self._arrivals: deque = deque(maxlen=4000)  # (end sample index, arrival time)
         self._received = 0
@@ -62,6 +66,8 @@ class LiveMouth:
                 continue
             self._received += len(samples)
             self._arrivals.append((self._received, arrival))
+            with self._lock:
+                self._playout.add_audio(samples, arrival)
             frames = self._a2e.push(samples)
             now = time.perf_counter()
             for f in frames:
@@ -71,6 +77,8 @@ class LiveMouth:
                     self.latencies.append(now - arrived)
             if frames:
                 with self._lock:
+                    for f in frames:
+                        self._playout.add_settled(f.index, f.coefficients)
                     self._latest = frames[-1].coefficients
 
     def _arrival_of(self, sample_index: int) -> float | None:
@@ -80,11 +88,28 @@ class LiveMouth:
         return None
 
     def latest(self) -> np.ndarray | None:
+        """The newest settled coefficients, whatever their age (no playout delay)."""
         with self._lock:
             return None if self._latest is None else self._latest.copy()
 
+    def current(self, now: float | None = None) -> PlayoutFrame | None:
+        """The frame the mouth shows at ``now`` (perf_counter s); None before speech arrives."""
+        with self._lock:
+            return self._playout.frame_at(time.perf_counter() if now is None else now)
+
+    @property
+    def delay_ms(self) -> float:
+        """The playout delay: sound at a frame's start -> that frame is requested."""
+        return self._playout.config.delay_s * 1000
+
+    @property
+    def settled_share(self) -> float | None:
+        with self._lock:
+            return self._playout.settled_share
+
     @property
     def latency_ms(self) -> float | None:
+        """Median recogniser latency (a frame's last sample -> its coefficients)."""
         return float(np.median(self.latencies) * 1000) if self.latencies else None
 
     def close(self) -> None:

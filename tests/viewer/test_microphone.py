@@ -46,3 +46,24 @@ def test_live_mouth_reports_latest_coefficients_and_latency():
         assert 40 <= mouth.latency_ms <= 200, mouth.latency_ms
     finally:
         mouth.close()
+
+
+def test_live_mouth_plays_frames_at_a_fixed_delay_after_their_sound():
+    from core.audio.playout import PlayoutConfig
+
+    mouth = LiveMouth(a2e_factory=FakeAudio2Exp, playout=PlayoutConfig(delay_s=0.2))
+    try:
+        start = time.perf_counter()
+        for i in range(40):  # 0.8 s in 20 ms chunks at real-time pace
+            while time.perf_counter() < start + i * 0.02:
+                time.sleep(0.001)
+            mouth.feed(np.full(SAMPLES_PER_FRAME // 2, 0.25, np.float32))
+        time.sleep(0.1)
+        now = time.perf_counter()
+        shown = mouth.current(now)
+        assert shown is not None
+        assert 0.2 <= now - shown.sound_at < 0.2 + 0.04 + 0.03  # one frame, plus thread jitter
+        assert shown.settled and shown.coefficients[0] == 0.25  # fake recogniser: 80 ms late
+        assert mouth.settled_share == 1.0
+    finally:
+        mouth.close()

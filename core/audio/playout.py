@@ -1,0 +1,181 @@
+"""Fixed-delay playout of live expression frames: a jitter buffer for the mouth.
+
+The live recogniser settles a frame's coefficients between about 60 and 340 ms after the frame's
+sound, depending on where the frame falls inside its phone (a phone is known only at its end).
+Showing whichever frame is newest makes the mouth's lag jump around and, at the slow end, go past
+what a viewer accepts. ``ExpressionPlayout`` instead shows frame k a fixed ``delay_s`` after the
+sound at its start arrived. If the recogniser has not settled frame k by then, the frame shown
+is an estimate from what is known at that moment:
+
+    base_k  = c_j * relax ** (k - j)        c_j: the newest settled frame (j < k); relaxes to rest
+    open_k  = loudness of frame k's audio, 0 (peak - span_db) .. 1 (peak - top_db)
+    w_k     = open_k * clip((k - j - 1) / ramp_frames, 0, 1)
+    c_k     = (1 - w_k) * base_k + w_k * open_shape
+
+``open_shape`` is the running mean of settled frames whose audio was loud (a typical open-mouth
+pose of this speaker), so a vowel the recogniser has not named yet still opens the mouth, and a
+pause closes it. Loudness is a weak cue for the jaw (correlation 0.4-0.5 with the settled jawOpen
+on the development speech), so it takes over only as the settled frame grows stale.
+
+Times are ``time.perf_counter()`` seconds; frames are 25 fps, audio 16 kHz mono.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.audio.constants import FPS, SAMPLE_RATE
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+
+
+@dataclass(frozen=True)
+class PlayoutConfig:
+    """How far behind the sound the mouth plays, and how late frames are estimated."""
+
+    delay_s: float = 0.25            # frame k is shown this long after the sound at its start
+    relax_per_frame: float = 0.85    # a stale settled frame relaxes toward rest by this per frame
+    span_db: float = 25.0            # audio this far below the running peak counts as closed ...
+    top_db: float = 6.0              # ... and this far below (or closer) as fully open
+    peak_decay_db_per_s: float = 1.0  # the running loudness peak forgets old speech slowly
+    ramp_frames: float = 3.0         # frames of staleness over which loudness takes over
+    loud_db: float = 12.0            # settled frames within this of the peak shape open_shape
+    history_frames: int = 250        # settled frames and arrival times kept (10 s)
+
+    def __post_init__(self) -> None:
+        if self.delay_s < 0 or not 0 < self.relax_per_frame <= 1:
+            raise ValueError("delay_s must be >= 0 and relax_per_frame in (0, 1]")
+        if not self.span_db > self.top_db >= 0 or self.ramp_frames <= 0:
+            raise ValueError("need span_db > top_db >= 0 and ramp_frames > 0")
+
+
+def _default_open_shape() -> np.ndarray:
+    """A moderate open-mouth pose, used until the speaker's own loud frames have been seen."""
+    shape = np.zeros(NUM_EXPRESSIONS, np.float32)
+    shape[EXPRESSION_INDEX["jawOpen"]] = 0.3
+    for name in ("mouthLowerDownLeft", "mouthLowerDownRight"):
+        shape[EXPRESSION_INDEX[name]] = 0.1
+    return shape
+
+
+@dataclass(frozen=True)
+class PlayoutFrame:
+    """What to show now: frame ``index``'s coefficients, settled by the recogniser or estimated."""
+
+    index: int
+    coefficients: np.ndarray        # float32 [NUM_EXPRESSIONS]
+    settled: bool                   # False: the recogniser was late, this is the estimate
+    sound_at: float                 # when the sound at the frame's start arrived (perf_counter s)
+
+
+class ExpressionPlayout:
+    """Feed audio (with arrival times) and settled frames; ask ``frame_at(now)`` what to show."""
+
+    def __init__(self, config: PlayoutConfig = PlayoutConfig()) -> None:
+        self.config = config
+        self._pending = np.zeros(0, np.float32)      # audio of the frame being filled
+        self._samples = 0                            # samples received so far
+        self._frames_heard = 0                       # frames whose audio is complete
+        self._arrival: OrderedDict[int, float] = OrderedDict()   # frame -> its sound's arrival
+        self._openness: OrderedDict[int, float] = OrderedDict()  # frame -> 0..1 loudness cue
+        self._settled: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._newest_settled = -1
+        self._peak_db = -120.0
+        self._open_sum = np.zeros(NUM_EXPRESSIONS, np.float64)
+        self._open_count = 0
+        self.shown_settled = 0
+        self.shown_estimated = 0
+
+    # ------------------------------------------------------------------ input
+    def add_audio(self, samples: np.ndarray, arrival: float) -> None:
+        """float32 [n] 16 kHz mono that arrived at ``arrival`` (the device callback's time)."""
+        samples = np.asarray(samples, np.float32).reshape(-1)
+        first = self._samples
+        self._samples += samples.size
+        # Frames whose first sample is in this chunk: their sound arrived now.
+        for k in range(-(-first // SAMPLES_PER_FRAME), -(-self._samples // SAMPLES_PER_FRAME)):
+            self._remember(self._arrival, k, arrival)
+        self._pending = np.concatenate([self._pending, samples])
+        while self._pending.size >= SAMPLES_PER_FRAME:
+            frame, self._pending = self._pending[:SAMPLES_PER_FRAME], self._pending[SAMPLES_PER_FRAME:]
+            self._remember(self._openness, self._frames_heard, self._openness_of(frame))
+            self._frames_heard += 1
+
+    def add_settled(self, index: int, coefficients: np.ndarray) -> None:
+        """The recogniser's coefficients for frame ``index`` (frames come in order)."""
+        c = np.asarray(coefficients, np.float32).reshape(NUM_EXPRESSIONS).copy()
+        self._remember(self._settled, index, c)
+        self._newest_settled = max(self._newest_settled, index)
+        loud = self._openness.get(index)
+        if loud is not None and loud >= self._loud_openness():
+            self._open_sum += c
+            self._open_count += 1
+
+    # ------------------------------------------------------------------ output
+    def due_index(self, now: float) -> int | None:
+        """The newest frame whose sound arrived at least ``delay_s`` before ``now``."""
+        limit = now - self.config.delay_s
+        due = None
+        for k, t in reversed(self._arrival.items()):
+            if t <= limit and k < self._frames_heard:
+                due = k
+                break
+        return due
+
+    def frame_at(self, now: float) -> PlayoutFrame | None:
+        """What to show at wall time ``now`` (None before any frame is due)."""
+        k = self.due_index(now)
+        if k is None:
+            return None
+        settled = self._settled.get(k)
+        if settled is not None:
+            self.shown_settled += 1
+            return PlayoutFrame(k, settled.copy(), True, self._arrival[k])
+        self.shown_estimated += 1
+        return PlayoutFrame(k, self.estimate(k), False, self._arrival[k])
+
+    def estimate(self, k: int) -> np.ndarray:
+        """The stand-in for frame ``k`` from the settled frames before it and its loudness."""
+        cfg = self.config
+        older = [j for j in self._settled if j < k]
+        if older:
+            j = max(older)
+            base = self._settled[j] * cfg.relax_per_frame ** (k - j)
+        else:
+            j = k - 1 - int(np.ceil(cfg.ramp_frames))   # nothing settled yet: loudness alone
+            base = np.zeros(NUM_EXPRESSIONS, np.float32)
+        stale = np.clip((k - j - 1) / cfg.ramp_frames, 0.0, 1.0)
+        w = float(self._openness.get(k, 0.0)) * stale
+        return ((1.0 - w) * base + w * self.open_shape).astype(np.float32)
+
+    @property
+    def open_shape(self) -> np.ndarray:
+        if self._open_count == 0:
+            return _default_open_shape()
+        return (self._open_sum / self._open_count).astype(np.float32)
+
+    @property
+    def settled_share(self) -> float | None:
+        """Share of the frames shown so far that were the recogniser's own."""
+        n = self.shown_settled + self.shown_estimated
+        return self.shown_settled / n if n else None
+
+    # ------------------------------------------------------------------ internals
+    def _openness_of(self, frame: np.ndarray) -> float:
+        cfg = self.config
+        level = 20 * np.log10(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) + 1e-6)
+        self._peak_db = max(level, self._peak_db - cfg.peak_decay_db_per_s / FPS)
+        below = self._peak_db - level
+        return float(np.clip((cfg.span_db - below) / (cfg.span_db - cfg.top_db), 0.0, 1.0))
+
+    def _loud_openness(self) -> float:
+        cfg = self.config
+        return (cfg.span_db - cfg.loud_db) / (cfg.span_db - cfg.top_db)
+
+    def _remember(self, table: OrderedDict, key: int, value) -> None:
+        table[key] = value
+        while len(table) > self.config.history_frames:
+            table.popitem(last=False)
