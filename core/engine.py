@@ -26,7 +26,7 @@ from core.render.mouth import lip_seal_field
 from core.render.camera import OrbitPose, ViewCamera, view_camera
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, half_resolution, height_field_query,
-                                         project_to_grid, render_relief, sample_image)
+                                         project_to_grid, render_relief, sample_image, surface_gap)
 
 FPS = 25
 SEAL_PRESS_START, SEAL_PRESS_FULL = 0.03, 0.15  # mouthPress from the audio -> lip seal 0..1
@@ -169,8 +169,9 @@ class Engine:
         if key == self._last_key and self._last_result is not None:
             return RenderResult(self._last_result.image.copy(), self._last_result.mouth_mask.copy(), {"total": 0.0})
         frame = self.deformer.frame(beta, extra=seal * self._seal_field if seal > 0 else None)
+        gap_of = None
         if request.reference:
-            query, source_of = self._reference_surface(frame)
+            query, source_of, gap_of = self._reference_surface(frame)
             steps = self._steps(REFERENCE_STEP_CM)
         else:
             level = 1 if 2 * request.size * request.pose.zoom <= self.scene.geo.width else 0
@@ -186,7 +187,7 @@ class Engine:
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         raw = render_relief(self.scene if request.reference else scene, cam, query, source_of, steps,
-                            refine=6 if request.reference else 3)
+                            refine=6 if request.reference else 3, gap_of=gap_of)
         times["march"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
@@ -222,7 +223,10 @@ class Engine:
         def source_of(points: torch.Tensor) -> torch.Tensor:
             return project_to_grid(points + deformer.displacement_at_reference(points, frame), s.photo)
 
-        return query, source_of
+        def gap_of(points: torch.Tensor) -> torch.Tensor:
+            return surface_gap(s.depth, s.geo, points + deformer.displacement_at_reference(points, frame))
+
+        return query, source_of, gap_of
 
     # ----------------------------------------------------------------- mouth
     def _to_world(self, head: np.ndarray) -> np.ndarray:

@@ -243,23 +243,81 @@ def _mouth_crop(rgb: np.ndarray, mouth: np.ndarray, pad: int = 3) -> tuple[np.nd
     return np.ascontiguousarray(crop), np.array([x0, y0], np.int64)
 
 
-def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 192) -> np.ndarray:
-    """The portrait with the person removed (inpainted at low resolution, then composited)."""
+def _down(x: np.ndarray) -> np.ndarray:
+    """Gaussian pyramid step down, [h, w, C] -> [(h + 1) // 2, (w + 1) // 2, C]."""
+    out = cv2.pyrDown(x, borderType=cv2.BORDER_REFLECT101)
+    return out.reshape(out.shape[0], out.shape[1], *x.shape[2:])
+
+
+def _up(x: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Gaussian pyramid step up to [height, width, C]."""
+    out = cv2.pyrUp(x, dstsize=(width, height), borderType=cv2.BORDER_REFLECT101)
+    return out.reshape(height, width, *x.shape[2:])
+
+
+def push_pull_fill(image: np.ndarray, weight: np.ndarray, gain: float = 2.0) -> np.ndarray:
+    """Fill the low-confidence pixels of ``image`` from their surroundings: push-pull (normalized
+    convolution over a Gaussian pyramid).
+
+    image:  float32 [H, W, C] (or [H, W])
+    weight: float32 [H, W] in [0, 1], confidence of each pixel (0 = hole, colour unknown)
+    Returns float32, same shape as ``image``: ``weight * image + (1 - weight) * estimate``. The
+    estimate comes from ever coarser levels of (colour * weight, weight) until every pixel has
+    support, pulled back up level by level (each level keeps its own normalized colour in
+    proportion to ``gain`` times its weight there). Pixels of weight 1 come back unchanged; the
+    fill is smooth and deterministic. With no known pixel at all the image mean is returned.
+    """
+    img = np.asarray(image, np.float32)
+    if img.ndim == 2:
+        return push_pull_fill(img[..., None], weight, gain)[..., 0]
+    w = np.ascontiguousarray(np.clip(weight, 0.0, 1.0), np.float32)
+    if w.min() >= 1.0:
+        return img.copy()
+    if w.max() <= 0.0:
+        return np.broadcast_to(img.reshape(-1, img.shape[2]).mean(axis=0), img.shape).astype(np.float32)
+    # Push: premultiplied colour and weight down the pyramid until every pixel has support.
+    colours, weights = [np.ascontiguousarray(img * w[..., None])], [w]
+    while weights[-1].min() <= 1e-6 and max(weights[-1].shape) > 1:
+        colours.append(_down(colours[-1]))
+        weights.append(_down(weights[-1]))
+    est = colours[-1] / np.maximum(weights[-1], 1e-6)[..., None]
+    # Pull: each finer level keeps its normalized colour where it has support, the coarser
+    # estimate elsewhere.
+    for k in range(len(colours) - 2, 0, -1):
+        h, wd = weights[k].shape
+        a = np.clip(gain * weights[k], 0.0, 1.0)[..., None]
+        est = a * (colours[k] / np.maximum(weights[k], 1e-6)[..., None]) + (1 - a) * _up(est, wd, h)
+    if len(colours) > 1:
+        est = _up(est, w.shape[1], w.shape[0])
+    return w[..., None] * img + (1 - w[..., None]) * est
+
+
+def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 512) -> np.ndarray:
+    """The portrait with the person removed: uint8 [H, W, 3] from rgb uint8 [H, W, 3] and the
+    person matte alpha float32 [H, W].
+
+    The person (grown by a margin, so that hair fringes the matte missed go too) is filled by
+    ``push_pull_fill`` at a working resolution; known pixels near the hole count less, since they
+    may still carry some of the person's colour. The fill replaces the photo under the person and
+    in a thin band around it; elsewhere the photo is kept exactly.
+    """
     h, w = rgb.shape[:2]
     scale = min(1.0, work_side / max(h, w))
     size = (max(round(w * scale), 2), max(round(h * scale), 2))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    hole = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) > 0.05
-    hole = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8))
-    if hole.all():
-        filled = np.full_like(small, small.reshape(-1, 3).mean(axis=0).astype(np.uint8))
-    else:
-        filled = cv2.inpaint(small, hole, 7, cv2.INPAINT_TELEA)
-    filled = cv2.GaussianBlur(filled, (0, 0), 2.0)
-    big = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
-    # Keep the photo where the matte is low: at the default view, soft edges composite back to
-    # the photo (alpha * F + (1 - alpha) * B with B close to the photo there).
-    cover = np.clip((alpha - 0.1) / 0.4, 0.0, 1.0)
-    cover = np.maximum(cover, cv2.GaussianBlur(cv2.erode((alpha > 0.5).astype(np.float32), np.ones((5, 5), np.uint8)), (0, 0), 2))
-    out = rgb.astype(np.float32) * (1 - cover[..., None]) + big.astype(np.float32) * cover[..., None]
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    person = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) > 0.05
+    grow = max(1, round(0.006 * max(size)))  # about 3 px at 512
+    hole = cv2.dilate(person.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    # Confidence ramps up over a few pixels away from the hole.
+    dist = cv2.distanceTransform(1 - hole, cv2.DIST_L2, 3)
+    weight = np.clip(dist / (2.0 * grow), 0.0, 1.0).astype(np.float32)
+    filled = push_pull_fill(small, weight)
+    big = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Where the fill replaces the photo: under the person and over a band of about ``grow`` work
+    # pixels around it, fading out softly.
+    band = grow / scale
+    person_full = (alpha > 0.05).astype(np.uint8)
+    out_dist = cv2.distanceTransform(1 - person_full, cv2.DIST_L2, 3)
+    cover = np.clip(1.0 - out_dist / band, 0.0, 1.0).astype(np.float32)
+    out = rgb.astype(np.float32) * (1 - cover[..., None]) + big * cover[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

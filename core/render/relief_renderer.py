@@ -4,6 +4,9 @@ The person layer is a height field over the photo's image plane: a world point p
 surface when z(p) >= D(pi(p)), with pi the photo's projection. A ray's first crossing is found by
 a fixed number of uniform steps in depth (deterministic, no jitter) followed by regula-falsi
 refinement. Rays that miss the person, and the soft matte at its edge, see the background plane.
+Beyond the person's silhouette the height field drops to NO_SURFACE, which makes a steep wall
+there; a ray that strikes that wall (rather than the surface itself) passes through it, so
+that off-axis views do not smear the silhouette's colour along the view direction.
 
 ``render_relief`` takes a *surface query* so that the same marcher serves the fast path
 (a per-frame deformed height field, see ``deformation.warp``) and the reference path (every sample
@@ -24,6 +27,9 @@ from core.preprocess.subject import Subject
 from core.render.camera import ViewCamera
 
 NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
+WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
+WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
+INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
 
 
 @dataclass
@@ -147,6 +153,27 @@ def height_field_query(depth: torch.Tensor, geo: Intrinsics) -> SurfaceQuery:
         return torch.where(inside, points[:, 2] - d, torch.full_like(d, -1.0))
 
     return query
+
+
+def surface_gap(depth: torch.Tensor, geo: Intrinsics, points: torch.Tensor) -> torch.Tensor:
+    """How far (cm, along z) the points [N, 3] lie behind the person surface continued smoothly
+    over the silhouette (bilinear over person pixels only, NO_SURFACE pixels left out), less a
+    slack where no NO_SURFACE pixel is near. A hit on the surface has a gap near 0 or below; a
+    hit on the wall at the silhouette has the wall's height.
+    depth: [1, 1, h, w] height field with NO_SURFACE outside the person. Returns [N]."""
+    valid = (depth < 0.5 * NO_SURFACE_CM).to(depth.dtype)
+    s = sample_image(torch.cat([depth * valid, valid], dim=1), project_to_grid(points, geo))
+    gap = points[:, 2] - s[:, 0] / s[:, 1].clamp_min(1e-6)
+    # Away from the silhouette (all four neighbours on the person) a hit far behind the surface
+    # is a ray that came in through the wall between two march steps; a small gap there is only
+    # the march's residual on steep surfaces, which must not let the background through.
+    interior = s[:, 1] >= 1.0 - 1e-5
+    return torch.where(interior, gap - INTERIOR_SLACK_CM, gap)
+
+
+def wall_transparency(gap: torch.Tensor, start_cm: float = WALL_START_CM, span_cm: float = WALL_SPAN_CM) -> torch.Tensor:
+    """Opacity factor in [0, 1] of a hit with surface gap ``gap`` [N] (1 on the surface)."""
+    return (1.0 - (gap - start_cm) / span_cm).clamp(0.0, 1.0)
 
 
 def first_true(flags: torch.Tensor) -> torch.Tensor:
@@ -337,13 +364,17 @@ class ReliefImage:
 
 
 def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | torch.Tensor,
-                  source_of: Callable[[torch.Tensor], torch.Tensor], steps: int, refine: int = 5) -> ReliefImage:
+                  source_of: Callable[[torch.Tensor], torch.Tensor], steps: int, refine: int = 5,
+                  gap_of: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ReliefImage:
     """Render the person layer over the background plane.
 
     query:      surface query (see SurfaceQuery), or a height-field depth [1, 1, h, w] at the
                 scene's geometry resolution (then the fast ``march_height_field`` is used)
     source_of:  world hit points [N, 3] -> grid coordinates [N, 2] into the full-resolution
                 appearance (where the canonical colour of that point is)
+    gap_of:     world hit points [N, 3] -> ``surface_gap`` [N] (cm) for a callable ``query``; with
+                a depth tensor the gap comes from that tensor. Hits on the silhouette wall
+                (large gap) are made transparent.
     """
     device = scene.depth.device
     k = camera.intrinsics
@@ -364,6 +395,10 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
         app = sample_image(scene.appearance, src)  # [n, 4]
         app = _mirror_where_seen_better(scene, app, src, dirs[idx])
         alpha = app[:, 3:4]
+        if isinstance(query, torch.Tensor):
+            alpha = alpha * wall_transparency(surface_gap(query, scene.geo, pts))[:, None]
+        elif gap_of is not None:
+            alpha = alpha * wall_transparency(gap_of(pts))[:, None]
         rgb = rgb.clone()
         rgb[idx] = app[:, :3] * alpha + bg[idx] * (1 - alpha)
         hit_depth[idx] = pts[:, 2]
