@@ -8,6 +8,7 @@ the viewer's render process and notes when each rendered frame comes back. Repor
 * sound_to_mouth_ms: the sound at a frame's start arrives -> that frame's image is ready to show
   (the loop asks for the frame due when the render will be done, as the viewer does)
 * settled_share: frames shown with the recogniser's coefficients (the rest are estimates)
+* jawopen_shown_vs_settled: the jawOpen shown against what the recogniser settled for that frame
 
     python tools/measure_mic_latency.py [--audio WAV] [--size 256] [--delay 0.22]
 """
@@ -24,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp  # noqa: E402
 from core.audio.loading import load_audio  # noqa: E402
 from core.audio.playout import PlayoutConfig  # noqa: E402
 from core.engine import FrameRequest  # noqa: E402
@@ -55,6 +57,8 @@ def main() -> None:
         time.sleep(0.05)
     audio = np.concatenate([load_audio(p) for p in args.audio] + [np.zeros(8000, np.float32)])
     mouth = LiveMouth(playout=PlayoutConfig(delay_s=args.delay))
+    while not mouth.ready:                         # the recogniser process starts (about 1 s)
+        time.sleep(0.05)
 
     def speak() -> None:
         start = time.perf_counter()
@@ -68,6 +72,7 @@ def main() -> None:
     speaker.start()
     sound_at: dict = {}
     submitted: dict = {}
+    shown_jaw: dict = {}                           # frame index -> jawOpen it was shown with
     scheduler = FrameScheduler()                   # the viewer's render-latency estimate
     shown, seen, last = [], 0, None
     tick = time.perf_counter()
@@ -76,6 +81,7 @@ def main() -> None:
         now = time.perf_counter()
         live = mouth.current(now + scheduler.latency_s)   # the frame due when the image is ready
         if live is not None:
+            shown_jaw[live.index] = float(live.coefficients[0])
             request = FrameRequest(size=args.size, coefficients=tuple(map(float, live.coefficients)))
             if request != last:
                 worker.submit(request)
@@ -94,6 +100,11 @@ def main() -> None:
     mouth.close()
     worker.stop()
     latency = [a for a, _ in shown]
+    # What the recogniser settled for the same frames (live settings; chunking does not matter).
+    a2e = Audio2Exp(config=LIVE_CONFIG)
+    settled = np.stack([f.coefficients for f in a2e.push(audio) + a2e.finish()])[:, 0]
+    idx = np.array(sorted(k for k in shown_jaw if k < settled.size))
+    jaw_shown = np.array([shown_jaw[k] for k in idx])
     print(json.dumps({
         "audio_s": round(audio.size / 16000, 2),
         "playout_delay_ms": args.delay * 1000,
@@ -102,6 +113,9 @@ def main() -> None:
         "sound_to_mouth_ms": stats(latency),
         "share_within_300ms": round(float(np.mean(np.asarray(latency) <= 0.3)), 4),
         "settled_share": round(float(mouth.settled_share or 0.0), 3),
+        "jawopen_shown_vs_settled": {
+            "corr": round(float(np.corrcoef(jaw_shown, settled[idx])[0, 1]), 3),
+            "mean_abs_diff": round(float(np.abs(jaw_shown - settled[idx]).mean()), 4)},
         "note": "sound_to_mouth counts from the arrival of the sound at each frame's start",
     }, indent=2))
 

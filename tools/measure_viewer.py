@@ -1,10 +1,13 @@
 """Measure the viewer under Xvfb: audio/video offset over a long playback, UI rate, render rate.
 
     python tools/measure_viewer.py [--seconds 60]
+    python tools/measure_viewer.py --mic speech.wav    # microphone mode, the recording played in
 
 Starts Xvfb, runs ``main.py viewer --loop`` with its automation hook, samples the state file and
 prints JSON: offsets of the frames shown (ms; in sync means 0 <= offset < 40), UI frames per
-second, frames shown per second.
+second, frames shown per second. With ``--mic``, the recording is fed to microphone mode at
+real-time pace instead and the report gives the latency from the sound at each frame's start
+to the moment its image is uploaded to the window.
 """
 from __future__ import annotations
 
@@ -20,13 +23,19 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--display", default=":93")
+    ap.add_argument("--mic", type=Path, help="speech file to play into microphone mode")
     args = ap.parse_args()
+    if args.mic is not None:
+        from core.audio.loading import probe_audio
+
+        args.seconds = probe_audio(args.mic).duration_s + 2.0
     xvfb = subprocess.Popen(["Xvfb", args.display, "-screen", "0", "1280x900x24"], stderr=subprocess.DEVNULL)
     time.sleep(1)
     tmp = Path(tempfile.mkdtemp())
@@ -41,6 +50,9 @@ def main() -> None:
         ui, shown, stats = [], [], None
         start = time.time()
         last_count = json.loads(state.read_text())["frames_uploaded"]
+        if args.mic is not None:
+            state.with_suffix(".cmd").write_text(json.dumps({"mic_file": str(args.mic.resolve())}))
+        mic = None
         while time.time() - start < args.seconds:
             time.sleep(1.0)
             try:
@@ -51,6 +63,7 @@ def main() -> None:
             shown.append(s["frames_uploaded"] - last_count)
             last_count = s["frames_uploaded"]
             stats = s["offset_stats"]
+            mic = s.get("mic") or mic
         state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
         report = {
             "seconds": args.seconds,
@@ -58,6 +71,9 @@ def main() -> None:
             "ui_fps_min": float(np.min(ui)), "ui_fps_mean": float(np.mean(ui)),
             "av_offset": stats,
         }
+        if args.mic is not None:
+            report = {"seconds": args.seconds, "ui_fps_min": report["ui_fps_min"],
+                      "ui_fps_mean": report["ui_fps_mean"], "microphone": mic}
         print(json.dumps(report, indent=2))
     finally:
         viewer.wait(timeout=30) if viewer.poll() is None else None

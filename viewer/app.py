@@ -72,7 +72,7 @@ class ViewerApp:
         self._mic = None
         self._submit_times: dict = {}
         self._sound_times: dict = {}  # microphone: request -> arrival of the sound it shows
-        self.mic_latencies: deque = deque(maxlen=500)  # sound -> shown, per microphone frame (s)
+        self.mic_latencies: deque = deque(maxlen=3000)  # sound -> shown, per microphone frame (s)
         self._observed_serial = 0
         self.offsets: deque = deque(maxlen=3000)  # A/V offset of every frame shown while playing (ms)
         self._texture = np.zeros((DISPLAY_PX, DISPLAY_PX, 4), np.float32)
@@ -188,13 +188,17 @@ class ViewerApp:
         self.session.clock.seek(0.0)
         self.session.clock.play()
 
-    def toggle_microphone(self, on: bool) -> bool:
+    def toggle_microphone(self, on: bool, simulated: np.ndarray | None = None) -> bool:
+        """Microphone mode on/off. ``simulated``: 16 kHz speech played in instead of a device."""
         from viewer.microphone import LiveMouth
 
         if on and self._mic is None:
             mic = LiveMouth()
             try:
-                mic.start_device()
+                if simulated is not None:
+                    mic.start_simulated(simulated)
+                else:
+                    mic.start_device()
             except Exception as exc:
                 mic.close()
                 self.say(f"microphone unavailable: {str(exc).splitlines()[0] if str(exc) else exc}")
@@ -307,7 +311,9 @@ class ViewerApp:
             off = self.session.av_offset_ms(self._shown.request) if self.session.live_coefficients is None else None
             if off is not None and self.session.clock.playing:
                 parts.append(f"A/V {off:+.0f} ms")
-        if self._mic is not None and self.mic_latencies:
+        if self._mic is not None and not self._mic.ready:
+            parts.append("microphone starting...")
+        elif self._mic is not None and self.mic_latencies:
             share = self._mic.settled_share
             parts.append(f"mic: mouth {np.median(self.mic_latencies) * 1000:.0f} ms behind sound"
                          + (f", {share * 100:.0f}% recognised in time" if share is not None else ""))
@@ -473,6 +479,14 @@ def _offset_stats(offsets) -> dict | None:
             "max_ms": float(o.max()), "min_ms": float(o.min()), "within_one_frame": float(np.mean((o >= 0) & (o < 40)))}
 
 
+def _latency_stats(seconds) -> dict | None:
+    if not seconds:
+        return None
+    ms = np.asarray(seconds, np.float64) * 1000
+    return {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95)), "max": float(ms.max()),
+            "n": int(ms.size)}
+
+
 def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> None:
     """Test hook: write the viewer's state as JSON, run commands from ``<path>.cmd``."""
     now = time.perf_counter()
@@ -485,6 +499,10 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
             cmd = {}
         if "capture" in cmd:
             dpg.output_frame_buffer(file=cmd["capture"])
+        if "mic_file" in cmd:  # a recording played in as if spoken into the microphone
+            from core.audio.loading import load_audio
+
+            app.toggle_microphone(True, simulated=load_audio(cmd["mic_file"]))
         if cmd.get("quit"):
             dpg.stop_dearpygui()
     if now - app._last_state_write < 0.2:
@@ -513,6 +531,10 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
         "latency_ms": app.session.scheduler.latency_s * 1000,
         "render_ms": None if app._shown is None else app._shown.render_s * 1000,
         "dropped": app.worker.dropped,
+        "mic": None if app._mic is None else {
+            "sound_to_shown_ms": _latency_stats(app.mic_latencies),
+            "recogniser_ms": _latency_stats(app._mic.latencies),
+            "settled_share": app._mic.settled_share},
         "rects": rects,
         "messages": list(app.messages),
     }

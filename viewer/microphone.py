@@ -1,7 +1,7 @@
 """Microphone mode: live input streamed into Audio2Exp and played out at a fixed delay.
 
 Audio arrives from a sounddevice InputStream callback (16 kHz mono) into a queue; a thread
-pushes it into a live Audio2Exp and hands the settled frames to an ``ExpressionPlayout``, which
+pushes it into a live Audio2Exp (in a child process, away from the window's GIL) and hands the settled frames to an ``ExpressionPlayout``, which
 says what the mouth shows at each moment: frame k, ``PlayoutConfig.delay_s`` after the sound at
 its start arrived (the recogniser's coefficients, or an estimate when they are late). Two
 latencies are kept: ``latencies`` (arrival of a frame's last sample -> its coefficients exist,
@@ -22,20 +22,77 @@ from core.audio.playout import ExpressionPlayout, PlayoutConfig, PlayoutFrame
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 
 
+def _recogniser_main(inbox, outbox) -> None:
+    """Child process: audio chunks in, (index, coefficients) of settled frames out."""
+    from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp
+
+    a2e = Audio2Exp(config=LIVE_CONFIG)
+    a2e.backend.recognizer.model                     # load the phone model before saying ready
+    outbox.put("ready")
+    while True:
+        samples = inbox.get()
+        if samples is None:
+            return
+        frames = a2e.push(samples)
+        if frames:
+            outbox.put([(f.index, f.coefficients) for f in frames])
+
+
+class RemoteAudio2Exp:
+    """Live Audio2Exp in its own process, so that the window (which holds the GIL while it
+    draws) never delays the recogniser. ``push`` sends audio and returns, without waiting, the
+    frames that have come back since the last call."""
+
+    def __init__(self) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._inbox, self._outbox = ctx.Queue(), ctx.Queue()
+        self._proc = ctx.Process(target=_recogniser_main, args=(self._inbox, self._outbox),
+                                 name="live-recogniser", daemon=True)
+        self._proc.start()
+        self.ready = False                           # True once the child has loaded its model
+
+    def push(self, samples: np.ndarray) -> list:
+        from core.audio.audio2exp import ExpressionFrame
+
+        if samples.size:
+            self._inbox.put(samples)
+        frames = []
+        while True:
+            try:
+                batch = self._outbox.get_nowait()
+            except queue.Empty:
+                return frames
+            if batch == "ready":
+                self.ready = True
+                continue
+            frames += [ExpressionFrame(k, c) for k, c in batch]
+
+    def close(self) -> None:
+        try:
+            self._inbox.put(None)
+        except (OSError, ValueError):
+            pass
+        self._proc.join(timeout=2)
+        if self._proc.is_alive():
+            self._proc.terminate()
+
+
 class LiveMouth:
     """Streams chunks into Audio2Exp; ``current(now)`` says which beta_t^audio to show now."""
 
     def __init__(self, a2e_factory=None, playout: PlayoutConfig = PlayoutConfig()):
-        from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp
-
-        self._a2e = a2e_factory() if a2e_factory else Audio2Exp(config=LIVE_CONFIG)
+        """``a2e_factory``: makes the Audio2Exp to use in this process (tests); by default the
+        live Audio2Exp runs in a child process (``RemoteAudio2Exp``)."""
+        self._a2e = a2e_factory() if a2e_factory else RemoteAudio2Exp()
         self._queue: queue.Queue = queue.Queue()
         self._latest: np.ndarray | None = None
         self._playout = ExpressionPlayout(playout)
         self._lock = threading.Lock()
         self._arrivals: deque = deque(maxlen=4000)  # (end sample index, arrival time)
         self._received = 0
-        self.latencies: deque = deque(maxlen=200)
+        self.latencies: deque = deque(maxlen=5000)
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="live-audio2exp", daemon=True)
         self._thread.start()
@@ -50,6 +107,27 @@ class LiveMouth:
                                      blocksize=SAMPLES_PER_FRAME // 2, callback=self._callback)
         self.stream.start()
 
+    def start_simulated(self, samples: np.ndarray) -> None:
+        """Play recorded 16 kHz speech into the pipeline in 20 ms chunks at real-time pace, as a
+        microphone would, once the recogniser is ready (measuring the viewer without a sound card)."""
+        samples = np.asarray(samples, np.float32)
+        chunk = SAMPLES_PER_FRAME // 2
+
+        def speak() -> None:
+            deadline = time.perf_counter() + 30.0
+            while not self.ready and time.perf_counter() < deadline:  # as a person would wait
+                time.sleep(0.02)
+            start = time.perf_counter()
+            for i in range(0, samples.size, chunk):
+                if self._stop:
+                    return
+                delay = start + (i + chunk) / SAMPLE_RATE - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                self.feed(samples[i:i + chunk])
+
+        threading.Thread(target=speak, name="simulated-microphone", daemon=True).start()
+
     def _callback(self, indata, frames, time_info, status) -> None:
         self.feed(indata[:, 0].copy())
 
@@ -61,13 +139,14 @@ class LiveMouth:
     def _run(self) -> None:
         while not self._stop:
             try:
-                samples, arrival = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self._received += len(samples)
-            self._arrivals.append((self._received, arrival))
-            with self._lock:
-                self._playout.add_audio(samples, arrival)
+                samples, arrival = self._queue.get(timeout=0.005)
+            except queue.Empty:  # nothing new: collect what the recogniser has finished
+                samples, arrival = np.zeros(0, np.float32), None
+            if samples.size:
+                self._received += len(samples)
+                self._arrivals.append((self._received, arrival))
+                with self._lock:
+                    self._playout.add_audio(samples, arrival)
             frames = self._a2e.push(samples)
             now = time.perf_counter()
             for f in frames:
@@ -98,6 +177,11 @@ class LiveMouth:
             return self._playout.frame_at(time.perf_counter() if now is None else now)
 
     @property
+    def ready(self) -> bool:
+        """False while the recogniser is still starting (speech meanwhile gets estimates)."""
+        return bool(getattr(self._a2e, "ready", True))
+
+    @property
     def delay_ms(self) -> float:
         """The playout delay: sound at a frame's start -> that frame is requested."""
         return self._playout.config.delay_s * 1000
@@ -121,3 +205,5 @@ class LiveMouth:
             except Exception:
                 pass
         self._thread.join(timeout=2)
+        if hasattr(self._a2e, "close"):
+            self._a2e.close()

@@ -36,7 +36,7 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 class PlayoutConfig:
     """How far behind the sound the mouth plays, and how late frames are estimated."""
 
-    delay_s: float = 0.25            # frame k is shown this long after the sound at its start
+    delay_s: float = 0.20            # frame k is shown this long after the sound at its start
     relax_per_frame: float = 0.85    # a stale settled frame relaxes toward rest by this per frame
     span_db: float = 25.0            # audio this far below the running peak counts as closed ...
     top_db: float = 6.0              # ... and this far below (or closer) as fully open
@@ -86,8 +86,7 @@ class ExpressionPlayout:
         self._peak_db = -120.0
         self._open_sum = np.zeros(NUM_EXPRESSIONS, np.float64)
         self._open_count = 0
-        self.shown_settled = 0
-        self.shown_estimated = 0
+        self._shown: OrderedDict[int, bool] = OrderedDict()   # frame -> settled when last asked
 
     # ------------------------------------------------------------------ input
     def add_audio(self, samples: np.ndarray, arrival: float) -> None:
@@ -131,10 +130,9 @@ class ExpressionPlayout:
         if k is None:
             return None
         settled = self._settled.get(k)
+        self._remember(self._shown, k, settled is not None)
         if settled is not None:
-            self.shown_settled += 1
             return PlayoutFrame(k, settled.copy(), True, self._arrival[k])
-        self.shown_estimated += 1
         return PlayoutFrame(k, self.estimate(k), False, self._arrival[k])
 
     def estimate(self, k: int) -> np.ndarray:
@@ -159,9 +157,9 @@ class ExpressionPlayout:
 
     @property
     def settled_share(self) -> float | None:
-        """Share of the frames shown so far that were the recogniser's own."""
-        n = self.shown_settled + self.shown_estimated
-        return self.shown_settled / n if n else None
+        """Share of the recent frames shown (last ``history_frames``) that were the recogniser's
+        own when they were last asked for, rather than estimates."""
+        return float(np.mean(list(self._shown.values()))) if self._shown else None
 
     # ------------------------------------------------------------------ internals
     def _openness_of(self, frame: np.ndarray) -> float:
