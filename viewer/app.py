@@ -502,7 +502,10 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
         if "mic_file" in cmd:  # a recording played in as if spoken into the microphone
             from core.audio.loading import load_audio
 
-            app.toggle_microphone(True, simulated=load_audio(cmd["mic_file"]))
+            try:
+                app.toggle_microphone(True, simulated=load_audio(cmd["mic_file"]))
+            except ValueError as exc:  # an unusable file: say so, keep the viewer running
+                app.say(f"microphone file: {exc}")
         if cmd.get("quit"):
             dpg.stop_dearpygui()
     if now - app._last_state_write < 0.2:
@@ -521,7 +524,8 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
                      "mask_window": app.session.settings.mask_window},
         "rendered": None if shown is None else {"alpha_m": shown.motion.alpha_m, "lambda_exp": shown.motion.lambda_exp,
                                                 "mask_window": shown.mask_window, "yaw": shown.pose.yaw_deg,
-                                                "pitch": shown.pose.pitch_deg, "frame_index": shown.frame_index},
+                                                "pitch": shown.pose.pitch_deg, "frame_index": shown.frame_index,
+                                                "jaw_open": None if shown.coefficients is None else shown.coefficients[0]},
         "ui_fps": (len(ui) - 1) / max(ui[-1] - ui[0], 1e-6) if len(ui) > 1 else 0.0,
         "clock": {"time": app.session.clock.time(), "playing": app.session.clock.playing,
                   "audible": app.session.clock.audible, "status": app.session.clock.status},

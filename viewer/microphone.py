@@ -23,14 +23,24 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 
 
 def _recogniser_main(inbox, outbox) -> None:
-    """Child process: audio chunks in, (index, coefficients) of settled frames out."""
+    """Child process: audio chunks in, (index, coefficients) of settled frames out. Ends on
+    ``None`` or when the viewer process is gone."""
+    import multiprocessing as mp
+
     from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp
+
+    parent = mp.parent_process()
 
     a2e = Audio2Exp(config=LIVE_CONFIG)
     a2e.backend.recognizer.model                     # load the phone model before saying ready
     outbox.put("ready")
     while True:
-        samples = inbox.get()
+        try:
+            samples = inbox.get(timeout=0.5)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if samples is None:
             return
         frames = a2e.push(samples)
@@ -108,8 +118,9 @@ class LiveMouth:
         self.stream.start()
 
     def start_simulated(self, samples: np.ndarray) -> None:
-        """Play recorded 16 kHz speech into the pipeline in 20 ms chunks at real-time pace, as a
-        microphone would, once the recogniser is ready (measuring the viewer without a sound card)."""
+        """Play recorded 16 kHz speech, then silence, into the pipeline in 20 ms chunks at
+        real-time pace, as a microphone would, once the recogniser is ready (for measuring the
+        viewer without a sound card)."""
         samples = np.asarray(samples, np.float32)
         chunk = SAMPLES_PER_FRAME // 2
 
@@ -118,13 +129,14 @@ class LiveMouth:
             while not self.ready and time.perf_counter() < deadline:  # as a person would wait
                 time.sleep(0.02)
             start = time.perf_counter()
-            for i in range(0, samples.size, chunk):
-                if self._stop:
-                    return
+            silence = np.zeros(chunk, np.float32)
+            i = 0
+            while not self._stop:  # after the recording, silence, as a microphone goes on
                 delay = start + (i + chunk) / SAMPLE_RATE - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                self.feed(samples[i:i + chunk])
+                self.feed(samples[i:i + chunk] if i < samples.size else silence)
+                i += chunk
 
         threading.Thread(target=speak, name="simulated-microphone", daemon=True).start()
 

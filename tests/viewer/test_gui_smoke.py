@@ -139,6 +139,26 @@ def test_viewer_draws_orbits_and_takes_slider_values(xvfb, tmp_path):
                   "the engine to receive the new alpha_m")
         assert s["settings"]["alpha_m"] < 0.3
         assert s["ui_fps"] >= 30, f"UI too slow under Xvfb: {s['ui_fps']:.1f} fps"
+
+        # Microphone mode, the bundled speech played in as if spoken: the mouth opens while it
+        # plays and closes after it, and the window reports the sound-to-image delay.
+        from core.paths import SAMPLE_SPEECH
+
+        state.with_suffix(".cmd").write_text(json.dumps({"mic_file": str(SAMPLE_SPEECH)}))
+        jaws: list[float] = []
+
+        def spoken(s):
+            r = s["rendered"]
+            if r and r["jaw_open"] is not None:
+                jaws.append(r["jaw_open"])
+            mic = s.get("mic") or {}
+            return (mic.get("sound_to_shown_ms") or {}).get("n", 0) >= 40
+
+        s = _wait(state, spoken, 60, "microphone frames")
+        s = _wait(state, lambda s: (jaws.append(s["rendered"]["jaw_open"]) or True) and len(jaws) > 0
+                  and s["rendered"]["jaw_open"] < 0.02, 30, "the mouth to close after the speech")
+        assert max(jaws) > 0.15, f"the mouth did not open to the speech (max jawOpen {max(jaws):.3f})"
+        assert s["mic"]["sound_to_shown_ms"]["median"] > 0
         state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
         proc.wait(timeout=30)
     finally:
