@@ -79,7 +79,7 @@ def main() -> None:
     end = tick + audio.size / 16000 + 1.0
     while time.perf_counter() < end:
         now = time.perf_counter()
-        live = mouth.current(now + scheduler.latency_s)   # the frame due when the image is ready
+        live = mouth.current(now + scheduler.latency_s + scheduler.margin_s)  # due when rendered
         if live is not None:
             shown_jaw[live.index] = float(live.coefficients[0])
             request = FrameRequest(size=args.size, coefficients=tuple(map(float, live.coefficients)))

@@ -257,8 +257,9 @@ class ViewerApp:
         self._apply_pending()
         sound_at = None
         if self._mic is not None:
-            # The frame that is due when its render will be done (the measured request latency).
-            live = self._mic.current(now + self.session.scheduler.latency_s)
+            # The frame that is due when its render will be done (measured latency + margin).
+            lead = self.session.scheduler.latency_s + self.session.scheduler.margin_s
+            live = self._mic.current(now + lead)
             sound_at = live.sound_at if live is not None else None
             self.session.live_coefficients = (live.coefficients if live is not None
                                               else np.zeros(33, np.float32))
