@@ -447,6 +447,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
             if not dpg.is_item_active("time"):
                 dpg.configure_item("time", max_value=max(clock.duration, 0.01))
                 dpg.set_value("time", clock.time())
+            dpg.set_value("mic", app._mic is not None)  # also when turned on by the automation hook
             dpg.set_value("status", app.status_line() + ("" if clock.audible else "   (silent: no sound device)"))
             dpg.set_value("messages", "\n".join(app.messages))
             if app.tasks:

@@ -90,7 +90,7 @@ class RecognizerConfig:
         return self._frames(self.right_context_s)
 
 
-LIVE_RECOGNIZER = RecognizerConfig(window_s=1.0, hop_s=0.08, right_context_s=0.06)
+LIVE_RECOGNIZER = RecognizerConfig(window_s=0.6, hop_s=0.08, right_context_s=0.06)
 FILE_RECOGNIZER = RecognizerConfig(window_s=8.0, hop_s=6.0, right_context_s=1.0)
 
 
