@@ -35,7 +35,7 @@ def main() -> None:
     if args.mic is not None:
         from core.audio.loading import probe_audio
 
-        args.seconds = probe_audio(args.mic).duration_s + 2.0
+        args.seconds = probe_audio(args.mic).duration_s + 4.0  # + the recogniser's start-up
     xvfb = subprocess.Popen(["Xvfb", args.display, "-screen", "0", "1280x900x24"], stderr=subprocess.DEVNULL)
     time.sleep(1)
     tmp = Path(tempfile.mkdtemp())

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from core.errors import UserInputError
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from core.render.camera import OrbitPose
 from viewer.clock import open_clock
@@ -204,6 +205,8 @@ class ViewerApp:
                 self.say(f"microphone unavailable: {str(exc).splitlines()[0] if str(exc) else exc}")
                 return False
             self._mic = mic
+            self.mic_latencies.clear()
+            self._sound_times.clear()
             self.session.clock.pause()
             self.say("microphone on: speak")
         elif not on and self._mic is not None:
@@ -262,7 +265,7 @@ class ViewerApp:
             live = self._mic.current(now + lead)
             sound_at = live.sound_at if live is not None else None
             self.session.live_coefficients = (live.coefficients if live is not None
-                                              else np.zeros(33, np.float32))
+                                              else np.zeros(NUM_EXPRESSIONS, np.float32))
         if self.ready:
             request = self.session.request()
             if request != self._last_request:
@@ -312,7 +315,9 @@ class ViewerApp:
             off = self.session.av_offset_ms(self._shown.request) if self.session.live_coefficients is None else None
             if off is not None and self.session.clock.playing:
                 parts.append(f"A/V {off:+.0f} ms")
-        if self._mic is not None and not self._mic.ready:
+        if self._mic is not None and self._mic.error:
+            parts.append(f"mic: recogniser stopped ({self._mic.error}); mouth follows loudness only")
+        elif self._mic is not None and not self._mic.ready:
             parts.append("microphone starting...")
         elif self._mic is not None and self.mic_latencies:
             share = self._mic.settled_share
@@ -527,7 +532,8 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
         "rendered": None if shown is None else {"alpha_m": shown.motion.alpha_m, "lambda_exp": shown.motion.lambda_exp,
                                                 "mask_window": shown.mask_window, "yaw": shown.pose.yaw_deg,
                                                 "pitch": shown.pose.pitch_deg, "frame_index": shown.frame_index,
-                                                "jaw_open": None if shown.coefficients is None else shown.coefficients[0]},
+                                                "jaw_open": (None if shown.coefficients is None
+                                                             else shown.coefficients[EXPRESSION_INDEX["jawOpen"]])},
         "ui_fps": (len(ui) - 1) / max(ui[-1] - ui[0], 1e-6) if len(ui) > 1 else 0.0,
         "clock": {"time": app.session.clock.time(), "playing": app.session.clock.playing,
                   "audible": app.session.clock.audible, "status": app.session.clock.status},

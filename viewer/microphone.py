@@ -43,7 +43,11 @@ def _recogniser_main(inbox, outbox) -> None:
             continue
         if samples is None:
             return
-        frames = a2e.push(samples)
+        try:
+            frames = a2e.push(samples)
+        except Exception as exc:  # report and stop: the viewer says so and shows estimates
+            outbox.put(("error", f"{type(exc).__name__}: {exc}"))
+            return
         if frames:
             outbox.put([(f.index, f.coefficients) for f in frames])
 
@@ -62,31 +66,41 @@ class RemoteAudio2Exp:
                                  name="live-recogniser", daemon=True)
         self._proc.start()
         self.ready = False                           # True once the child has loaded its model
+        self.error: str | None = None                # why the child stopped, if it did
 
     def push(self, samples: np.ndarray) -> list:
         from core.audio.audio2exp import ExpressionFrame
 
-        if samples.size:
+        if self.error is None and not self._proc.is_alive():
+            self.error = f"recogniser process ended (exit code {self._proc.exitcode})"
+        if samples.size and self.error is None:      # never fill a pipe nobody reads
             self._inbox.put(samples)
         frames = []
         while True:
             try:
                 batch = self._outbox.get_nowait()
-            except queue.Empty:
+            except (queue.Empty, OSError, ValueError):
                 return frames
             if batch == "ready":
                 self.ready = True
-                continue
-            frames += [ExpressionFrame(k, c) for k, c in batch]
+            elif isinstance(batch, tuple) and batch and batch[0] == "error":
+                self.error = batch[1]
+            else:
+                frames += [ExpressionFrame(k, c) for k, c in batch]
 
     def close(self) -> None:
+        """Stop the child and release the queues without ever blocking on a full pipe."""
+        self._inbox.cancel_join_thread()             # unsent audio is not worth waiting for
         try:
             self._inbox.put(None)
         except (OSError, ValueError):
             pass
-        self._proc.join(timeout=2)
+        self._proc.join(timeout=1.0)
         if self._proc.is_alive():
             self._proc.terminate()
+            self._proc.join(timeout=1.0)
+        for q in (self._inbox, self._outbox):
+            q.close()
 
 
 class LiveMouth:
@@ -144,8 +158,10 @@ class LiveMouth:
         self.feed(indata[:, 0].copy())
 
     def feed(self, samples: np.ndarray, arrival: float | None = None) -> None:
-        """Queue float32 mono 16 kHz samples (what the device callback does)."""
-        self._queue.put((np.asarray(samples, np.float32), time.perf_counter() if arrival is None else arrival))
+        """Queue float32 mono 16 kHz samples (what the device callback does); NaN and infinite
+        samples (a faulty device) become silence / full scale."""
+        samples = np.nan_to_num(np.asarray(samples, np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+        self._queue.put((samples, time.perf_counter() if arrival is None else arrival))
 
     # ---------------------------------------------------------------- processing
     def _run(self) -> None:
@@ -173,10 +189,13 @@ class LiveMouth:
                     self._latest = frames[-1].coefficients
 
     def _arrival_of(self, sample_index: int) -> float | None:
-        for end, t in self._arrivals:
-            if end >= sample_index:
-                return t
-        return None
+        """Arrival time of the chunk holding sample ``sample_index - 1`` (newest chunks first)."""
+        found = None
+        for end, t in reversed(self._arrivals):
+            if end < sample_index:
+                break
+            found = t
+        return found
 
     def latest(self) -> np.ndarray | None:
         """The newest settled coefficients, whatever their age (no playout delay)."""
@@ -194,8 +213,13 @@ class LiveMouth:
         return bool(getattr(self._a2e, "ready", True))
 
     @property
+    def error(self) -> str | None:
+        """Why the recogniser stopped, if it did (the mouth then runs on estimates only)."""
+        return getattr(self._a2e, "error", None)
+
+    @property
     def delay_ms(self) -> float:
-        """The playout delay: sound at a frame's start -> that frame is requested."""
+        """The playout delay: sound at a frame's start -> the moment that frame is due."""
         return self._playout.config.delay_s * 1000
 
     @property

@@ -8,16 +8,22 @@ sound at its start arrived. If the recogniser has not settled frame k by then, t
 is an estimate from what is known at that moment:
 
     base_k  = c_j * relax ** (k - j)        c_j: the newest settled frame (j < k); relaxes to rest
-    open_k  = loudness of frame k's audio, 0 (peak - span_db) .. 1 (peak - top_db)
+    open_k  = loudness of frame k's audio, 0 (peak - span_db) .. 1 (peak - top_db), gated to 0
+              below an absolute quiet level (room noise alone never opens the mouth)
     w_k     = open_k * clip((k - j - 1) / ramp_frames, 0, 1)
     c_k     = (1 - w_k) * base_k + w_k * open_shape
 
-``open_shape`` is the running mean of settled frames whose audio was loud (a typical open-mouth
-pose of this speaker), so a vowel the recogniser has not named yet still opens the mouth, and a
+``open_shape`` is a running average of settled frames whose audio was loud and whose jaw was open
+(a typical open-mouth pose of this speaker), so a vowel the recogniser has not named yet still opens the mouth, and a
 pause closes it. Loudness is a weak cue for the jaw (correlation 0.4-0.5 with the settled jawOpen
 on the development speech), so it takes over only as the settled frame grows stale.
 
-Times are ``time.perf_counter()`` seconds; frames are 25 fps, audio 16 kHz mono.
+If no audio arrives for a while (the device stopped), the mouth goes to rest instead of freezing.
+
+Times are ``time.perf_counter()`` seconds; frames are 25 fps, audio 16 kHz mono. A frame's
+``sound_at`` is when its first sample was captured: the arrival of the chunk that holds it, less
+the duration of the samples after it in that chunk (the sound card's own input latency, which
+cannot be seen from here, comes on top).
 """
 from __future__ import annotations
 
@@ -41,6 +47,12 @@ class PlayoutConfig:
     span_db: float = 25.0            # audio this far below the running peak counts as closed ...
     top_db: float = 6.0              # ... and this far below (or closer) as fully open
     peak_decay_db_per_s: float = 1.0  # the running loudness peak forgets old speech slowly
+    peak_floor_db: float = -40.0     # the peak never drops below this (dBFS): noise is not speech
+    quiet_db: float = -55.0          # below this level (dBFS) a frame never opens the mouth ...
+    gate_db: float = 10.0            # ... and it may fully open from this much above it
+    open_jaw: float = 0.1            # settled frames with jawOpen above this shape open_shape
+    open_rate: float = 0.05          # weight of each such frame in the running open_shape
+    stall_s: float = 0.1             # no audio for delay_s + this: the mouth goes to rest
     ramp_frames: float = 3.0         # frames of staleness over which loudness takes over
     loud_db: float = 12.0            # settled frames within this of the peak shape open_shape
     history_frames: int = 250        # settled frames and arrival times kept (10 s)
@@ -68,7 +80,7 @@ class PlayoutFrame:
     index: int
     coefficients: np.ndarray        # float32 [NUM_EXPRESSIONS]
     settled: bool                   # False: the recogniser was late, this is the estimate
-    sound_at: float                 # when the sound at the frame's start arrived (perf_counter s)
+    sound_at: float                 # when the sound at the frame's start was captured (perf_counter s)
 
 
 class ExpressionPlayout:
@@ -83,9 +95,9 @@ class ExpressionPlayout:
         self._openness: OrderedDict[int, float] = OrderedDict()  # frame -> 0..1 loudness cue
         self._settled: OrderedDict[int, np.ndarray] = OrderedDict()
         self._newest_settled = -1
-        self._peak_db = -120.0
-        self._open_sum = np.zeros(NUM_EXPRESSIONS, np.float64)
-        self._open_count = 0
+        self._peak_db = config.peak_floor_db
+        self._open_shape = _default_open_shape()
+        self._last_arrival: float | None = None
         self._shown: OrderedDict[int, bool] = OrderedDict()   # frame -> settled when last asked
 
     # ------------------------------------------------------------------ input
@@ -94,9 +106,11 @@ class ExpressionPlayout:
         samples = np.asarray(samples, np.float32).reshape(-1)
         first = self._samples
         self._samples += samples.size
-        # Frames whose first sample is in this chunk: their sound arrived now.
+        self._last_arrival = arrival
+        # Frames whose first sample is in this chunk. The chunk arrives as its last sample is
+        # captured, so the sound at frame k's start is older by the samples that follow it.
         for k in range(-(-first // SAMPLES_PER_FRAME), -(-self._samples // SAMPLES_PER_FRAME)):
-            self._remember(self._arrival, k, arrival)
+            self._remember(self._arrival, k, arrival - (self._samples - k * SAMPLES_PER_FRAME) / SAMPLE_RATE)
         self._pending = np.concatenate([self._pending, samples])
         while self._pending.size >= SAMPLES_PER_FRAME:
             frame, self._pending = self._pending[:SAMPLES_PER_FRAME], self._pending[SAMPLES_PER_FRAME:]
@@ -109,9 +123,10 @@ class ExpressionPlayout:
         self._remember(self._settled, index, c)
         self._newest_settled = max(self._newest_settled, index)
         loud = self._openness.get(index)
-        if loud is not None and loud >= self._loud_openness():
-            self._open_sum += c
-            self._open_count += 1
+        if (loud is not None and loud >= self._loud_openness()
+                and c[EXPRESSION_INDEX["jawOpen"]] > self.config.open_jaw):
+            rate = self.config.open_rate
+            self._open_shape = ((1 - rate) * self._open_shape + rate * c).astype(np.float32)
 
     # ------------------------------------------------------------------ output
     def due_index(self, now: float) -> int | None:
@@ -129,6 +144,8 @@ class ExpressionPlayout:
         k = self.due_index(now)
         if k is None:
             return None
+        if now - self._last_arrival > self.config.delay_s + self.config.stall_s:
+            return PlayoutFrame(k, np.zeros(NUM_EXPRESSIONS, np.float32), False, self._arrival[k])
         settled = self._settled.get(k)
         self._remember(self._shown, k, settled is not None)
         if settled is not None:
@@ -151,9 +168,8 @@ class ExpressionPlayout:
 
     @property
     def open_shape(self) -> np.ndarray:
-        if self._open_count == 0:
-            return _default_open_shape()
-        return (self._open_sum / self._open_count).astype(np.float32)
+        """float32 [NUM_EXPRESSIONS]: this speaker's typical open-mouth pose so far."""
+        return self._open_shape.copy()
 
     @property
     def settled_share(self) -> float | None:
@@ -165,9 +181,11 @@ class ExpressionPlayout:
     def _openness_of(self, frame: np.ndarray) -> float:
         cfg = self.config
         level = 20 * np.log10(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) + 1e-6)
-        self._peak_db = max(level, self._peak_db - cfg.peak_decay_db_per_s / FPS)
+        self._peak_db = max(level, self._peak_db - cfg.peak_decay_db_per_s / FPS, cfg.peak_floor_db)
         below = self._peak_db - level
-        return float(np.clip((cfg.span_db - below) / (cfg.span_db - cfg.top_db), 0.0, 1.0))
+        relative = np.clip((cfg.span_db - below) / (cfg.span_db - cfg.top_db), 0.0, 1.0)
+        gate = np.clip((level - cfg.quiet_db) / cfg.gate_db, 0.0, 1.0)
+        return float(relative * gate)
 
     def _loud_openness(self) -> float:
         cfg = self.config

@@ -30,12 +30,14 @@ def test_frame_is_shown_exactly_delay_after_its_sound():
     cfg = PlayoutConfig(delay_s=0.2)
     p = ExpressionPlayout(cfg)
     times = feed(p, tone(1.0, 0.3))
-    # Frame 10 starts at sample 6400, the first sample of chunk 20, which arrived at times[20].
-    assert p.due_index(times[20] + 0.2) == 10
-    assert p.due_index(times[20] + 0.2 - 1e-4) == 9
+    # Frame 10 starts at sample 6400, the first sample of chunk 20, which arrived at times[20]
+    # as its last sample was captured: the frame's sound is one chunk (20 ms) older.
+    sound = times[20] - 0.02
+    assert p.due_index(sound + 0.2) == 10
+    assert p.due_index(sound + 0.2 - 1e-4) == 9
     assert p.due_index(times[0] + 0.1) is None          # nothing is due before the delay
-    shown = p.frame_at(times[20] + 0.2)
-    assert shown.index == 10 and shown.sound_at == pytest.approx(times[20])
+    shown = p.frame_at(sound + 0.2)
+    assert shown.index == 10 and shown.sound_at == pytest.approx(sound)
 
 
 def test_settled_frames_are_shown_unchanged():
@@ -99,3 +101,24 @@ def test_estimate_beats_holding_the_last_frame_on_real_speech():
             if k - lag + 1 >= 0:                 # the recogniser runs `lag` frames behind
                 p.add_settled(k - lag + 1, truth[k - lag + 1])
         assert np.mean(err_est) < 0.9 * np.mean(err_hold), (lag, np.mean(err_est), np.mean(err_hold))
+
+
+def test_room_noise_alone_never_opens_the_mouth():
+    rng = np.random.default_rng(0)
+    p = ExpressionPlayout(PlayoutConfig(delay_s=0.2))
+    noise = (rng.standard_normal(32000) * 10 ** (-60 / 20)).astype(np.float32)  # -60 dBFS, 2 s
+    times = feed(p, noise)
+    shown = p.frame_at(times[-1])
+    assert not shown.settled and shown.coefficients.max() < 0.01
+
+
+def test_mouth_rests_when_the_audio_stops_arriving():
+    p = ExpressionPlayout(PlayoutConfig(delay_s=0.2))
+    times = feed(p, tone(0.6, 0.3))
+    c = np.zeros(NUM_EXPRESSIONS, np.float32)
+    c[JAW] = 0.5
+    for k in range(15):
+        p.add_settled(k, c)
+    assert p.frame_at(times[-1] + 0.2).coefficients[JAW] > 0.1     # still speaking
+    stalled = p.frame_at(times[-1] + 1.0)                           # the device went quiet
+    assert stalled.coefficients.max() == 0.0

@@ -155,9 +155,19 @@ def test_viewer_draws_orbits_and_takes_slider_values(xvfb, tmp_path):
             return (mic.get("sound_to_shown_ms") or {}).get("n", 0) >= 40
 
         s = _wait(state, spoken, 60, "microphone frames")
-        s = _wait(state, lambda s: (jaws.append(s["rendered"]["jaw_open"]) or True) and len(jaws) > 0
-                  and s["rendered"]["jaw_open"] < 0.02, 30, "the mouth to close after the speech")
         assert max(jaws) > 0.15, f"the mouth did not open to the speech (max jawOpen {max(jaws):.3f})"
+        closed_since: list[float] = []
+
+        def closed_for_a_second(s):
+            jaw = s["rendered"]["jaw_open"]
+            if jaw is None or jaw >= 0.02:
+                closed_since.clear()
+                return False
+            if not closed_since:
+                closed_since.append(time.time())
+            return time.time() - closed_since[0] >= 1.0
+
+        s = _wait(state, closed_for_a_second, 30, "the mouth to stay closed after the speech")
         assert s["mic"]["sound_to_shown_ms"]["median"] > 0
         state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
         proc.wait(timeout=30)

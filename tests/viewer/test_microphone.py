@@ -67,3 +67,32 @@ def test_live_mouth_plays_frames_at_a_fixed_delay_after_their_sound():
         assert mouth.settled_share == 1.0
     finally:
         mouth.close()
+
+
+def test_a_dead_recogniser_process_is_reported_and_never_blocks_exit():
+    """The recogniser process dies; audio keeps coming for 4 s; closing must not hang."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from viewer.microphone import RemoteAudio2Exp
+r = RemoteAudio2Exp()
+deadline = time.time() + 60
+while not r.ready and time.time() < deadline:
+    r.push(np.zeros(0, np.float32)); time.sleep(0.05)
+assert r.ready, "recogniser did not start"
+r._proc.kill(); r._proc.join(5)
+for _ in range(200):
+    r.push(np.full(320, 0.1, np.float32))
+assert r.error and "ended" in r.error, r.error
+r.close()
+print("closed")
+"""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "closed" in out.stdout, out.stderr[-2000:]
