@@ -20,6 +20,7 @@ from core.audio.constants import FPS, SAMPLE_RATE
 from core.audio.playout import ExpressionPlayout, PlayoutConfig, PlayoutFrame
 
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+MAX_BACKLOG_S = 3.0   # a recogniser this far behind is no use live: stop it, say so
 
 
 def _recogniser_main(inbox, outbox) -> None:
@@ -67,14 +68,22 @@ class RemoteAudio2Exp:
         self._proc.start()
         self.ready = False                           # True once the child has loaded its model
         self.error: str | None = None                # why the child stopped, if it did
+        self._sent = 0                               # samples sent to the child
+        self._frames_back = 0                        # frames it has returned
+        self._ready_at: float | None = None
 
     def push(self, samples: np.ndarray) -> list:
         from core.audio.audio2exp import ExpressionFrame
 
         if self.error is None and not self._proc.is_alive():
             self.error = f"recogniser process ended (exit code {self._proc.exitcode})"
+        backlog_s = (self._sent - self._frames_back * SAMPLES_PER_FRAME) / SAMPLE_RATE
+        caught_up = self._ready_at is not None and time.perf_counter() - self._ready_at > 5.0
+        if self.error is None and caught_up and backlog_s > MAX_BACKLOG_S:
+            self.error = f"recogniser fell {backlog_s:.0f} s behind (the machine is too busy)"
         if samples.size and self.error is None:      # never fill a pipe nobody reads
             self._inbox.put(samples)
+            self._sent += samples.size
         frames = []
         while True:
             try:
@@ -83,10 +92,12 @@ class RemoteAudio2Exp:
                 return frames
             if batch == "ready":
                 self.ready = True
+                self._ready_at = time.perf_counter()   # audio sent meanwhile is caught up after
             elif isinstance(batch, tuple) and batch and batch[0] == "error":
                 self.error = batch[1]
             else:
                 frames += [ExpressionFrame(k, c) for k, c in batch]
+                self._frames_back += len(batch)
 
     def close(self) -> None:
         """Stop the child and release the queues without ever blocking on a full pipe."""

@@ -96,3 +96,35 @@ print("closed")
     out = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and "closed" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_recogniser_that_cannot_keep_up_is_stopped_and_reported():
+    """A child that is alive but stuck: after its start-up grace, a backlog over the limit ends
+    microphone recognition with a message instead of queueing audio forever."""
+    import viewer.microphone as m
+
+    class StuckChild:
+        def is_alive(self):
+            return True
+
+    class Queue:
+        def __init__(self):
+            self.items = []
+
+        def put(self, item):
+            self.items.append(item)
+
+        def get_nowait(self):
+            raise m.queue.Empty
+
+    r = m.RemoteAudio2Exp.__new__(m.RemoteAudio2Exp)
+    r._proc, r._inbox, r._outbox = StuckChild(), Queue(), Queue()
+    r.ready, r.error, r._sent, r._frames_back = True, None, 0, 0
+    r._ready_at = time.perf_counter() - 10.0
+    chunk = np.zeros(320, np.float32)
+    for _ in range(int((m.MAX_BACKLOG_S + 1) * 50)):   # 4 s of audio, nothing comes back
+        r.push(chunk)
+    assert r.error and "behind" in r.error
+    sent = len(r._inbox.items)
+    r.push(chunk)
+    assert len(r._inbox.items) == sent                  # nothing more is queued
