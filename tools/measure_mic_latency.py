@@ -129,7 +129,10 @@ def main() -> None:
         "settled_share": round(float(mouth.settled_share or 0.0), 3),
         "jawopen_shown_vs_settled": {
             "corr": round(float(np.corrcoef(jaw_shown, settled[idx])[0, 1]), 3),
-            "mean_abs_diff": round(float(np.abs(jaw_shown - settled[idx]).mean()), 4)},
+            "mean_abs_diff": round(float(np.abs(jaw_shown - settled[idx]).mean()), 4),
+            # frame-to-frame change (consecutive frames only): higher than settled = jittery mouth
+            "step_shown": round(float(np.abs(np.diff(jaw_shown)[np.diff(idx) == 1]).mean()), 4),
+            "step_settled": round(float(np.abs(np.diff(settled[idx])[np.diff(idx) == 1]).mean()), 4)},
         "note": "sound_to_mouth counts from the arrival of the sound at each frame's start",
     }, indent=2))
 
