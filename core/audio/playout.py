@@ -4,7 +4,7 @@ The live recogniser settles a frame's coefficients between about 60 and 340 ms a
 sound, depending on where the frame falls inside its phone (a phone is known only at its end).
 Showing whichever frame is newest makes the mouth's lag jump around and, at the slow end, go past
 what a viewer accepts. ``ExpressionPlayout`` instead shows frame k a fixed ``delay_s`` after the
-sound at its start arrived. If the recogniser has not settled frame k by then, the frame shown
+sound at its start was captured. If the recogniser has not settled frame k by then, the frame shown
 is an estimate from what is known at that moment:
 
     base_k  = c_j * relax ** (k - j)        c_j: the newest settled frame (j < k); relaxes to rest
@@ -13,9 +13,9 @@ is an estimate from what is known at that moment:
     w_k     = open_k * clip((k - j - 1) / ramp_frames, 0, 1)
     c_k     = (1 - w_k) * base_k + w_k * open_shape
 
-``open_shape`` is a running average of settled frames whose audio was loud and whose jaw was open
-(a typical open-mouth pose of this speaker), so a vowel the recogniser has not named yet still opens the mouth, and a
-pause closes it. Loudness is a weak cue for the jaw (correlation 0.4-0.5 with the settled jawOpen
+``open_shape`` is a running average of settled frames whose audio was loud and whose jaw was
+open (a typical open-mouth pose of this speaker), so a vowel the recogniser has not named yet
+still opens the mouth, and a pause closes it. Loudness is a weak cue for the jaw (correlation 0.4-0.5 with the settled jawOpen
 on the development speech), so it takes over only as the settled frame grows stale.
 
 If no audio arrives for a while (the device stopped), the mouth goes to rest instead of freezing.
@@ -91,10 +91,9 @@ class ExpressionPlayout:
         self._pending = np.zeros(0, np.float32)      # audio of the frame being filled
         self._samples = 0                            # samples received so far
         self._frames_heard = 0                       # frames whose audio is complete
-        self._arrival: OrderedDict[int, float] = OrderedDict()   # frame -> its sound's arrival
+        self._arrival: OrderedDict[int, float] = OrderedDict()   # frame -> its sound's capture time
         self._openness: OrderedDict[int, float] = OrderedDict()  # frame -> 0..1 loudness cue
         self._settled: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._newest_settled = -1
         self._peak_db = config.peak_floor_db
         self._open_shape = _default_open_shape()
         self._last_arrival: float | None = None
@@ -121,7 +120,6 @@ class ExpressionPlayout:
         """The recogniser's coefficients for frame ``index`` (frames come in order)."""
         c = np.asarray(coefficients, np.float32).reshape(NUM_EXPRESSIONS).copy()
         self._remember(self._settled, index, c)
-        self._newest_settled = max(self._newest_settled, index)
         loud = self._openness.get(index)
         if (loud is not None and loud >= self._loud_openness()
                 and c[EXPRESSION_INDEX["jawOpen"]] > self.config.open_jaw):
@@ -130,7 +128,7 @@ class ExpressionPlayout:
 
     # ------------------------------------------------------------------ output
     def due_index(self, now: float) -> int | None:
-        """The newest frame whose sound arrived at least ``delay_s`` before ``now``."""
+        """The newest frame whose sound was captured at least ``delay_s`` before ``now``."""
         limit = now - self.config.delay_s
         due = None
         for k, t in reversed(self._arrival.items()):
