@@ -57,3 +57,19 @@ def test_bad_portrait_and_audio_leave_the_current_ones(app, tmp_path):
     while app.worker.latest() is None and time.time() < deadline:
         time.sleep(0.05)
     assert app.worker.latest() is not None
+
+
+def test_microphone_without_an_input_device_says_so_and_stays_off(app):
+    try:
+        import sounddevice as sd
+
+        sd.query_devices(kind="input")
+    except Exception:  # no PortAudio or no input device: the case under test
+        pass
+    else:
+        pytest.skip("this machine has an input device")
+    playing = app.session.clock.playing
+    assert app.toggle_microphone(True) is False
+    assert app._mic is None and app.session.live_coefficients is None
+    assert "microphone unavailable" in app.messages[-1]
+    assert app.session.clock.playing == playing          # playback untouched
