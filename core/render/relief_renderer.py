@@ -398,7 +398,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     side = torch.sign(to_photo)
     turned = ((to_photo.abs() - MIRROR_PHOTO_TURN[0]) / (MIRROR_PHOTO_TURN[1] - MIRROR_PHOTO_TURN[0])).clamp(0, 1)
     toward = ((side * (to_photo - to_view) - 0.08) / 0.17).clamp(0.0, 1.0)
-    far = ((-side * x_head - 0.5) / 1.0).clamp(0.0, 1.0)
+    far = ((-side * x_head - 0.2) / 0.5).clamp(0.0, 1.0)
     w = cover[cand] * turned * toward * far
     keep = w > 0.01
     if not bool(keep.any()):
