@@ -29,7 +29,8 @@ from core.render.camera import ViewCamera
 NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
 WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
 WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
-INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+INTERIOR_SLACK_CM = 1.5
+MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in  # extra tolerance away from the silhouette (march residual on steep parts)
 
 
 @dataclass
@@ -42,8 +43,12 @@ class ReliefScene:
     photo:      Intrinsics of the full-resolution photo
     appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
     background: float32 [1, 3, H, W]
-    mirror:     float32 [1, 7, H, W]  per photo pixel: mirror point (grid coords u, v), mirror gain,
-                the photo's facing |cos|, outward normal xyz (see relief.Relief)
+    mirror:     float32 [1, 7, H, W]  per photo pixel: mirror point (grid coords u, v; unused by the
+                fill, which reflects in 3D), face coverage with eye/mouth holes filled (softened),
+                the photo's facing |cos| and outward normal xyz (smoothed)
+    mirror_affine: float32 [3, 4]  left/right reflection of camera-frame points about the head's
+                symmetry plane (p' = A[:, :3] p + A[:, 3])
+    head_affine: float32 [3, 4]  camera frame -> head frame shifted so that the symmetry plane is x = 0
     background_depth: float (cm)
     z_range:    (near, far) depth range of the person layer (cm), with margin for deformation
     """
@@ -55,6 +60,8 @@ class ReliefScene:
     appearance: torch.Tensor
     background: torch.Tensor
     mirror: torch.Tensor
+    mirror_affine: torch.Tensor
+    head_affine: torch.Tensor
     background_depth: float
     z_range: tuple[float, float]
 
@@ -79,16 +86,40 @@ class ReliefScene:
         ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
         rays = np.stack([(xs - photo.cx) / photo.focal_px, (ys - photo.cy) / photo.focal_px, np.ones_like(xs)], -1)
         rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-        facing = np.clip(-(r.normals * rays).sum(axis=-1), 0.0, 1.0)
+        # Smooth normals (the mesh's are per triangle): the mirror weights built from them must not
+        # show the triangles.
+        cover = (np.abs(r.normals).sum(axis=-1) > 0).astype(np.float32)
+        sigma = max(1.0, 0.004 * max(H, W))
+        blur_n = cv2.GaussianBlur(r.normals * cover[..., None], (0, 0), sigma)
+        normals = blur_n / np.maximum(np.linalg.norm(blur_n, axis=-1, keepdims=True), 1e-6)
+        normals = np.where(cover[..., None] > 0, normals, 0.0).astype(np.float32)
+        facing = np.clip(-(normals * rays).sum(axis=-1), 0.0, 1.0)
         mirror_grid = (r.mirror_uv + 0.5) / np.array([W, H], np.float32) * 2 - 1
-        mirror = np.concatenate([mirror_grid, r.mirror_gain[..., None], facing[..., None], r.normals], axis=2)
+        mirror = np.concatenate([mirror_grid, r.mirror_gain[..., None], facing[..., None], normals], axis=2)
+        # Reflection about the head's symmetry plane x = c (head frame), c the mesh's mean x.
+        rot = np.asarray(subject.rotation, np.float64)
+        trans = np.asarray(subject.translation, np.float64)
+        c = float(subject.head_mesh[:, 0].astype(np.float64).mean())
+        m = rot @ np.diag([-1.0, 1.0, 1.0]) @ rot.T
+        affine = np.concatenate([m, (trans - m @ trans + 2 * c * rot[:, 0])[:, None]], axis=1)
+        head = np.concatenate([rot.T, (-rot.T @ trans - np.array([c, 0.0, 0.0]))[:, None]], axis=1)
+        # Channel 2: the face coverage with its holes (eyes, mouth) filled, grown by a pixel and
+        # softened (where the mirror fill may act).
+        outside = np.zeros((H + 4, W + 4), np.uint8)
+        filled = cover.astype(np.uint8).copy()
+        if filled.any():
+            flood = np.pad(filled, 1)
+            cv2.floodFill(flood, outside, (0, 0), 2)
+            filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)
+        filled = cv2.dilate(filled, np.ones((3, 3), np.uint8)).astype(np.float32)
+        mirror[..., 2] = cv2.GaussianBlur(filled, (0, 0), 1.0)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         return ReliefScene(
             depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
             appearance=to(app.transpose(2, 0, 1))[None],
             background=to(r.background.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
             mirror=to(mirror.astype(np.float32).transpose(2, 0, 1))[None],
-            background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
+            mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)), background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
         )
 
 
@@ -106,7 +137,8 @@ def half_resolution(scene: ReliefScene) -> ReliefScene:
     g = scene.geo
     geo = Intrinsics(g.focal_px * hw / w, (g.cx + 0.5) * hw / w - 0.5, (g.cy + 0.5) * hh / h - 0.5, hw, hh)
     return ReliefScene(depth=depth, depth_open=open_half, geo=geo, photo=scene.photo, appearance=scene.appearance,
-                       background=scene.background, mirror=scene.mirror, background_depth=scene.background_depth,
+                       background=scene.background, mirror=scene.mirror, mirror_affine=scene.mirror_affine,
+                       head_affine=scene.head_affine,                        background_depth=scene.background_depth,
                        z_range=scene.z_range)
 
 
@@ -336,21 +368,51 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
 
 def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.Tensor,
                               dirs: torch.Tensor) -> torch.Tensor:
-    """Hidden-side fill: where this view looks at a face region more directly than the photo
-    did, and the region's mirror point is well seen in the photo, take the colour from there."""
+    """Hidden-side fill: when the photo saw the head turned and this view looks at the far half
+    of the face, take that half's colour from its left/right mirror point on the near half.
+
+    The canonical point under each hit (photo pixel ``src`` at the relief's depth there) is
+    reflected about the head's symmetry plane and projected into the photo, so the mirror
+    position is a smooth function of the surface point (also on the steep strips that a grazing
+    region occupies in the photo). The weight is a product of smooth ramps: how far the photo
+    saw the head turned, how far this view turns toward the far side, how far the point lies on
+    the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
+    feathered face mask."""
     info = sample_image(scene.mirror, src)  # [n, 7]
-    gain = info[:, 2]
-    if not bool((gain > 0.01).any()):
+    cover = info[:, 2]
+    cand = torch.nonzero(cover > 0.01).squeeze(1)
+    if cand.numel() == 0:
         return app
-    view = dirs / dirs.norm(dim=1, keepdim=True)
-    cos_view = -(info[:, 4:7] * view).sum(dim=1)
-    w = gain * ((cos_view - info[:, 3] - 0.15) / 0.3).clamp(0.0, 1.0)
-    sel = torch.nonzero(w > 0.01).squeeze(1)
-    if sel.numel() == 0:
+    g = src[cand]
+    ph = scene.photo
+    z = sample_image(scene.depth_open, g)[:, 0]
+    u = (g[:, 0] + 1) * 0.5 * ph.width - 0.5
+    v = (g[:, 1] + 1) * 0.5 * ph.height - 0.5
+    p = torch.stack([(u - ph.cx) / ph.focal_px * z, (v - ph.cy) / ph.focal_px * z, z], dim=1)
+    rot = scene.head_affine[:, :3]
+    x_head = p @ scene.head_affine[0, :3] + scene.head_affine[0, 3]  # signed distance to the plane
+    # Unit vectors toward the photo camera and toward this view, in the head frame (x component).
+    to_photo = -(p / p.norm(dim=1, keepdim=True)) @ rot[0]
+    view = dirs[cand] / dirs[cand].norm(dim=1, keepdim=True)
+    to_view = -view @ rot[0]
+    side = torch.sign(to_photo)
+    turned = ((to_photo.abs() - MIRROR_PHOTO_TURN[0]) / (MIRROR_PHOTO_TURN[1] - MIRROR_PHOTO_TURN[0])).clamp(0, 1)
+    toward = ((side * (to_photo - to_view) - 0.08) / 0.17).clamp(0.0, 1.0)
+    far = ((-side * x_head - 0.2) / 0.5).clamp(0.0, 1.0)
+    w = cover[cand] * turned * toward * far
+    keep = w > 0.01
+    if not bool(keep.any()):
         return app
-    mirrored = sample_image(scene.appearance, info[sel, :2])
+    sel, w, p = cand[keep], w[keep], p[keep]
+    a = scene.mirror_affine
+    q = p @ a[:, :3].T + a[:, 3]
+    gq = project_to_grid(q, ph)
+    zq = sample_image(scene.depth_open, gq)[:, 0]
+    seen = (1.0 - (q[:, 2] - zq - 0.6) / 0.8).clamp(0.0, 1.0)
+    mirrored = sample_image(torch.cat([scene.appearance[:, :3], scene.mirror[:, 2:3]], dim=1), gq)
+    ws = w * seen * mirrored[:, 3]
     app = app.clone()
-    app[sel, :3] = app[sel, :3] * (1 - w[sel, None]) + mirrored[:, :3] * w[sel, None]
+    app[sel, :3] = app[sel, :3] * (1 - ws[:, None]) + mirrored[:, :3] * ws[:, None]
     return app
 
 
