@@ -29,8 +29,8 @@ from core.render.camera import ViewCamera
 NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
 WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
 WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
-INTERIOR_SLACK_CM = 1.5
-MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in  # extra tolerance away from the silhouette (march residual on steep parts)
+INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in
 
 
 @dataclass
@@ -119,7 +119,8 @@ class ReliefScene:
             appearance=to(app.transpose(2, 0, 1))[None],
             background=to(r.background.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
             mirror=to(mirror.astype(np.float32).transpose(2, 0, 1))[None],
-            mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)), background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
+            mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)),
+            background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
         )
 
 
@@ -138,7 +139,7 @@ def half_resolution(scene: ReliefScene) -> ReliefScene:
     geo = Intrinsics(g.focal_px * hw / w, (g.cx + 0.5) * hw / w - 0.5, (g.cy + 0.5) * hh / h - 0.5, hw, hh)
     return ReliefScene(depth=depth, depth_open=open_half, geo=geo, photo=scene.photo, appearance=scene.appearance,
                        background=scene.background, mirror=scene.mirror, mirror_affine=scene.mirror_affine,
-                       head_affine=scene.head_affine,                        background_depth=scene.background_depth,
+                       head_affine=scene.head_affine, background_depth=scene.background_depth,
                        z_range=scene.z_range)
 
 
