@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 @pytest.fixture(scope="session")
 def shared_speech(shared_data) -> Path:
     """../shared/data/speech (via the root conftest's ``shared_data``; skips when absent)."""
