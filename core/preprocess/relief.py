@@ -321,3 +321,28 @@ def _inpaint_background(rgb: np.ndarray, alpha: np.ndarray, work_side: int = 512
     cover = np.clip(1.0 - out_dist / band, 0.0, 1.0).astype(np.float32)
     out = rgb.astype(np.float32) * (1 - cover[..., None]) + big * cover[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def extend_beyond_frame(image: np.ndarray, margin: float = 0.25, work_side: int = 256) -> tuple[np.ndarray, int, int]:
+    """The image continued past its frame by ``margin`` of its size on every side, smoothly:
+    novel views see parts of the background plane the photo never showed. The continuation is a
+    ``push_pull_fill`` from the frame's pixels (a soft wash of the nearby colours, no mirrored or
+    stretched copies); the photo itself is kept exactly.
+
+    image: uint8 or float32 [H, W, 3]. Returns (float32 [H + 2 py, W + 2 px, 3], px, py).
+    """
+    h, w = image.shape[:2]
+    px, py = round(margin * w), round(margin * h)
+    big_w, big_h = w + 2 * px, h + 2 * py
+    scale = min(1.0, work_side / max(big_w, big_h))
+    sw, sh = max(round(big_w * scale), 2), max(round(big_h * scale), 2)
+    x0, y0 = round(px * scale), round(py * scale)
+    x1, y1 = sw - x0, sh - y0
+    small = np.zeros((sh, sw, 3), np.float32)
+    small[y0:y1, x0:x1] = cv2.resize(np.asarray(image, np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    known = np.zeros((sh, sw), np.float32)
+    known[y0:y1, x0:x1] = 1.0
+    out = cv2.resize(push_pull_fill(small, known), (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    out[py:py + h, px:px + w] = image
+    return out.astype(np.float32), px, py
+

@@ -14,6 +14,8 @@ displaced by Eq. 7 before the canonical relief is read).
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from core.preprocess.camera_model import Intrinsics
+from core.preprocess.relief import extend_beyond_frame
 from core.preprocess.subject import Subject
 from core.render.camera import ViewCamera
 
@@ -30,6 +33,7 @@ NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
 WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
 WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
 INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+SECANT_CAP_CM = 3.0  # |f| cap in the crossing refinement (see ``refine_crossing``)
 MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in
 
 
@@ -42,7 +46,8 @@ class ReliefScene:
     geo:        Intrinsics of the geometry grid (photo camera scaled to h x w)
     photo:      Intrinsics of the full-resolution photo
     appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
-    background: float32 [1, 3, H, W]
+    background: float32 [1, 3, H', W']  background layer continued past the photo's frame
+    background_geo: Intrinsics of ``background`` (the photo camera, principal point shifted)
     mirror:     float32 [1, 7, H, W]  per photo pixel: mirror point (grid coords u, v; unused by the
                 fill, which reflects in 3D), face coverage with eye/mouth holes filled (softened),
                 the photo's facing |cos| and outward normal xyz (smoothed)
@@ -59,6 +64,7 @@ class ReliefScene:
     photo: Intrinsics
     appearance: torch.Tensor
     background: torch.Tensor
+    background_geo: Intrinsics
     mirror: torch.Tensor
     mirror_affine: torch.Tensor
     head_affine: torch.Tensor
@@ -114,10 +120,13 @@ class ReliefScene:
         filled = cv2.dilate(filled, np.ones((3, 3), np.uint8)).astype(np.float32)
         mirror[..., 2] = cv2.GaussianBlur(filled, (0, 0), 1.0)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        background, px, py = extend_beyond_frame(r.background)
+        background_geo = Intrinsics(photo.focal_px, photo.cx + px, photo.cy + py,
+                                    background.shape[1], background.shape[0])
         return ReliefScene(
             depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
             appearance=to(app.transpose(2, 0, 1))[None],
-            background=to(r.background.astype(np.float32).transpose(2, 0, 1) / 255.0)[None],
+            background=to(background.transpose(2, 0, 1) / 255.0)[None], background_geo=background_geo,
             mirror=to(mirror.astype(np.float32).transpose(2, 0, 1))[None],
             mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)),
             background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
@@ -137,10 +146,7 @@ def half_resolution(scene: ReliefScene) -> ReliefScene:
     depth[..., :, [0, -1]] = NO_SURFACE_CM
     g = scene.geo
     geo = Intrinsics(g.focal_px * hw / w, (g.cx + 0.5) * hw / w - 0.5, (g.cy + 0.5) * hh / h - 0.5, hw, hh)
-    return ReliefScene(depth=depth, depth_open=open_half, geo=geo, photo=scene.photo, appearance=scene.appearance,
-                       background=scene.background, mirror=scene.mirror, mirror_affine=scene.mirror_affine,
-                       head_affine=scene.head_affine, background_depth=scene.background_depth,
-                       z_range=scene.z_range)
+    return dataclasses.replace(scene, depth=depth, depth_open=open_half, geo=geo)
 
 
 def pixel_rays(camera: ViewCamera, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,8 +236,12 @@ def first_crossing(ts: torch.Tensor, f: torch.Tensor):
 
 def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
                     flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
-    """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t."""
+    """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t.
+    f is capped at +-SECANT_CAP_CM in the secant: across a silhouette wall (f jumps by
+    NO_SURFACE) the uncapped secant would barely move off the far end, and where the crossing
+    lands would depend on the march's step phase."""
     def secant(a, b, fa, fb, clamp):
+        fa, fb = fa.clamp(min=-SECANT_CAP_CM), fb.clamp(max=SECANT_CAP_CM)
         denom = fb - fa
         w = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5))
         return a + (b - a) * w.clamp(*clamp)
@@ -310,8 +320,11 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
 
 
 def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
-                  lo: torch.Tensor, hi: torch.Tensor, steps: int, refine: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like ``march_height_field`` but each ray searches its own depth window [lo, hi] (t units)."""
+                  lo: torch.Tensor, hi: torch.Tensor, steps: int, refine: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Like ``march_height_field`` but each ray searches its own depth window [lo, hi] (t units).
+    Returns (t, hit, started_behind) [R]: ``started_behind`` marks rays already behind the surface
+    at ``lo``, whose first crossing lies before their window."""
     (px, qx, cx), (py, qy, cy) = _project_coeffs(depth, geo, origin, dirs)
     oz = origin[2]
 
@@ -324,9 +337,18 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
 
     frac = torch.linspace(0.0, 1.0, steps, device=dirs.device)[:, None]
     ts = lo[None] + (hi - lo)[None] * frac  # [S, R]
-    hit, first, bracket = first_crossing(ts, f_at(ts))
+    f = f_at(ts)
+    hit, first, bracket = first_crossing(ts, f)
     t = refine_crossing(f_at, *bracket, refine)
-    return torch.where(first == 0, lo, t), hit
+    return torch.where(first == 0, lo, t), hit, f[0] >= 0
+
+
+def _step_buckets(first: int, last: int) -> list[int]:
+    """Sample counts for groups of fine-march windows: first, then growing by half, up to last."""
+    caps = [first]
+    while caps[-1] < last:
+        caps.append(min(last, max(caps[-1] + 1, caps[-1] * 3 // 2)))
+    return caps
 
 
 def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
@@ -334,7 +356,10 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
                          refine: int = 3, fine_steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """Two-level march: every second pixel of every second row is marched over the whole depth
     range; every pixel then searches only the window spanned by its coarse neighbours' hits.
-    Pixels whose coarse neighbours all missed the person miss it too. Returns (t [R], hit [R])."""
+    Pixels whose coarse neighbours all missed the person miss it too. A pixel that is already
+    behind the surface where its window starts (near a silhouette wall, where neighbours hit at
+    very different depths) is marched again over the whole range, as the full march would.
+    Returns (t [R], hit [R])."""
     grid_dirs = dirs.view(height, width, 3)
     coarse = grid_dirs[::2, ::2]
     ch, cw = coarse.shape[:2]
@@ -358,12 +383,23 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     maybe = up(any_hit)
     t = torch.full((dirs.shape[0],), t1, device=dirs.device)
     hit = torch.zeros(dirs.shape[0], dtype=torch.bool, device=dirs.device)
-    idx = torch.nonzero(maybe).squeeze(1)
-    if idx.numel():
-        steps_f = fine_steps
-        tf, hf = march_windows(depth, geo, origin, dirs[idx], lo[idx], hi[idx], steps_f, refine)
+    # Each window is searched with samples no further apart than the coarse step, so that no
+    # thin wall or ridge is stepped over where the coarse neighbours hit at different depths
+    # (silhouettes). Rays are grouped by the sample count they need (narrow windows: fine_steps).
+    need = torch.ceil((hi - lo) / delta).to(torch.long) + 1
+    lower = 0
+    for cap in _step_buckets(fine_steps, steps):
+        group = maybe & (need > lower) & (need <= cap) if cap < steps else maybe & (need > lower)
+        lower = cap
+        idx = torch.nonzero(group).squeeze(1)
+        if not idx.numel():
+            continue
+        tf, hf, early = march_windows(depth, geo, origin, dirs[idx], lo[idx], hi[idx], cap, refine)
         t[idx] = tf
         hit[idx] = hf
+        redo = idx[early & (lo[idx] > t0)]
+        if redo.numel():
+            t[redo], hit[redo] = march_height_field(depth, geo, origin, dirs[redo], z_range, steps, refine)
     return t, hit
 
 
@@ -448,7 +484,7 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
         t, hit = march(query, origin, dirs, scene.z_range, steps, refine)
     # Background plane.
     tb = (scene.background_depth - origin[2]).clamp_min(0.0)
-    bg = sample_image(scene.background, project_to_grid(origin + tb * dirs, scene.photo), "reflection")  # [R, 3]
+    bg = sample_image(scene.background, project_to_grid(origin + tb * dirs, scene.background_geo))  # [R, 3]
     rgb = bg
     hit_depth = torch.full((dirs.shape[0],), float("inf"), device=device)
     idx = torch.nonzero(hit).squeeze(1)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from core.preprocess.camera_model import Intrinsics
-from core.preprocess.relief import _inpaint_background, push_pull_fill
+from core.preprocess.relief import _inpaint_background, extend_beyond_frame, push_pull_fill
 from core.render.relief_renderer import NO_SURFACE_CM, surface_gap, wall_transparency
 
 
@@ -77,3 +77,17 @@ def test_hits_on_the_silhouette_wall_are_transparent():
     assert float(wall) > 4.0
     assert float(wall_transparency(on)) == 1.0 and float(wall_transparency(edge_top)) == 1.0
     assert float(wall_transparency(wall)) == 0.0
+
+
+def test_background_continues_past_the_frame_as_a_soft_wash_not_a_mirror_copy():
+    """Side views see the background plane beyond the photo: no mirrored text or logos there."""
+    img = np.full((80, 120, 3), 100, np.uint8)
+    img[10:20, 100:118] = 250  # a bright sign near the right edge
+    out, px, py = extend_beyond_frame(img, margin=0.25)
+    assert out.shape == (80 + 2 * py, 120 + 2 * px, 3) and (px, py) == (30, 20)
+    assert np.array_equal(out[py:py + 80, px:px + 120], img)  # the photo itself is kept
+    beyond = out[:, px + 120:]
+    # A mirror copy would put the bright sign just past the edge; the wash only tints it.
+    assert beyond.max() < 180
+    assert np.abs(np.diff(beyond, axis=1)).max() < 10 and np.abs(np.diff(beyond, axis=0)).max() < 10
+
