@@ -49,9 +49,41 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(arr) * scale + 0.5, 0, 255).astype(np.uint8)
 
 
+def _plain_band(lines: np.ndarray, colour: np.ndarray, limit: int, tol: float = 6.0) -> int:
+    """How many of ``lines`` [N, L, 3] (outermost first) are one plain colour close to ``colour``."""
+    count = 0
+    for line in lines[:limit].astype(np.float32):
+        if line.std(axis=0).max() > tol or np.abs(line.mean(axis=0) - colour).max() > tol:
+            break
+        count += 1
+    return count
+
+
+def plain_frame(rgb: np.ndarray, max_fraction: float = 0.15, min_px: int = 2) -> tuple[int, int, int, int]:
+    """The plain-coloured frame or letterbox bars around a photo (screenshots, scans, stock
+    previews), as (top, bottom, left, right) widths in pixels; all zero when there is none.
+
+    A frame counts when all four sides carry a band of the same plain colour, or the top and
+    bottom do (letterbox). A plain studio backdrop is never cut: the person fills the bottom.
+    rgb: uint8 [H, W, 3]."""
+    h, w = rgb.shape[:2]
+    colour = rgb[0, 0].astype(np.float32)
+    lim_h, lim_w = int(max_fraction * h), int(max_fraction * w)
+    top = _plain_band(rgb, colour, lim_h)
+    bottom = _plain_band(rgb[::-1], colour, lim_h)
+    left = _plain_band(rgb.transpose(1, 0, 2), colour, lim_w)
+    right = _plain_band(rgb.transpose(1, 0, 2)[::-1], colour, lim_w)
+    if min(top, bottom) < min_px:
+        return 0, 0, 0, 0
+    if min(left, right) < min_px:
+        left = right = 0
+    return top, bottom, left, right
+
+
 def load_portrait(path: str | Path, config: LoadConfig = LoadConfig()) -> Portrait:
     """Decode ``path`` into an RGB portrait. EXIF orientation is applied, greyscale/16-bit/
-    palette/RGBA inputs are converted, large images are downscaled.
+    palette/RGBA inputs are converted, a plain frame or letterbox bars are cut off (side views
+    would show them as a strip hanging in the scene), large images are downscaled.
 
     Raises PortraitError with a message for the user when the file cannot be used.
     """
@@ -101,6 +133,12 @@ def load_portrait(path: str | Path, config: LoadConfig = LoadConfig()) -> Portra
             grey = np.full_like(rgb, 128)
             rgb = (rgb * alpha[..., None] + grey * (1 - alpha[..., None]) + 0.5).astype(np.uint8)
             notes.append("transparent areas shown as grey background")
+    top, bottom, left, right = plain_frame(rgb)
+    if top or left:
+        rgb = rgb[top:rgb.shape[0] - bottom, left:rgb.shape[1] - right]
+        if alpha is not None:
+            alpha = alpha[top:alpha.shape[0] - bottom, left:alpha.shape[1] - right]
+        notes.append(f"removed a plain frame around the photo ({top + bottom} x {left + right} pixels)")
     h, w = rgb.shape[:2]
     if min(h, w) < 32:
         raise PortraitError(f"{path.name} is only {w}x{h} pixels; use a portrait at least 128 pixels tall.")

@@ -86,3 +86,26 @@ def test_truncated_missing_and_folder(tmp_path, rgb):
         load_portrait(tmp_path / "nope.png")
     with pytest.raises(PortraitError, match="folder"):
         load_portrait(tmp_path)
+
+
+def test_a_plain_frame_or_letterbox_bars_are_cut_off(tmp_path, rgb):
+    """Screenshot frames and letterbox bars would hang in the scene as strips in side views."""
+    framed = np.full((rgb.shape[0] + 40, rgb.shape[1] + 30, 3), 224, np.uint8)
+    framed[22:22 + rgb.shape[0], 14:14 + rgb.shape[1]] = rgb
+    Image.fromarray(framed).save(tmp_path / "framed.png")
+    p = load_portrait(tmp_path / "framed.png")
+    assert np.array_equal(p.rgb, rgb) and any("frame" in n for n in p.notes)
+    letterbox = np.zeros((rgb.shape[0] + 60, rgb.shape[1], 3), np.uint8)
+    letterbox[30:30 + rgb.shape[0]] = rgb
+    Image.fromarray(letterbox).save(tmp_path / "letterbox.png")
+    assert np.array_equal(load_portrait(tmp_path / "letterbox.png").rgb, rgb)
+
+
+def test_a_plain_studio_backdrop_is_kept(tmp_path):
+    """Plain top and sides, the person at the bottom: nothing is cut."""
+    img = np.full((200, 160, 3), 240, np.uint8)
+    cv2.ellipse(img, (80, 90), (35, 45), 0, 0, 360, (180, 140, 120), -1)  # head
+    img[150:] = (60, 60, 90)  # shoulders to the bottom edge
+    Image.fromarray(img).save(tmp_path / "studio.png")
+    p = load_portrait(tmp_path / "studio.png")
+    assert np.array_equal(p.rgb, img) and not p.notes
