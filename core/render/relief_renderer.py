@@ -33,6 +33,7 @@ NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
 WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
 WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
 INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+FINE_SPACING = 2.0  # largest fine-march sample spacing, in coarse steps
 SECANT_CAP_CM = 3.0  # |f| cap in the crossing refinement (see ``refine_crossing``)
 MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in
 
@@ -383,10 +384,10 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     maybe = up(any_hit)
     t = torch.full((dirs.shape[0],), t1, device=dirs.device)
     hit = torch.zeros(dirs.shape[0], dtype=torch.bool, device=dirs.device)
-    # Each window is searched with samples no further apart than the coarse step, so that no
-    # thin wall or ridge is stepped over where the coarse neighbours hit at different depths
-    # (silhouettes). Rays are grouped by the sample count they need (narrow windows: fine_steps).
-    need = torch.ceil((hi - lo) / delta).to(torch.long) + 1
+    # Windows are searched with samples at most FINE_SPACING coarse steps apart, so that no thin
+    # wall or ridge is stepped over where the coarse neighbours hit at very different depths
+    # (silhouettes). Rays are grouped by the sample count they need (most need fine_steps).
+    need = torch.ceil((hi - lo) / (FINE_SPACING * delta)).to(torch.long) + 1
     lower = 0
     for cap in _step_buckets(fine_steps, steps):
         group = maybe & (need > lower) & (need <= cap) if cap < steps else maybe & (need > lower)
