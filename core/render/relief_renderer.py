@@ -237,22 +237,33 @@ def first_crossing(ts: torch.Tensor, f: torch.Tensor):
 
 def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
                     flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
-    """Regula falsi on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R]; returns the crossing t.
-    f is capped at +-SECANT_CAP_CM in the secant: across a silhouette wall (f jumps by
-    NO_SURFACE) the uncapped secant would barely move off the far end, and where the crossing
-    lands would depend on the march's step phase."""
+    """Regula falsi (Illinois variant) on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R];
+    returns the crossing t.
+
+    Where the ray meets a steep wall of the height field (the hidden side of the nose, a
+    silhouette) f is kinked, and plain regula falsi keeps moving one end only; the Illinois rule
+    halves the kept end's f when the same end is kept twice. f is also capped at
+    +-SECANT_CAP_CM: across a silhouette wall it jumps by NO_SURFACE, and the uncapped secant
+    would barely move off the far end, so where the crossing lands would depend on the march's
+    step phase."""
     def secant(a, b, fa, fb, clamp):
         fa, fb = fa.clamp(min=-SECANT_CAP_CM), fb.clamp(max=SECANT_CAP_CM)
         denom = fb - fa
         w = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5))
         return a + (b - a) * w.clamp(*clamp)
 
-    for _ in range(iterations):
+    last = torch.zeros_like(lo, dtype=torch.bool)  # which end moved last: True = hi
+    for k in range(iterations):
         tm = secant(lo, hi, flo, fhi, (0.05, 0.95))
         fm = f_at(tm)
         behind = fm >= 0
+        if k:
+            # The same end moves again: the other one has been kept twice, halve its weight.
+            flo = torch.where(behind & last, 0.5 * flo, flo)
+            fhi = torch.where(~behind & ~last, 0.5 * fhi, fhi)
         hi, fhi = torch.where(behind, tm, hi), torch.where(behind, fm, fhi)
         lo, flo = torch.where(behind, lo, tm), torch.where(behind, flo, fm)
+        last = behind
     return secant(lo, hi, flo, fhi, (0.0, 1.0))
 
 
@@ -405,14 +416,15 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
 
 
 def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.Tensor,
-                              dirs: torch.Tensor) -> torch.Tensor:
+                              dirs: torch.Tensor, hit_z: torch.Tensor) -> torch.Tensor:
     """Hidden-side fill: when the photo saw the head turned and this view looks at the far half
     of the face, take that half's colour from its left/right mirror point on the near half.
 
-    The canonical point under each hit (photo pixel ``src`` at the relief's depth there) is
-    reflected about the head's symmetry plane and projected into the photo, so the mirror
-    position is a smooth function of the surface point (also on the steep strips that a grazing
-    region occupies in the photo). The weight is a product of smooth ramps: how far the photo
+    The canonical point under each hit (on the photo ray through ``src``, at the hit's depth
+    ``hit_z`` [n]) is reflected about the head's symmetry plane and projected into the photo, so
+    the mirror position is a smooth function of the surface point, also on the steep strips that
+    a grazing region occupies in the photo (the relief's own depth there jumps within a pixel:
+    read at ``src`` it would make neighbouring hits mirror from far apart). The weight is a product of smooth ramps: how far the photo
     saw the head turned, how far this view turns toward the far side, how far the point lies on
     the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
     feathered face mask."""
@@ -423,7 +435,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
         return app
     g = src[cand]
     ph = scene.photo
-    z = sample_image(scene.depth_open, g)[:, 0]
+    z = hit_z[cand]
     u = (g[:, 0] + 1) * 0.5 * ph.width - 0.5
     v = (g[:, 1] + 1) * 0.5 * ph.height - 0.5
     p = torch.stack([(u - ph.cx) / ph.focal_px * z, (v - ph.cy) / ph.focal_px * z, z], dim=1)
@@ -493,7 +505,7 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
         pts = origin + t[idx, None] * dirs[idx]
         src = source_of(pts)
         app = sample_image(scene.appearance, src)  # [n, 4]
-        app = _mirror_where_seen_better(scene, app, src, dirs[idx])
+        app = _mirror_where_seen_better(scene, app, src, dirs[idx], pts[:, 2])
         alpha = app[:, 3:4]
         if isinstance(query, torch.Tensor):
             alpha = alpha * wall_transparency(surface_gap(query, scene.geo, pts))[:, None]
