@@ -356,11 +356,10 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
 
 
 def _step_buckets(first: int, last: int) -> list[int]:
-    """Sample counts for groups of fine-march windows: first, then growing by half, up to last."""
-    caps = [first]
-    while caps[-1] < last:
-        caps.append(min(last, max(caps[-1] + 1, caps[-1] * 3 // 2)))
-    return caps
+    """Sample counts for groups of fine-march windows: most windows need ``first``, some near
+    silhouettes twice that, a few (steep walls) up to ``last``. Few groups: each costs a fixed
+    overhead of small tensor operations."""
+    return sorted({min(first, last), min(2 * first, last), last})
 
 
 def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
