@@ -33,7 +33,7 @@ NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
 WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
 WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
 INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
-FINE_SPACING = 2.0  # largest fine-march sample spacing, in coarse steps
+FINE_SPACING = 3.0  # largest fine-march sample spacing, in coarse steps
 SECANT_CAP_CM = 3.0  # |f| cap in the crossing refinement (see ``refine_crossing``)
 MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in
 
