@@ -50,21 +50,30 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def _plain_band(lines: np.ndarray, colour: np.ndarray, limit: int, tol: float = 6.0) -> int:
-    """How many of ``lines`` [N, L, 3] (outermost first) are one plain colour close to ``colour``."""
+    """How many of ``lines`` [N, L, 3] (outermost first) are one plain colour close to ``colour``,
+    counted only when the band ends at a sharp edge: the next line differs from the band's colour
+    along at least half its length (a photo inside a frame), not only where a subject begins (a
+    plain backdrop). Returns 0 otherwise."""
     count = 0
-    for line in lines[:limit].astype(np.float32):
+    for line in lines[:limit]:
+        line = line.astype(np.float32)
         if line.std(axis=0).max() > tol or np.abs(line.mean(axis=0) - colour).max() > tol:
             break
         count += 1
-    return count
+    if count == 0 or count >= len(lines):
+        return 0
+    inner = lines[count].astype(np.float32)
+    differs = np.abs(inner - colour).max(axis=1) > 3 * tol
+    return count if differs.mean() >= 0.5 else 0
 
 
 def plain_frame(rgb: np.ndarray, max_fraction: float = 0.15, min_px: int = 2) -> tuple[int, int, int, int]:
     """The plain-coloured frame or letterbox bars around a photo (screenshots, scans, stock
     previews), as (top, bottom, left, right) widths in pixels; all zero when there is none.
 
-    A frame counts when all four sides carry a band of the same plain colour, or the top and
-    bottom do (letterbox). A plain studio backdrop is never cut: the person fills the bottom.
+    A frame counts when the top and bottom (letterbox), and possibly also the left and right,
+    carry a band of the same plain colour that ends at a sharp edge along most of its length.
+    A plain backdrop around a subject is kept: its band ends only where the subject begins.
     rgb: uint8 [H, W, 3]."""
     h, w = rgb.shape[:2]
     colour = rgb[0, 0].astype(np.float32)
@@ -133,12 +142,12 @@ def load_portrait(path: str | Path, config: LoadConfig = LoadConfig()) -> Portra
             grey = np.full_like(rgb, 128)
             rgb = (rgb * alpha[..., None] + grey * (1 - alpha[..., None]) + 0.5).astype(np.uint8)
             notes.append("transparent areas shown as grey background")
-    top, bottom, left, right = plain_frame(rgb)
-    if top or left:
+    # A plain frame is cut off (not in cut-outs: their transparent margins are background).
+    top, bottom, left, right = plain_frame(rgb) if alpha is None else (0, 0, 0, 0)
+    if top:
         rgb = rgb[top:rgb.shape[0] - bottom, left:rgb.shape[1] - right]
-        if alpha is not None:
-            alpha = alpha[top:alpha.shape[0] - bottom, left:alpha.shape[1] - right]
-        notes.append(f"removed a plain frame around the photo ({top + bottom} x {left + right} pixels)")
+        notes.append(f"removed a plain frame around the photo ({top} / {bottom} pixels at the top / bottom, "
+                     f"{left} / {right} at the left / right)")
     h, w = rgb.shape[:2]
     if min(h, w) < 32:
         raise PortraitError(f"{path.name} is only {w}x{h} pixels; use a portrait at least 128 pixels tall.")

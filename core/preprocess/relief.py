@@ -345,4 +345,3 @@ def extend_beyond_frame(image: np.ndarray, margin: float = 0.25, work_side: int 
     out = cv2.resize(push_pull_fill(small, known), (big_w, big_h), interpolation=cv2.INTER_LINEAR)
     out[py:py + h, px:px + w] = image
     return out.astype(np.float32), px, py
-

@@ -15,7 +15,6 @@ displaced by Eq. 7 before the canonical relief is read).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -211,7 +210,8 @@ def surface_gap(depth: torch.Tensor, geo: Intrinsics, points: torch.Tensor) -> t
     return torch.where(interior, gap - INTERIOR_SLACK_CM, gap)
 
 
-def wall_transparency(gap: torch.Tensor, start_cm: float = WALL_START_CM, span_cm: float = WALL_SPAN_CM) -> torch.Tensor:
+def wall_transparency(gap: torch.Tensor, start_cm: float = WALL_START_CM,
+                      span_cm: float = WALL_SPAN_CM) -> torch.Tensor:
     """Opacity factor in [0, 1] of a hit with surface gap ``gap`` [N] (1 on the surface)."""
     return (1.0 - (gap - start_cm) / span_cm).clamp(0.0, 1.0)
 
@@ -247,15 +247,18 @@ def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tens
     would barely move off the far end, so where the crossing lands would depend on the march's
     step phase."""
     def secant(a, b, fa, fb, clamp):
-        fa, fb = fa.clamp(min=-SECANT_CAP_CM), fb.clamp(max=SECANT_CAP_CM)
         denom = fb - fa
         w = torch.where(denom.abs() > 1e-6, -fa / denom, torch.full_like(denom, 0.5))
         return a + (b - a) * w.clamp(*clamp)
 
+    def capped(f: torch.Tensor) -> torch.Tensor:
+        return f.clamp(-SECANT_CAP_CM, SECANT_CAP_CM)
+
+    flo, fhi = capped(flo), capped(fhi)
     last = torch.zeros_like(lo, dtype=torch.bool)  # which end moved last: True = hi
     for k in range(iterations):
         tm = secant(lo, hi, flo, fhi, (0.05, 0.95))
-        fm = f_at(tm)
+        fm = capped(f_at(tm))
         behind = fm >= 0
         if k:
             # The same end moves again: the other one has been kept twice, halve its weight.
@@ -378,7 +381,7 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     near, far = z_range
     t0 = float(max(near - float(origin[2]), 0.0))
     t1 = float(max(far - float(origin[2]), 0.0))
-    delta = (t1 - t0) / max(steps - 1, 1)
+    delta = max((t1 - t0) / max(steps - 1, 1), 1e-6)
     big = 1.0e9
     t_c = t_c.view(1, 1, ch, cw)
     hit_c = hit_c.view(1, 1, ch, cw)
@@ -419,13 +422,15 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     """Hidden-side fill: when the photo saw the head turned and this view looks at the far half
     of the face, take that half's colour from its left/right mirror point on the near half.
 
-    The canonical point under each hit (on the photo ray through ``src``, at the hit's depth
-    ``hit_z`` [n]) is reflected about the head's symmetry plane and projected into the photo, so
-    the mirror position is a smooth function of the surface point, also on the steep strips that
-    a grazing region occupies in the photo (the relief's own depth there jumps within a pixel:
-    read at ``src`` it would make neighbouring hits mirror from far apart). The weight is a product of smooth ramps: how far the photo
-    saw the head turned, how far this view turns toward the far side, how far the point lies on
-    the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
+    The point under each hit (on the photo ray through ``src``, at the hit's depth ``hit_z``
+    [n]) is reflected about the head's symmetry plane and projected into the photo, so the mirror
+    position is a smooth function of the surface point, also on the steep strips that a grazing
+    region occupies in the photo (the relief's own depth there jumps within a pixel: read at
+    ``src`` it would make neighbouring hits mirror from far apart). Where the expression moves the
+    face, ``hit_z`` is the moved point's depth, not the canonical one: off by the displacement's
+    depth component (a few mm at the jaw). The weight is a product of smooth ramps: how far the
+    photo saw the head turned, how far this view turns toward the far side, how far the point lies
+    on the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
     feathered face mask."""
     info = sample_image(scene.mirror, src)  # [n, 7]
     cover = info[:, 2]

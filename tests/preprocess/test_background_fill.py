@@ -90,4 +90,3 @@ def test_background_continues_past_the_frame_as_a_soft_wash_not_a_mirror_copy():
     # A mirror copy would put the bright sign just past the edge; the wash only tints it.
     assert beyond.max() < 180
     assert np.abs(np.diff(beyond, axis=1)).max() < 10 and np.abs(np.diff(beyond, axis=0)).max() < 10
-

@@ -109,3 +109,13 @@ def test_a_plain_studio_backdrop_is_kept(tmp_path):
     Image.fromarray(img).save(tmp_path / "studio.png")
     p = load_portrait(tmp_path / "studio.png")
     assert np.array_equal(p.rgb, img) and not p.notes
+
+
+def test_a_subject_floating_on_a_plain_backdrop_is_not_taken_for_a_frame(tmp_path):
+    img = np.full((200, 160, 3), 240, np.uint8)
+    cv2.ellipse(img, (80, 100), (35, 45), 0, 0, 360, (180, 140, 120), -1)  # plain all round
+    Image.fromarray(img).save(tmp_path / "floating.png")
+    assert np.array_equal(load_portrait(tmp_path / "floating.png").rgb, img)
+    flat = np.full((120, 100, 3), 77, np.uint8)  # a single colour: nothing to cut either
+    Image.fromarray(flat).save(tmp_path / "flat.png")
+    assert load_portrait(tmp_path / "flat.png").rgb.shape == flat.shape
