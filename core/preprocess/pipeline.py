@@ -79,7 +79,7 @@ def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, 
 
 
 def prepare(portrait_path: str | Path, config: PrepareConfig = PrepareConfig(),
-            cache_root: Path | None = None, progress: ProgressCallback | None = None,
+            cache_root: str | Path | None = None, progress: ProgressCallback | None = None,
             use_cache: bool = True) -> PrepareResult:
     """Return the subject for ``portrait_path``, from the cache when a valid entry exists.
 
@@ -99,7 +99,7 @@ def prepare(portrait_path: str | Path, config: PrepareConfig = PrepareConfig(),
     model = load_face_model()
     settings = config.as_dict()
     key = cache.cache_key(image_bytes, settings, model.digest)
-    root = cache_root or cache.default_cache_root()
+    root = Path(cache_root) if cache_root is not None else cache.default_cache_root()
     messages: list[str] = []
     stages = _Stages(progress)
     if use_cache:

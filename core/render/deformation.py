@@ -196,11 +196,16 @@ class Deformer:
 
 
 @lru_cache(maxsize=4)
-def identity_source_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
-    """grid_sample coordinates [1, 2, h, w] of every geometry pixel's own place in the photo."""
-    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
-                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
-    return torch.stack([(xs + 0.5) / w * 2 - 1, (ys + 0.5) / h * 2 - 1])[None]
+def identity_source_grid(geo, photo, device: torch.device) -> torch.Tensor:
+    """grid_sample coordinates [1, 2, h, w] into the photo of every geometry pixel's own ray
+    (where an undeformed pixel takes its colour). The photo projection of the pixel's ray, not a
+    plain rescale: the geometry grid's rows and columns need not divide the photo's evenly."""
+    from core.render.relief_renderer import project_to_grid
+
+    ys, xs = torch.meshgrid(torch.arange(geo.height, device=device, dtype=torch.float32),
+                            torch.arange(geo.width, device=device, dtype=torch.float32), indexing="ij")
+    rays = torch.stack([(xs - geo.cx) / geo.focal_px, (ys - geo.cy) / geo.focal_px, torch.ones_like(xs)], dim=-1)
+    return project_to_grid(rays.view(-1, 3), photo).T.reshape(1, 2, geo.height, geo.width)
 
 
 def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
@@ -219,7 +224,7 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
     from core.render.relief_renderer import project_to_grid, sample_image
 
     device = depth_gated.device
-    source = identity_source_grid(*depth_gated.shape[-2:], device).clone()
+    source = identity_source_grid(geo, photo, device)
     depth = depth_gated.clone()
     x0, y0, x1, y1 = box_px
     if x1 <= x0 or y1 <= y0:

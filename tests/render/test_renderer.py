@@ -178,6 +178,20 @@ def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tm
     assert diff.mean() < 0.36 and (diff > 30).mean() < 0.002
 
 
+def test_fast_path_matches_the_reference_when_the_geometry_grid_does_not_divide_the_photo(
+        sample_portrait, tmp_path):
+    """A 1024 x 683 photo has a 512 x 342 geometry grid (683 / 2 is not whole): undeformed
+    pixels must still take their colour from their own ray, as in the reference."""
+    rgb = np.asarray(Image.open(sample_portrait).convert("RGB").resize((683, 683)))
+    wide = np.concatenate([rgb[:, :1].repeat(170, axis=1), rgb, rgb[:, -1:].repeat(171, axis=1)], axis=1)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    engine = Engine(prepare(tmp_path / "wide.png", cache_root=tmp_path / "cache").subject, "cpu")
+    req = FrameRequest(size=256, mask_window=1, motion=MotionParams(alpha_m=0.0))
+    fast = engine.render(req).astype(float)
+    ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)
+    assert np.abs(fast - ref).mean() < 0.5  # 1.1 when the grid was taken to span the photo exactly
+
+
 def test_compact_displacement_lookup_matches_grid_sample(engine, sample_subject):
     d = engine.deformer
     beta = sample_subject.beta_init.copy()
