@@ -26,6 +26,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.options import RenderOptions
+
+    defaults = RenderOptions()
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
@@ -45,13 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
     src.add_argument("--coeffs", type=Path, help="per-frame expression CSV (from audio2exp) instead of audio")
     r.add_argument("--out", type=Path, default=Path("out/talking_head.mp4"), help="MP4 to write")
-    r.add_argument("--size", type=int, default=256, help="output height and width in pixels (default 256)")
+    r.add_argument("--size", type=int, default=defaults.size,
+                   help=f"output height and width in pixels (default {defaults.size})")
     r.add_argument("--yaw", type=float, default=0.0, help="degrees, offset from the photo's view (+: subject's left)")
     r.add_argument("--pitch", type=float, default=0.0, help="degrees, offset from the photo's view (+: from above)")
     r.add_argument("--orbit", action="store_true", help="a smooth turntable camera path")
-    r.add_argument("--alpha-m", type=float, default=0.5, help="momentum alpha_m in [0, 1] (default 0.5)")
-    r.add_argument("--lambda-exp", type=float, default=1.5, help="expression scale lambda_exp (default 1.5)")
-    r.add_argument("--mask-window", type=int, default=7, help="mouth-mask averaging window n (default 7)")
+    r.add_argument("--alpha-m", type=float, default=defaults.motion.alpha_m,
+                   help=f"momentum alpha_m in [0, 1] (default {defaults.motion.alpha_m})")
+    r.add_argument("--lambda-exp", type=float, default=defaults.motion.lambda_exp,
+                   help=f"expression scale lambda_exp (default {defaults.motion.lambda_exp})")
+    r.add_argument("--mask-window", type=int, default=defaults.mask_window,
+                   help=f"mouth-mask averaging window n (default {defaults.mask_window})")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
@@ -67,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--portraits", type=Path, nargs="+", required=True, help="image files or folders")
     e.add_argument("--audio", type=Path, nargs="+", required=True, help="speech files or folders")
     e.add_argument("--out", type=Path, required=True, help="report folder")
-    e.add_argument("--size", type=int, default=256, help="render size (default 256)")
+    e.add_argument("--size", type=int, default=defaults.size, help=f"render size (default {defaults.size})")
     e.add_argument("--max-seconds", type=float, help="use at most this much of each audio file")
     e.add_argument("--phones", type=Path, nargs="+",
                    help="TextGrid or 'start end phone' files (default: X.TextGrid / X_phones*.txt beside X.wav)")
@@ -94,10 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_guarded(lambda: audio2exp_command(args.audio or SAMPLE_SPEECH, args.out) or 0)
     if command == "render":
         from core.commands import render_command
+        from core.options import RenderOptions
+        from core.render.camera import OrbitPose
 
-        return run_guarded(render_command, args.portrait, args.audio, args.coeffs, args.out, args.size,
-                           args.yaw, args.pitch, args.orbit, args.alpha_m, args.lambda_exp,
-                           args.mask_window, args.device, args.cache_dir)
+        def render() -> int:
+            options = RenderOptions.from_values(args.size, args.alpha_m, args.lambda_exp, args.mask_window)
+            return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
+                                  pose=OrbitPose(args.yaw, args.pitch), orbit=args.orbit, device=args.device,
+                                  cache_dir=args.cache_dir)
+
+        return run_guarded(render)
     if command == "viewer":
         from viewer.app import display_available
 
@@ -107,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"Rendering the sample to a video instead: {out}", flush=True)
             from core.commands import render_command
 
-            return run_guarded(render_command, args.portrait, args.audio, None, out, 256, 0.0, 0.0, False,
-                               0.5, 1.5, 7, args.device, None)
+            return run_guarded(render_command, args.portrait, args.audio, None, out, device=args.device)
         from viewer.app import run_viewer
 
         return run_guarded(run_viewer, args.portrait, args.audio, args.device, args.automation, args.max_seconds,

@@ -22,6 +22,7 @@ def bench_command(quick: bool = False) -> int:
     from core.audio.audio2exp import coefficients_for_file
     from core.device import cuda_available
     from core.engine import Engine, FrameRequest
+    from core.options import RenderOptions
     from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
     from core.render.camera import turntable_path
@@ -65,9 +66,10 @@ def bench_command(quick: bool = False) -> int:
         driver = coefficients_for_file(SAMPLE_SPEECH)
         a2e_s = time.perf_counter() - t
         engine.set_driver(driver)
-        stats = write_video(engine, VideoJob(out=Path(tmp) / "bench.mp4", size=256, audio_path=SAMPLE_SPEECH))
+        options = RenderOptions()
+        stats = write_video(engine, VideoJob(out=Path(tmp) / "bench.mp4", options=options, audio_path=SAMPLE_SPEECH))
         total = stats["wall_seconds"] + a2e_s
-        report["render_command"] = {"device": devices[-1], "size": 256, "video_s": round(stats["video_seconds"], 2),
+        report["render_command"] = {"device": devices[-1], "size": options.size, "video_s": round(stats["video_seconds"], 2),
                                     "wall_s": round(total, 2),
                                     "realtime_factor": round(stats["video_seconds"] / total, 2)}
     print(json.dumps(report, indent=2))

@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 
 from core.errors import UserInputError
+from core.options import RenderOptions
 from core.paths import SAMPLE_PORTRAIT
+from core.render.camera import OrbitPose
 
 
 def _say(msg: str) -> None:
@@ -62,25 +64,14 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
 
 
 def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path | None, out: Path,
-                   size: int = 256, yaw: float = 0.0, pitch: float = 0.0, orbit: bool = False,
-                   alpha_m: float = 0.5, lambda_exp: float = 1.5, mask_window: int = 7,
+                   options: RenderOptions = RenderOptions(), pose: OrbitPose = OrbitPose(), orbit: bool = False,
                    device: str = "auto", cache_dir: Path | None = None) -> int:
     """Render a talking-head video with sound (no display or sound card needed)."""
-    from core.audio.motion import MotionParams
-    from core.engine import Engine, FrameRequest
+    from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
-    from core.render.camera import OrbitPose
     from core.video import VideoJob, text_progress, write_video
 
-    if size < 32 or size > 2048:
-        raise UserInputError("--size must be between 32 and 2048 pixels")
-    if not 1 <= mask_window <= 60:
-        raise UserInputError("--mask-window must be between 1 and 60 frames")
-    try:
-        motion = MotionParams(alpha_m=alpha_m, lambda_exp=lambda_exp)
-    except ValueError as exc:
-        raise UserInputError(str(exc)) from None
     if coeffs_csv is None and audio is None:
         audio = SAMPLE_SPEECH
     portrait = portrait or SAMPLE_PORTRAIT
@@ -94,8 +85,7 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     driver = load_driver(audio, coeffs_csv)
     a2e_s = time.perf_counter() - t0
     engine.set_driver(driver)
-    job = VideoJob(out=out, size=size, pose=OrbitPose(yaw, pitch), orbit=orbit, mask_window=mask_window,
-                   audio_path=audio, request_defaults=FrameRequest(motion=motion))
+    job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio)
     stats = write_video(engine, job, text_progress())
     total = stats["wall_seconds"] + a2e_s
     _say(f"wrote {out}: {stats['frames']} frames ({stats['video_seconds']:.1f} s of video) in "

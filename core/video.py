@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -17,20 +17,19 @@ import numpy as np
 
 from core.engine import FPS, Engine, FrameRequest
 from core.errors import UserInputError
+from core.options import RenderOptions
 from core.render.camera import OrbitPose, turntable_path
 
 
 @dataclass(frozen=True)
 class VideoJob:
-    """One render. ``poses`` gives the camera per frame (None: ``pose`` for every frame)."""
+    """One render: the camera is ``pose`` for every frame, or the turntable path with ``orbit``."""
 
     out: Path
-    size: int = 256
+    options: RenderOptions = field(default_factory=RenderOptions)
     pose: OrbitPose = OrbitPose()
     orbit: bool = False
-    mask_window: int = 7
     audio_path: Path | None = None  # muxed as AAC when given
-    request_defaults: FrameRequest = field(default_factory=FrameRequest)
 
 
 ProgressFn = Callable[[int, int], None]
@@ -58,12 +57,10 @@ def text_progress(stream=sys.stderr) -> ProgressFn:
 
 
 def frame_requests(engine: Engine, job: VideoJob) -> Iterable[FrameRequest]:
-    base = job.request_defaults
     poses = turntable_path(engine.num_frames) if job.orbit else None
     for k in range(engine.num_frames):
         pose = poses[k] if poses else job.pose
-        yield FrameRequest(pose=pose, size=job.size, frame_index=k, motion=base.motion,
-                           mask_window=job.mask_window)
+        yield FrameRequest.with_options(job.options, pose=pose, frame_index=k)
 
 
 def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None) -> dict:
@@ -72,8 +69,8 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
 
     if engine.num_frames == 0:
         raise UserInputError("Nothing to render: the audio or coefficient file has no frames.")
-    size = job.size + (job.size % 2)  # H.264 with yuv420p needs even sizes
-    job = VideoJob(job.out, size, job.pose, job.orbit, job.mask_window, job.audio_path, job.request_defaults)
+    size = job.options.size + (job.options.size % 2)  # H.264 with yuv420p needs even sizes
+    job = replace(job, options=replace(job.options, size=size))
     out = Path(job.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)

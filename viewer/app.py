@@ -25,7 +25,7 @@ from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from core.render.camera import OrbitPose
 from viewer.clock import open_clock
 from viewer.render_process import RenderProcess
-from viewer.session import Session
+from viewer.session import Session, ViewSettings
 
 DISPLAY_PX = 512
 PANEL_PX = 240
@@ -212,7 +212,7 @@ class ViewerApp:
         elif not on and self._mic is not None:
             self._mic.close()
             self._mic = None
-            self.session.live_coefficients = None
+            self.session.stop_live()
             self.say("microphone off")
         return on
 
@@ -264,8 +264,10 @@ class ViewerApp:
             lead = self.session.scheduler.latency_s + self.session.scheduler.margin_s
             live = self._mic.current(now + lead)
             sound_at = live.sound_at if live is not None else None
-            self.session.live_coefficients = (live.coefficients if live is not None
-                                              else np.zeros(NUM_EXPRESSIONS, np.float32))
+            if live is not None:
+                self.session.push_live_frame(live.index, live.coefficients)
+            else:
+                self.session.push_live_frame(None, np.zeros(NUM_EXPRESSIONS, np.float32))
         if self.ready:
             request = self.session.request()
             if request != self._last_request:
@@ -289,7 +291,7 @@ class ViewerApp:
         if res.serial != self._observed_serial:
             self._observed_serial = res.serial
             self.session.scheduler.observe(res.finished_at - self._submit_times.get(res.request, res.finished_at))
-        if k is not None and clock.playing and self.session.live_coefficients is None:
+        if k is not None and clock.playing and not self.session.live:
             if not self.session.scheduler.due(k, clock.time()):
                 return None  # rendered ahead: hold it until its time
             self.offsets.append(self.session.scheduler.offset_ms(k, clock.time()))
@@ -312,7 +314,7 @@ class ViewerApp:
             parts.append(f"{(len(self._frame_times) - 1) / max(span, 1e-6):.1f} fps")
         if self._shown is not None:
             parts.append(f"render {self._shown.render_s * 1000:.0f} ms")
-            off = self.session.av_offset_ms(self._shown.request) if self.session.live_coefficients is None else None
+            off = self.session.av_offset_ms(self._shown.request) if not self.session.live else None
             if off is not None and self.session.clock.playing:
                 parts.append(f"A/V {off:+.0f} ms")
         if self._mic is not None and self._mic.error:
@@ -344,6 +346,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     import dearpygui.dearpygui as dpg
 
     app = ViewerApp(portrait, audio, device, automation, loop)
+    defaults = ViewSettings()  # the sliders start at the render options' defaults
     dpg.create_context()
     with dpg.texture_registry():
         dpg.add_raw_texture(DISPLAY_PX, DISPLAY_PX, app._texture, format=dpg.mvFormat_Float_rgba, tag="frame_tex")
@@ -390,13 +393,13 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                 dpg.add_slider_float(label="time (s)", tag="time", width=PANEL_PX, min_value=0.0, max_value=1.0,
                                      callback=lambda s, v: app.session.clock.seek(v))
                 dpg.add_separator()
-                dpg.add_slider_float(label="alpha_m", tag="alpha_m", width=PANEL_PX, default_value=0.5, min_value=0.0, max_value=1.0,
+                dpg.add_slider_float(label="alpha_m", tag="alpha_m", width=PANEL_PX, default_value=defaults.alpha_m, min_value=0.0, max_value=1.0,
                                      callback=lambda s, v: app.set_setting(alpha_m=float(v)))
-                dpg.add_slider_float(label="lambda_exp", tag="lambda_exp", width=PANEL_PX, default_value=1.5, min_value=0.0,
+                dpg.add_slider_float(label="lambda_exp", tag="lambda_exp", width=PANEL_PX, default_value=defaults.lambda_exp, min_value=0.0,
                                      max_value=3.0, callback=lambda s, v: app.set_setting(lambda_exp=float(v)))
-                dpg.add_slider_int(label="mask window n", tag="mask_window", width=PANEL_PX, default_value=7, min_value=1,
+                dpg.add_slider_int(label="mask window n", tag="mask_window", width=PANEL_PX, default_value=defaults.mask_window, min_value=1,
                                    max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
-                dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value="256",
+                dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value=str(defaults.size),
                               callback=lambda s, v: app.set_setting(size=int(v)))
                 dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.set_setting(pose=OrbitPose()))
                 dpg.add_separator()

@@ -2,29 +2,49 @@
 the camera and the sliders, turned into one FrameRequest per UI frame."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.audio.motion import MotionParams
 from core.engine import FrameRequest
+from core.options import MASK_WINDOW_LIMITS, RenderOptions
 from core.render.camera import OrbitPose
 from viewer.clock import PlaybackClock, WallClock
 from viewer.scheduler import FrameScheduler
 
+LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1]  # live frames kept for the mask window of Eq. 13
+
 
 @dataclass(frozen=True)
 class ViewSettings:
-    """The user's controls. Immutable: every change makes a new value."""
+    """The user's controls: the orbit pose and the render options. Immutable: every change
+    makes a new value (``with_(pose=..., alpha_m=..., lambda_exp=..., mask_window=..., size=...)``)."""
 
     pose: OrbitPose = OrbitPose()
-    alpha_m: float = 0.5
-    lambda_exp: float = 1.5
-    mask_window: int = 7
-    size: int = 256
+    options: RenderOptions = field(default_factory=RenderOptions)
+
+    @property
+    def alpha_m(self) -> float:
+        return self.options.motion.alpha_m
+
+    @property
+    def lambda_exp(self) -> float:
+        return self.options.motion.lambda_exp
+
+    @property
+    def mask_window(self) -> int:
+        return self.options.mask_window
+
+    @property
+    def size(self) -> int:
+        return self.options.size
 
     def with_(self, **changes) -> "ViewSettings":
-        return replace(self, **changes)
+        pose = changes.pop("pose", self.pose)
+        motion = replace(self.options.motion, **{k: changes.pop(k) for k in ("alpha_m", "lambda_exp") if k in changes})
+        options = replace(self.options, motion=motion, **changes)
+        return ViewSettings(pose, options)
 
 
 class Session:
@@ -33,17 +53,40 @@ class Session:
     def __init__(self, clock: PlaybackClock | None = None):
         self.clock: PlaybackClock = clock or WallClock(0.0)
         self.settings = ViewSettings()
-        self.live_coefficients: np.ndarray | None = None  # microphone mode
         self.scheduler = FrameScheduler()
+        self._live: deque[tuple[int | None, tuple[float, ...]]] | None = None  # microphone frames
 
+    # ----------------------------------------------------------------- microphone
+    @property
+    def live(self) -> bool:
+        """Microphone mode: requests carry the live frames instead of a driver frame index."""
+        return self._live is not None
+
+    def push_live_frame(self, index: int | None, coefficients: np.ndarray) -> None:
+        """The live frame the mouth shows now (``index``: its frame number, None before speech).
+        A new index is appended to the history the mask window averages over."""
+        if self._live is None:
+            self._live = deque(maxlen=LIVE_HISTORY_FRAMES)
+        values = tuple(map(float, coefficients))
+        if self._live and self._live[-1][0] == index:
+            self._live[-1] = (index, values)
+        else:
+            self._live.append((index, values))
+
+    def stop_live(self) -> None:
+        self._live = None
+
+    # ----------------------------------------------------------------- requests
     def request(self) -> FrameRequest:
         s = self.settings
-        motion = MotionParams(alpha_m=s.alpha_m, lambda_exp=s.lambda_exp)
-        if self.live_coefficients is not None:
-            return FrameRequest(pose=s.pose, size=s.size, coefficients=tuple(map(float, self.live_coefficients)),
-                                motion=motion, mask_window=s.mask_window)
+        if self._live:
+            frames = [c for _, c in self._live]
+            keep = s.mask_window - 1  # the request carries exactly the frames its mask averages
+            recent = tuple(frames[:-1][-keep:]) if keep > 0 else ()
+            return FrameRequest.with_options(s.options, pose=s.pose, coefficients=frames[-1],
+                                             recent_coefficients=recent)
         k = self.scheduler.frame_to_request(self.clock.time(), self.clock.playing, self.clock.duration)
-        return FrameRequest(pose=s.pose, size=s.size, frame_index=k, motion=motion, mask_window=s.mask_window)
+        return FrameRequest.with_options(s.options, pose=s.pose, frame_index=k)
 
     def av_offset_ms(self, shown: FrameRequest) -> float | None:
         """Audio playhead minus the start time of the shown frame, in ms. In sync: 0 <= offset < 40."""

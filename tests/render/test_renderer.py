@@ -82,6 +82,20 @@ def test_mouth_opens_with_the_jaw_and_the_rest_stays_still(engine, sample_subjec
     assert diff[far].mean() < 1.0  # background and torso: < 1/255 on average
 
 
+def test_a_live_request_renders_the_same_in_any_order(engine):
+    """A live (microphone) request carries its mask window: what was rendered before it does
+    not change its image."""
+    opening = [coeffs(jawOpen=0.1 * k) for k in range(7)]
+    a = FrameRequest(size=128, coefficients=opening[-1], recent_coefficients=tuple(opening[:-1]), mask_window=7)
+    b = FrameRequest(size=128, coefficients=coeffs(), mask_window=7)
+    first = engine.render(a)
+    engine.render(b)
+    engine.render(b)
+    assert np.array_equal(engine.render(a), first)
+    alone = engine.render(FrameRequest(size=128, coefficients=opening[-1], mask_window=7))
+    assert not np.array_equal(alone, first)  # the recent frames do take part (Eq. 13)
+
+
 def test_render_is_deterministic_and_camera_changes_the_view(engine):
     req = FrameRequest(size=128, coefficients=coeffs(jawOpen=0.3), mask_window=1)
     a, b = engine.render(req), engine.render(req)
@@ -102,19 +116,6 @@ def test_mask_window_averages_the_mouth_mask(engine):
         engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
     assert smooth < 0.6 * sharp
     assert later == pytest.approx(sharp, rel=0.05)
-
-
-def test_motion_parameters_change_the_expression(engine, sample_subject):
-    c = coeffs(jawOpen=0.6)
-    jaw = EXPRESSION_INDEX["jawOpen"]
-    base = engine.expression(FrameRequest(coefficients=c))
-    stronger = engine.expression(FrameRequest(coefficients=c, motion=MotionParams(lambda_exp=3.0)))
-    frozen = engine.expression(FrameRequest(coefficients=c, motion=MotionParams(alpha_m=0.0)))
-    assert stronger[jaw] > base[jaw] > frozen[jaw]
-    np.testing.assert_allclose(frozen, sample_subject.beta_init, atol=1e-6)
-    # Eyes and brows are not driven by speech: they keep the photo's values.
-    blink = EXPRESSION_INDEX["eyeBlinkLeft"]
-    assert base[blink] == pytest.approx(sample_subject.beta_init[blink])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -219,6 +220,6 @@ def test_bilabial_press_closes_the_lips_even_over_an_open_jaw(engine):
     # What is left is the one-pixel line where the lips meet.
     assert pressed <= 0.3 * open_jaw and pressed <= 0.6 * rest
     # With alpha_m = 0 the photo's expression is kept: no seal either.
-    frozen = engine.lip_seal(FrameRequest(coefficients=coeffs(mouthPressLeft=0.3, mouthPressRight=0.3),
-                                          motion=MotionParams(alpha_m=0.0)))
+    frozen = engine.track.frame(FrameRequest(coefficients=coeffs(mouthPressLeft=0.3, mouthPressRight=0.3),
+                                             motion=MotionParams(alpha_m=0.0))).current.seal
     assert frozen == 0.0

@@ -87,11 +87,28 @@ def test_session_builds_requests_from_settings_and_clock():
     session.clock.play()
     now.t += 1.0
     assert session.request().frame_index >= 25  # playing: at or ahead of the playhead
-    session.live_coefficients = np.full(33, 0.5, np.float32)
+    session.push_live_frame(0, np.full(33, 0.5, np.float32))
     live = session.request()
     assert live.frame_index is None and live.coefficients[0] == 0.5
     # Playback never moves the camera.
     assert live.pose == OrbitPose(10.0, -5.0)
+
+
+def test_live_requests_carry_their_mask_window():
+    """A live request holds the n - 1 live frames before it (Eq. 13), one per live frame index,
+    so the engine needs no memory of earlier requests."""
+    session = Session(WallClock(5.0, now=FakeTime()))
+    session.settings = session.settings.with_(mask_window=3)
+    for k in range(5):
+        session.push_live_frame(k, np.full(33, 0.1 * k, np.float32))
+        session.push_live_frame(k, np.full(33, 0.1 * k + 0.01, np.float32))  # same frame, updated
+    req = session.request()
+    assert req.coefficients[0] == pytest.approx(0.41)
+    assert [c[0] for c in req.recent_coefficients] == pytest.approx([0.21, 0.31])
+    session.settings = session.settings.with_(mask_window=1)
+    assert session.request().recent_coefficients == ()
+    session.stop_live()
+    assert not session.live and session.request().coefficients is None
 
 
 def test_render_worker_keeps_only_the_latest_request():

@@ -1,0 +1,1 @@
+"""What the face does in each frame: the expression track (driver + motion policy)."""

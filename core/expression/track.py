@@ -1,0 +1,126 @@
+"""The expression track: a frame request -> the state of the face in that frame.
+
+The driver gives beta_t^audio per video frame (25 fps): Audio2Exp output, a coefficient CSV, or
+live frames from the microphone (carried by the request itself). The track applies the motion
+parameters of paper 4.3 (``core.audio.motion``) against the photo's expression beta_init, adds
+our lip seal, and returns the current frame's face together with the n - 1 frames before it that
+the mouth mask of Eq. 13 averages. It is a pure function of the request and the driver: no state
+is carried from one request to the next.
+
+Every per-frame channel of the face lives here: today the expression coefficients and the lip
+seal; blinks, gaze and head motion are further fields of ``FaceState``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.audio.motion import mouth_mask
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+from core.request import FrameRequest
+
+_JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
+_PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouthPressRight"]
+
+
+@dataclass(frozen=True)
+class ExpressionConfig:
+    """Per-frame policy on top of the paper's motion formula."""
+
+    seal_press_start: float = 0.03  # mean mouthPress from the audio where the lip seal starts ...
+    seal_press_full: float = 0.15  # ... and where it is complete (smoothstep in between)
+    seal_full_alpha_m: float = 0.5  # the seal scales with alpha_m up to this value
+    beta_min: float = -0.5  # every coefficient is clipped to [beta_min, beta_max]
+    beta_max: float = 2.0
+
+
+@dataclass(frozen=True)
+class FaceState:
+    """The face in one frame.
+
+    beta: float32 [NUM_EXPRESSIONS] expression after the motion parameters, the seal and clipping
+    seal: how firmly the lips meet, 0..1 (the renderer closes the lips over the jaw's opening)
+    """
+
+    beta: np.ndarray
+    seal: float
+
+    def key(self) -> tuple[bytes, float]:
+        """A hashable identity of this state (two equal keys render the same face)."""
+        return self.beta.tobytes(), self.seal
+
+
+@dataclass(frozen=True)
+class FrameFaces:
+    """The face of the requested frame and of the frames before it (Eq. 13's window).
+
+    current: this frame;  recent: up to n - 1 earlier frames, oldest first
+    """
+
+    current: FaceState
+    recent: tuple[FaceState, ...] = ()
+
+    @property
+    def window(self) -> tuple[FaceState, ...]:
+        """recent + current: the n frames whose masks are averaged, current last."""
+        return self.recent + (self.current,)
+
+
+class ExpressionTrack:
+    """beta_init and a driver [T, NUM_EXPRESSIONS] (may be empty) -> ``FrameFaces`` per request."""
+
+    def __init__(self, beta_init: np.ndarray, driver: np.ndarray | None = None,
+                 config: ExpressionConfig = ExpressionConfig()):
+        self.beta_init = np.asarray(beta_init, np.float32)
+        driver = np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else np.asarray(driver, np.float32)
+        if driver.ndim != 2 or driver.shape[1] != NUM_EXPRESSIONS:
+            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}], got {driver.shape}")
+        self.driver = driver
+        self.config = config
+        self._driven = mouth_mask()
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.driver)
+
+    def with_driver(self, driver: np.ndarray) -> "ExpressionTrack":
+        return ExpressionTrack(self.beta_init, driver, self.config)
+
+    # ----------------------------------------------------------------- one frame
+    def audio_window(self, request: FrameRequest) -> list[np.ndarray]:
+        """beta^audio of the request's window, oldest first, current last ([NUM_EXPRESSIONS] each)."""
+        n = max(1, int(request.mask_window))
+        if request.frame_index is not None and len(self.driver):
+            last = len(self.driver) - 1
+            ks = [request.frame_index - back for back in range(n - 1, 0, -1) if request.frame_index - back >= 0]
+            ks.append(request.frame_index)
+            return [self.driver[int(np.clip(k, 0, last))] for k in ks]
+        if request.coefficients is None:
+            return [np.zeros(NUM_EXPRESSIONS, np.float32)]
+        recent = list(request.recent_coefficients[-(n - 1):]) if n > 1 else []
+        return [np.asarray(c, np.float32) for c in recent + [request.coefficients]]
+
+    def face(self, audio: np.ndarray, request: FrameRequest) -> FaceState:
+        """One frame's face from its beta^audio [NUM_EXPRESSIONS] and the request's motion
+        parameters. Where the audio presses the lips together (bilabials), mouthClose cancels
+        the jaw's opening at the lips."""
+        beta = request.motion.apply(audio, self.beta_init, driven=self._driven)
+        seal = self.lip_seal(audio, request)
+        if seal > 0:
+            beta[_CLOSE] = max(beta[_CLOSE], seal * beta[_JAW])
+        return FaceState(np.clip(beta, self.config.beta_min, self.config.beta_max).astype(np.float32), seal)
+
+    def lip_seal(self, audio: np.ndarray, request: FrameRequest) -> float:
+        """How firmly the lips should meet, 0..1: a bilabial closure (/p b m/ press the lips) is a
+        hard articulatory target, so it is honoured even over the jaw's coarticulated opening and
+        the photo's own open mouth. Scales with alpha_m up to ``seal_full_alpha_m``."""
+        c = self.config
+        press = 0.5 * float(audio[_PRESS_L] + audio[_PRESS_R])
+        t = min(max((press - c.seal_press_start) / (c.seal_press_full - c.seal_press_start), 0.0), 1.0)
+        return t * t * (3 - 2 * t) * min(1.0, request.motion.alpha_m / c.seal_full_alpha_m)
+
+    def frame(self, request: FrameRequest) -> FrameFaces:
+        """The faces of the request's frame and of the frames before it."""
+        faces = [self.face(audio, request) for audio in self.audio_window(request)]
+        return FrameFaces(faces[-1], tuple(faces[:-1]))

@@ -1,0 +1,46 @@
+"""Render options a user sets, with their defaults in one place.
+
+The command line (``render``, ``eval``), the viewer's sliders, its video export and the
+benchmark all start from ``RenderOptions()``; the motion defaults come from the paper's values
+in ``core.audio.motion``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.audio.motion import MotionParams
+from core.errors import UserInputError
+
+DEFAULT_SIZE_PX = 256  # output height and width
+DEFAULT_MASK_WINDOW = 7  # n of Eq. 13 (frames)
+SIZE_LIMITS_PX = (32, 2048)
+MASK_WINDOW_LIMITS = (1, 60)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the user chooses for a render: size (px), the motion parameters (alpha_m,
+    lambda_exp; paper 4.3) and the mask window n (Eq. 13; 1 = no averaging)."""
+
+    size: int = DEFAULT_SIZE_PX
+    motion: MotionParams = field(default_factory=MotionParams)
+    mask_window: int = DEFAULT_MASK_WINDOW
+
+    @staticmethod
+    def from_values(size: int = DEFAULT_SIZE_PX, alpha_m: float | None = None, lambda_exp: float | None = None,
+                    mask_window: int = DEFAULT_MASK_WINDOW) -> "RenderOptions":
+        """Checked options from plain values (command-line flags); None keeps a default.
+        Raises UserInputError with a message naming the flag."""
+        lo, hi = SIZE_LIMITS_PX
+        if not lo <= int(size) <= hi:
+            raise UserInputError(f"--size must be between {lo} and {hi} pixels")
+        lo, hi = MASK_WINDOW_LIMITS
+        if not lo <= int(mask_window) <= hi:
+            raise UserInputError(f"--mask-window must be between {lo} and {hi} frames")
+        defaults = MotionParams()
+        try:
+            motion = MotionParams(alpha_m=defaults.alpha_m if alpha_m is None else float(alpha_m),
+                                  lambda_exp=defaults.lambda_exp if lambda_exp is None else float(lambda_exp))
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
+        return RenderOptions(int(size), motion, int(mask_window))

@@ -1,0 +1,90 @@
+"""Feature blending of the inner mouth (paper Eq. 12-13), in image space.
+
+The inner-lip polygon of the deformed mesh, for each frame of the mask window, is seen from the
+current camera and the masks are averaged (Eq. 13); the mouth layer (``core.render.mouth``: the
+photo's own teeth over the drawn interior) is blended in with that mask (Eq. 12).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.expression.track import FaceState, FrameFaces
+from core.face import topology as topo
+from core.face.face_model import FaceModel
+from core.preprocess.subject import Subject
+from core.render import mouth as mouth_model
+from core.render.camera import ViewCamera
+
+_LIP_POLYGON = list(topo.inner_lip_polygon())
+# Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
+_UPPER_IN_POLY = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
+_LOWER_IN_POLY = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
+OCCLUDER_MARGIN_CM = 1.0  # the mouth is hidden where a hit is this much in front of the lips
+MASK_THRESHOLD = 1e-3  # mask values below this are treated as outside the mouth
+BOX_PAD_PX = 2  # the mouth layer is drawn over the mask's bounding box grown by this
+
+
+class MouthCompositor:
+    """Per-subject lip geometry and mouth layers; ``lip_polygons`` then ``composite`` per frame."""
+
+    def __init__(self, subject: Subject, model: FaceModel, colours: mouth_model.MouthColours,
+                 seal_field: np.ndarray):
+        """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap."""
+        self.subject = subject
+        self.colours = colours
+        self.head_init = subject.head_mesh.astype(np.float64)
+        self._lip_init = self.head_init[_LIP_POLYGON]
+        self._lip_basis = model.basis[:, _LIP_POLYGON, :].astype(np.float64)  # [K, M, 3]
+        self._lip_seal = np.asarray(seal_field, np.float64)[_LIP_POLYGON]
+        self.photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
+
+    def to_world(self, head: np.ndarray) -> np.ndarray:
+        """Head-frame points [N, 3] -> world (the photo's camera frame), cm."""
+        return head @ self.subject.rotation.T + self.subject.translation
+
+    def lip_polygon(self, face: FaceState) -> np.ndarray:
+        """The deformed inner-lip polygon of ``face``, world frame [M, 3]."""
+        delta = (face.beta - self.subject.beta_init).astype(np.float64)
+        head = self._lip_init + np.einsum("k,kvc->vc", delta, self._lip_basis) + face.seal * self._lip_seal
+        # Lips that are pushed past each other are closed, not inside out.
+        upper, lower = head[_UPPER_IN_POLY], head[_LOWER_IN_POLY]
+        crossed = lower[:, 1] < upper[:, 1]  # y is down
+        if crossed.any():
+            mid = 0.5 * (upper[crossed] + lower[crossed])
+            head[_UPPER_IN_POLY[crossed]] = mid
+            head[_LOWER_IN_POLY[crossed]] = mid
+        return self.to_world(head)
+
+    def lip_polygons(self, faces: FrameFaces) -> list[np.ndarray]:
+        """World-frame inner-lip polygons of the mask window (Eq. 13), the current one last."""
+        return [self.lip_polygon(face) for face in faces.window]
+
+    def composite(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
+                  vertices: np.ndarray, camera: ViewCamera) -> np.ndarray:
+        """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
+
+        rgb: float32 [S, S, 3] in 0..255;  hit_depth: float32 [S, S] world z of the person hit (cm,
+        +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame.
+        Returns M, float32 [S, S]."""
+        size = camera.intrinsics.width
+        head_now = np.asarray(vertices, np.float64)
+        mask = mouth_model.averaged_mask(polygons, camera)
+        # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it.
+        lips_z = self.to_world(head_now[_LIP_POLYGON])[:, 2].min()
+        mask *= (hit_depth >= lips_z - OCCLUDER_MARGIN_CM) | ~np.isfinite(hit_depth)
+        ys, xs = np.nonzero(mask > MASK_THRESHOLD)
+        if len(ys) == 0:
+            return mask
+        box = (max(xs.min() - BOX_PAD_PX, 0), max(ys.min() - BOX_PAD_PX, 0),
+               min(xs.max() + BOX_PAD_PX + 1, size), min(ys.max() + BOX_PAD_PX + 1, size))
+        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, self.to_world, camera, self.colours, box)
+        pm = self.photo_mouth
+        if not pm.empty:
+            s = self.subject
+            photo_rgb, photo_a = mouth_model.photo_mouth_layers(
+                pm, camera, s.intrinsics, s.rotation, s.translation, self.head_init, head_now, box)
+            inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
+        x0, y0, x1, y1 = box
+        m = mask[y0:y1, x0:x1, None]
+        rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
+        return mask

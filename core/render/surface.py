@@ -1,0 +1,121 @@
+"""The person surface of one frame, ready to be ray-marched: fast path or reference path.
+
+Fast path: the person height field is deformed once per frame in the photo's view
+(``deformation.warp_height_field``), at full geometry resolution or at half of it for outputs
+that do not need more; the march then needs no per-sample deformation. Reference path: Eq. 7
+literally, every ray sample p reads the canonical relief at p + dp(p).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core.expression.track import FaceState
+from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
+from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, SurfaceQuery, half_resolution,
+                                         height_field_query, project_to_grid, sample_image, surface_gap)
+
+STEP_CM = 0.5  # ray-march step in depth (fast path)
+REFERENCE_STEP_CM = 0.1
+STEP_LIMITS = (16, 400)  # march steps over the depth range, at least / at most
+REFINE_ITERATIONS = 3  # regula-falsi iterations at a crossing (fast path)
+REFERENCE_REFINE_ITERATIONS = 6
+
+
+@dataclass
+class SurfacePass:
+    """What ``render_relief`` marches for one frame.
+
+    scene:     the geometry level marched (its ``geo`` is the height field's camera)
+    query:     a deformed height field [1, 1, h, w] (fast) or a surface query callable (reference)
+    source_of: world hit points [N, 3] -> grid coordinates [N, 2] into the full-resolution appearance
+    gap_of:    world hit points [N, 3] -> surface gap [N] (cm), reference path only
+    steps, refine: uniform march steps and crossing refinements
+    """
+
+    scene: ReliefScene
+    query: SurfaceQuery | torch.Tensor
+    source_of: Callable[[torch.Tensor], torch.Tensor]
+    gap_of: Callable[[torch.Tensor], torch.Tensor] | None
+    steps: int
+    refine: int
+
+
+def march_steps(scene: ReliefScene, step_cm: float) -> int:
+    """Uniform steps that cover the scene's depth range at ``step_cm``, within STEP_LIMITS."""
+    near, far = scene.z_range
+    return int(np.clip(np.ceil((far - near) / step_cm), *STEP_LIMITS))
+
+
+class FastSurface:
+    """Geometry levels (full and half resolution) with their warp plans; the last warp is kept,
+    so that orbiting a still face does not deform it again."""
+
+    def __init__(self, scene: ReliefScene, deformer: Deformer):
+        self.deformer = deformer
+        self.levels = [scene, half_resolution(scene)]
+        self.boxes = [deformation_box(deformer, level) for level in self.levels]
+        self.plans = [warp_plan(deformer, level.depth_open, level.geo, box)
+                      for level, box in zip(self.levels, self.boxes)]
+        self.steps = march_steps(scene, STEP_CM)
+        self._warp_key: tuple | None = None
+        self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def level_for(self, size: int, zoom: float) -> int:
+        """Half resolution (1) when the output, zoomed, needs no more than half of the geometry."""
+        return 1 if 2 * size * zoom <= self.levels[0].geo.width else 0
+
+    def prepare(self, face: FaceState, frame: FrameDeformation, size: int, zoom: float) -> SurfacePass:
+        level = self.level_for(size, zoom)
+        key = (level,) + face.key()
+        if key != self._warp_key:
+            s = self.levels[level]
+            self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
+                                           self.boxes[level], NO_SURFACE_CM, plan=self.plans[level])
+            self._warp_key = key
+        depth, source = self._warp
+        scene = self.levels[level]
+
+        def source_of(points: torch.Tensor) -> torch.Tensor:
+            return sample_image(source, project_to_grid(points, scene.geo))
+
+        return SurfacePass(scene, depth, source_of, None, self.steps, REFINE_ITERATIONS)
+
+
+class ReferenceSurface:
+    """Eq. 7 literally: every sample p reads the canonical relief at p + dp(p)."""
+
+    def __init__(self, scene: ReliefScene, deformer: Deformer):
+        self.scene = scene
+        self.deformer = deformer
+        self.canonical = height_field_query(scene.depth, scene.geo)
+        self.steps = march_steps(scene, REFERENCE_STEP_CM)
+
+    def prepare(self, frame: FrameDeformation) -> SurfacePass:
+        s, deformer, canonical = self.scene, self.deformer, self.canonical
+
+        def moved(points: torch.Tensor) -> torch.Tensor:
+            return points + deformer.displacement_at_reference(points, frame)
+
+        def query(points: torch.Tensor) -> torch.Tensor:
+            return canonical(moved(points))
+
+        def source_of(points: torch.Tensor) -> torch.Tensor:
+            return project_to_grid(moved(points), s.photo)
+
+        def gap_of(points: torch.Tensor) -> torch.Tensor:
+            return surface_gap(s.depth, s.geo, moved(points))
+
+        return SurfacePass(s, query, source_of, gap_of, self.steps, REFERENCE_REFINE_ITERATIONS)
+
+
+def deformation_box(deformer: Deformer, scene: ReliefScene) -> tuple[int, int, int, int]:
+    """Geometry pixels (x0, y0, x1, y1) the deformation can reach: the mapping grid's projection."""
+    geo = scene.geo
+    uv = geo.project(deformer.grid_box_corners())
+    x0, y0 = np.floor(uv.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(uv.max(axis=0)).astype(int) + 2
+    return (max(x0, 0), max(y0, 0), min(x1, geo.width), min(y1, geo.height))
