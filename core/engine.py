@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from core.device import resolve_device
-from core.expression.track import ExpressionTrack, FaceState
+from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
 from core.face import topology as topo
 from core.face.face_model import FaceModel, load_face_model
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import ViewCamera, view_camera
+from core.render.config import RenderConfig
 from core.render.deformation import Deformer, FrameDeformation
 from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
@@ -51,17 +52,21 @@ class RenderResult:
 class Engine:
     """Renders one subject. Thread-safe: one render at a time."""
 
-    def __init__(self, subject: Subject, device: str | torch.device = "auto", model: FaceModel | None = None):
+    def __init__(self, subject: Subject, device: str | torch.device = "auto", model: FaceModel | None = None,
+                 config: RenderConfig = RenderConfig(), expression: ExpressionConfig = ExpressionConfig()):
         self.subject = subject
+        self.config = config
         self.model = model or load_face_model()
         self.device = resolve_device(device)
-        self.track = ExpressionTrack(subject.beta_init)
+        self.track = ExpressionTrack(subject.beta_init, config=expression)
         self.scene = ReliefScene.from_subject(subject, self.device)
         self.deformer = Deformer(subject, self.model, self.device)
-        self.fast = FastSurface(self.scene, self.deformer)
-        self.reference = ReferenceSurface(self.scene, self.deformer)
-        self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64))  # closes the photo's lip gap
-        self.mouth = MouthCompositor(subject, self.model, _mouth_colours(subject), self.seal_field)
+        self.fast = FastSurface(self.scene, self.deformer, config.march)
+        self.reference = ReferenceSurface(self.scene, self.deformer, config.march)
+        # Closes the photo's own lip gap where the audio seals the lips.
+        self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
+        colours = _mouth_colours(subject, config.mouth.colours)
+        self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth)
         self.pivot = np.asarray(subject.translation, np.float64)
         self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
         self._lock = threading.Lock()
@@ -124,7 +129,7 @@ class Engine:
         return self.deformer.frame(face.beta, extra=face.seal * self.seal_field if face.seal > 0 else None)
 
 
-def _mouth_colours(subject: Subject) -> mouth_model.MouthColours:
+def _mouth_colours(subject: Subject, config) -> mouth_model.MouthColours:
     s = subject
     h, w = s.relief.appearance.shape[:2]
     uv = s.intrinsics.project(s.mesh.astype(np.float64))
@@ -133,4 +138,4 @@ def _mouth_colours(subject: Subject) -> mouth_model.MouthColours:
     ring = (outer > 0) & ~s.relief.mouth_mask
     crop = s.relief.mouth_crop
     photo_mouth = crop[crop[..., 3] > 0][:, :3].astype(np.float32) if crop.size else None
-    return mouth_model.MouthColours.from_photo(photo_mouth, s.relief.appearance[ring].astype(np.float32))
+    return mouth_model.MouthColours.from_photo(photo_mouth, s.relief.appearance[ring].astype(np.float32), config)

@@ -17,10 +17,9 @@ import numpy as np
 
 from core.face import topology as topo
 from core.render.camera import ViewCamera
+from core.render.config import MouthColourConfig, MouthGeometryConfig, MouthMaskConfig
 
-TEETH_PER_ROW = 8
-TOOTH_WIDTHS = np.array([0.75, 0.85, 1.0, 1.25, 1.25, 1.0, 0.85, 0.75])
-SUBPIXEL_BITS = 4
+SUBPIXEL_BITS = 4  # fixed-point precision of the anti-aliased polygon fills
 
 
 @dataclass(frozen=True)
@@ -32,27 +31,41 @@ class MouthColours:
     tongue: np.ndarray
 
     @staticmethod
-    def from_photo(photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray) -> "MouthColours":
-        """Tint from the subject: lip colour from the lip ring, teeth from the photo's own open
-        mouth when it shows teeth, else an off-white scaled to the face's brightness."""
-        lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array([170.0, 90.0, 90.0])
-        brightness = float(np.clip(lip.mean() / 120.0, 0.6, 1.3))
+    def from_photo(photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray,
+                   config: MouthColourConfig = MouthColourConfig()) -> "MouthColours":
+        """Tint from the subject: lip colour from the lip ring (lip_pixels [N, 3]), teeth from the
+        photo's own open mouth (photo_rgb_mouth [M, 3] or None) when it shows teeth, else an
+        off-white scaled to the face's brightness."""
+        c = config
+        lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array(c.default_lip)
+        brightness = float(np.clip(lip.mean() / c.brightness_reference, *c.brightness_limits))
+        grey = float(np.ptp(lip)) < c.greyscale_spread  # a greyscale photo: keep the mouth grey too
         # Teeth inside a mouth are in shade: an off-white well below pure white.
-        teeth = np.array([215.0, 206.0, 190.0]) * min(brightness, 1.0)
-        if float(np.ptp(lip)) < 6.0:  # a greyscale photo: keep the mouth grey too
+        teeth = np.array(c.teeth_in_shade) * min(brightness, 1.0)
+        if grey:
             teeth = np.full(3, teeth.mean())
-        if photo_rgb_mouth is not None and len(photo_rgb_mouth) > 20:
-            bright = photo_rgb_mouth[photo_rgb_mouth.mean(axis=1) > np.percentile(photo_rgb_mouth.mean(axis=1), 70)]
-            if len(bright) and bright.mean() > 120:
+        if photo_rgb_mouth is not None and len(photo_rgb_mouth) > c.photo_teeth_min_pixels:
+            level = photo_rgb_mouth.mean(axis=1)
+            bright = photo_rgb_mouth[level > np.percentile(level, c.photo_teeth_percentile)]
+            if len(bright) and bright.mean() > c.photo_teeth_min_level:
                 teeth = np.median(bright, axis=0)
-        tongue = 0.55 * lip + 0.45 * np.array([175.0, 75.0, 80.0])
-        if float(np.ptp(lip)) < 6.0:
+        tongue = c.tongue_lip_share * lip + (1 - c.tongue_lip_share) * np.array(c.tongue_red)
+        if grey:
             tongue = np.full(3, tongue.mean())
-        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * 0.3).astype(np.float32),
-                            tongue=(tongue * 0.8).astype(np.float32))
+        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * c.cavity_shade).astype(np.float32),
+                            tongue=(tongue * c.tongue_shade).astype(np.float32))
+
+    def to_array(self) -> np.ndarray:
+        """float32 [3, 3]: teeth, cavity, tongue rows."""
+        return np.stack([self.teeth, self.cavity, self.tongue]).astype(np.float32)
+
+    @staticmethod
+    def from_array(rows: np.ndarray) -> "MouthColours":
+        rows = np.asarray(rows, np.float32)
+        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2])
 
 
-def lip_seal_field(head: np.ndarray, falloff_cm: float = 0.45) -> np.ndarray:
+def lip_seal_field(head: np.ndarray, falloff_cm: float = MouthMaskConfig().seal_falloff_cm) -> np.ndarray:
     """Displacement [N, 3] (head frame, cm) that brings the upper and lower inner lip contours of
     ``head`` [N, 3] together at their midline; nearby lip vertices follow their side's nearest
     inner-lip vertex with a Gaussian falloff. Closes whatever gap the photo's mouth has."""
@@ -74,7 +87,7 @@ def lip_seal_field(head: np.ndarray, falloff_cm: float = 0.45) -> np.ndarray:
     return field
 
 
-def smooth_closed_polygon(points: np.ndarray, iterations: int = 2) -> np.ndarray:
+def smooth_closed_polygon(points: np.ndarray, iterations: int = MouthMaskConfig().smoothing_iterations) -> np.ndarray:
     """Chaikin corner cutting of a closed polygon [M, 2] -> [M * 2**iterations, 2]: the lips'
     ten-point contour becomes a rounded opening instead of a box."""
     for _ in range(iterations):
@@ -83,12 +96,13 @@ def smooth_closed_polygon(points: np.ndarray, iterations: int = 2) -> np.ndarray
     return points
 
 
-def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera) -> np.ndarray:
+def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
+                  config: MouthMaskConfig = MouthMaskConfig()) -> np.ndarray:
     """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
     ``polygons_world[-1]`` is the current frame. Returns float32 [S, S]."""
     size = camera.intrinsics.width
     out = np.zeros((size, size), np.float32)
-    projected = [smooth_closed_polygon(camera.project(p)) for p in polygons_world]
+    projected = [smooth_closed_polygon(camera.project(p), config.smoothing_iterations) for p in polygons_world]
     pts = np.concatenate(projected)
     x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 4, 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 5, size)
@@ -98,26 +112,26 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera) -> np.nd
     masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) for p in projected]
     mean = np.mean(masks, axis=0)
     if len(masks) > 1:
-        band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), 1.0)
-        mean = np.minimum(mean, np.clip(band * 1.5, 0, 1))
+        band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), config.closed_band_blur_px)
+        mean = np.minimum(mean, np.clip(band * config.closed_band_gain, 0, 1))
     out[y0:y1, x0:x1] = mean
     return out
 
 
-def _fill_mask(points_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _fill_mask(points_px: np.ndarray, shape: tuple[int, int], subpixel_bits: int = SUBPIXEL_BITS) -> np.ndarray:
     """Anti-aliased filled polygon (already smoothed), float32 of ``shape`` in [0, 1]."""
     mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points_px * (1 << SUBPIXEL_BITS)).astype(np.int32)], 255,
-                 lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+    cv2.fillPoly(mask, [np.round(points_px * (1 << subpixel_bits)).astype(np.int32)], 255,
+                 lineType=cv2.LINE_AA, shift=subpixel_bits)
     return mask.astype(np.float32) * (1.0 / 255.0)
 
 
-def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float, curve: float) -> list[np.ndarray]:
+def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float, curve: float,
+               widths: tuple[float, ...], gap: float) -> list[np.ndarray]:
     """Quads (head frame, [4, 3] each) of one row of teeth centred on ``anchor``."""
-    edges = np.concatenate([[0.0], np.cumsum(TOOTH_WIDTHS)])
+    edges = np.concatenate([[0.0], np.cumsum(np.array(widths))])
     edges = (edges / edges[-1] * 2 - 1) * half_width
     quads = []
-    gap = 0.035
     for a, b in zip(edges[:-1], edges[1:]):
         a, b = a + gap, b - gap
         za = anchor[2] + curve * (a / half_width) ** 2
@@ -130,47 +144,52 @@ def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float,
 
 
 def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, camera: ViewCamera,
-                        colours: MouthColours, box: tuple[int, int, int, int]) -> np.ndarray:
+                        colours: MouthColours, box: tuple[int, int, int, int],
+                        config: MouthGeometryConfig = MouthGeometryConfig()) -> np.ndarray:
     """Render the mouth model inside ``box`` (x0, y0, x1, y1 output pixels).
 
     head_init / head_now: [478, 3] head-frame meshes V_init / V(beta). Returns float32 [h, w, 3]
     in [0, 255] for the box.
     """
+    g = config
     x0, y0, x1, y1 = box
     canvas = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
     canvas[:] = np.clip(colours.cavity, 0, 255).astype(np.uint8)
     width_init = np.linalg.norm(head_init[topo.INNER_CORNER_LEFT] - head_init[topo.INNER_CORNER_RIGHT])
     offset = np.array([x0, y0], np.float64)
+    bits = SUBPIXEL_BITS
 
     def fill(poly_head: np.ndarray, colour: np.ndarray) -> None:
         px = camera.project(to_world(poly_head)) - offset
-        pts = np.round(px * (1 << SUBPIXEL_BITS)).astype(np.int32)
+        pts = np.round(px * (1 << bits)).astype(np.int32)
         cv2.fillPoly(canvas, [pts], tuple(float(c) for c in np.clip(colour, 0, 255)),
-                     lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+                     lineType=cv2.LINE_AA, shift=bits)
 
     # Tongue: a flat ellipse on the floor of the mouth, moving with the jaw.
     lower_mid = head_now[topo.LOWER_LIP_INNER_MID]
     upper_mid_init = head_init[topo.UPPER_LIP_INNER_MID]
-    angles = np.linspace(0, 2 * np.pi, 20, endpoint=False)
-    tongue = np.stack([lower_mid[0] + 0.36 * width_init * np.cos(angles),
-                       np.full_like(angles, lower_mid[1] - 0.05),
-                       lower_mid[2] + 1.4 + 1.0 * np.sin(angles)], axis=1)
+    angles = np.linspace(0, 2 * np.pi, g.tongue_points, endpoint=False)
+    tongue = np.stack([lower_mid[0] + g.tongue_half_width * width_init * np.cos(angles),
+                       np.full_like(angles, lower_mid[1] - g.tongue_raise_cm),
+                       lower_mid[2] + g.tongue_depth_cm + g.tongue_length_cm * np.sin(angles)], axis=1)
     fill(tongue, colours.tongue)
     # Lower teeth follow the jaw; upper teeth are fixed to the skull.
     # Outer teeth sit deeper in the shade of the cheeks.
-    shade = 1.0 - 0.4 * np.linspace(-1, 1, TEETH_PER_ROW) ** 2
-    for quad, k in zip(_teeth_row(lower_mid + np.array([0.0, 0.0, 0.45]), 0.36 * width_init, -0.35, 0.4, 0.35),
-                       shade):
-        fill(quad, colours.teeth * 0.78 * k)
-    for quad, k in zip(_teeth_row(upper_mid_init + np.array([0.0, 0.0, 0.4]), 0.42 * width_init, -0.4, 0.6, 0.4),
-                       shade):
+    shade = 1.0 - g.side_teeth_shade * np.linspace(-1, 1, len(g.tooth_widths)) ** 2
+    lower = _teeth_row(lower_mid + np.array([0.0, 0.0, g.lower_depth_cm]), g.lower_half_width * width_init,
+                       g.lower_top_cm, g.lower_bottom_cm, g.lower_curve_cm, g.tooth_widths, g.teeth_gap_cm)
+    for quad, k in zip(lower, shade):
+        fill(quad, colours.teeth * g.lower_teeth_shade * k)
+    upper = _teeth_row(upper_mid_init + np.array([0.0, 0.0, g.upper_depth_cm]), g.upper_half_width * width_init,
+                       g.upper_top_cm, g.upper_bottom_cm, g.upper_curve_cm, g.tooth_widths, g.teeth_gap_cm)
+    for quad, k in zip(upper, shade):
         fill(quad, colours.teeth * k)
-    out = cv2.GaussianBlur(canvas, (0, 0), 0.6).astype(np.float32)
+    out = cv2.GaussianBlur(canvas, (0, 0), g.blur_px).astype(np.float32)
     # Soft shading: the interior darkens away from the lips' opening centre.
     h, w = out.shape[:2]
     if h > 2 and w > 2:
         yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
-        out *= (1.0 - 0.25 * yy**2)[..., None]
+        out *= (1.0 - g.vertical_shade * yy**2)[..., None]
     return out
 
 
@@ -212,7 +231,9 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera, rotation: np.ndarray,
                        translation: np.ndarray, head_init: np.ndarray, head_now: np.ndarray,
-                       box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+                       box: tuple[int, int, int, int],
+                       plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two planes behind the lips, seen from ``camera`` inside ``box``.
 
     Each output ray meets the upper plane (fixed to the skull) and the lower plane (moved with the
@@ -232,7 +253,7 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     alpha = np.zeros(hh * ww, np.float32)
     for vertex, upper in ((topo.LOWER_LIP_INNER_MID, False), (topo.UPPER_LIP_INNER_MID, True)):
         shift = np.zeros(3) if upper else (head_now[vertex] - head_init[vertex]) @ rotation.T
-        plane_point = (head_init[vertex] + np.array([0.0, 0.0, 0.3])) @ rotation.T + translation + shift
+        plane_point = (head_init[vertex] + np.array([0.0, 0.0, plane_depth_cm])) @ rotation.T + translation + shift
         denom = dirs @ normal
         t = ((plane_point - camera.position) @ normal) / np.where(np.abs(denom) < 1e-6, 1e-6, denom)
         hits = camera.position + t[:, None] * dirs - shift

@@ -14,23 +14,22 @@ from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import ViewCamera
+from core.render.config import MouthConfig
 
 _LIP_POLYGON = list(topo.inner_lip_polygon())
 # Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
 _UPPER_IN_POLY = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
 _LOWER_IN_POLY = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
-OCCLUDER_MARGIN_CM = 1.0  # the mouth is hidden where a hit is this much in front of the lips
-MASK_THRESHOLD = 1e-3  # mask values below this are treated as outside the mouth
-BOX_PAD_PX = 2  # the mouth layer is drawn over the mask's bounding box grown by this
 
 
 class MouthCompositor:
     """Per-subject lip geometry and mouth layers; ``lip_polygons`` then ``composite`` per frame."""
 
     def __init__(self, subject: Subject, model: FaceModel, colours: mouth_model.MouthColours,
-                 seal_field: np.ndarray):
+                 seal_field: np.ndarray, config: MouthConfig = MouthConfig()):
         """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap."""
         self.subject = subject
+        self.config = config
         self.colours = colours
         self.head_init = subject.head_mesh.astype(np.float64)
         self._lip_init = self.head_init[_LIP_POLYGON]
@@ -68,21 +67,25 @@ class MouthCompositor:
         Returns M, float32 [S, S]."""
         size = camera.intrinsics.width
         head_now = np.asarray(vertices, np.float64)
-        mask = mouth_model.averaged_mask(polygons, camera)
+        cfg = self.config.mask
+        mask = mouth_model.averaged_mask(polygons, camera, cfg)
         # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it.
         lips_z = self.to_world(head_now[_LIP_POLYGON])[:, 2].min()
-        mask *= (hit_depth >= lips_z - OCCLUDER_MARGIN_CM) | ~np.isfinite(hit_depth)
-        ys, xs = np.nonzero(mask > MASK_THRESHOLD)
+        mask *= (hit_depth >= lips_z - cfg.occluder_margin_cm) | ~np.isfinite(hit_depth)
+        ys, xs = np.nonzero(mask > cfg.threshold)
         if len(ys) == 0:
             return mask
-        box = (max(xs.min() - BOX_PAD_PX, 0), max(ys.min() - BOX_PAD_PX, 0),
-               min(xs.max() + BOX_PAD_PX + 1, size), min(ys.max() + BOX_PAD_PX + 1, size))
-        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, self.to_world, camera, self.colours, box)
+        pad = cfg.box_pad_px
+        box = (max(xs.min() - pad, 0), max(ys.min() - pad, 0), min(xs.max() + pad + 1, size),
+               min(ys.max() + pad + 1, size))
+        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, self.to_world, camera, self.colours, box,
+                                                self.config.geometry)
         pm = self.photo_mouth
         if not pm.empty:
             s = self.subject
             photo_rgb, photo_a = mouth_model.photo_mouth_layers(
-                pm, camera, s.intrinsics, s.rotation, s.translation, self.head_init, head_now, box)
+                pm, camera, s.intrinsics, s.rotation, s.translation, self.head_init, head_now, box,
+                self.config.geometry.photo_teeth_depth_cm)
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         x0, y0, x1, y1 = box
         m = mask[y0:y1, x0:x1, None]

@@ -14,15 +14,10 @@ import numpy as np
 import torch
 
 from core.expression.track import FaceState
+from core.render.config import MarchConfig
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, SurfaceQuery, half_resolution,
                                          height_field_query, project_to_grid, sample_image, surface_gap)
-
-STEP_CM = 0.5  # ray-march step in depth (fast path)
-REFERENCE_STEP_CM = 0.1
-STEP_LIMITS = (16, 400)  # march steps over the depth range, at least / at most
-REFINE_ITERATIONS = 3  # regula-falsi iterations at a crossing (fast path)
-REFERENCE_REFINE_ITERATIONS = 6
 
 
 @dataclass
@@ -44,23 +39,24 @@ class SurfacePass:
     refine: int
 
 
-def march_steps(scene: ReliefScene, step_cm: float) -> int:
-    """Uniform steps that cover the scene's depth range at ``step_cm``, within STEP_LIMITS."""
+def march_steps(scene: ReliefScene, step_cm: float, config: MarchConfig) -> int:
+    """Uniform steps that cover the scene's depth range at ``step_cm``, within the config's limits."""
     near, far = scene.z_range
-    return int(np.clip(np.ceil((far - near) / step_cm), *STEP_LIMITS))
+    return int(np.clip(np.ceil((far - near) / step_cm), config.min_steps, config.max_steps))
 
 
 class FastSurface:
     """Geometry levels (full and half resolution) with their warp plans; the last warp is kept,
     so that orbiting a still face does not deform it again."""
 
-    def __init__(self, scene: ReliefScene, deformer: Deformer):
+    def __init__(self, scene: ReliefScene, deformer: Deformer, config: MarchConfig = MarchConfig()):
         self.deformer = deformer
+        self.config = config
         self.levels = [scene, half_resolution(scene)]
         self.boxes = [deformation_box(deformer, level) for level in self.levels]
         self.plans = [warp_plan(deformer, level.depth_open, level.geo, box)
                       for level, box in zip(self.levels, self.boxes)]
-        self.steps = march_steps(scene, STEP_CM)
+        self.steps = march_steps(scene, config.step_cm, config)
         self._warp_key: tuple | None = None
         self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -74,7 +70,8 @@ class FastSurface:
         if key != self._warp_key:
             s = self.levels[level]
             self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
-                                           self.boxes[level], NO_SURFACE_CM, plan=self.plans[level])
+                                           self.boxes[level], NO_SURFACE_CM, self.config.warp_iterations,
+                                           plan=self.plans[level])
             self._warp_key = key
         depth, source = self._warp
         scene = self.levels[level]
@@ -82,17 +79,18 @@ class FastSurface:
         def source_of(points: torch.Tensor) -> torch.Tensor:
             return sample_image(source, project_to_grid(points, scene.geo))
 
-        return SurfacePass(scene, depth, source_of, None, self.steps, REFINE_ITERATIONS)
+        return SurfacePass(scene, depth, source_of, None, self.steps, self.config.refine)
 
 
 class ReferenceSurface:
     """Eq. 7 literally: every sample p reads the canonical relief at p + dp(p)."""
 
-    def __init__(self, scene: ReliefScene, deformer: Deformer):
+    def __init__(self, scene: ReliefScene, deformer: Deformer, config: MarchConfig = MarchConfig()):
         self.scene = scene
         self.deformer = deformer
+        self.config = config
         self.canonical = height_field_query(scene.depth, scene.geo)
-        self.steps = march_steps(scene, REFERENCE_STEP_CM)
+        self.steps = march_steps(scene, config.reference_step_cm, config)
 
     def prepare(self, frame: FrameDeformation) -> SurfacePass:
         s, deformer, canonical = self.scene, self.deformer, self.canonical
@@ -109,7 +107,7 @@ class ReferenceSurface:
         def gap_of(points: torch.Tensor) -> torch.Tensor:
             return surface_gap(s.depth, s.geo, moved(points))
 
-        return SurfacePass(s, query, source_of, gap_of, self.steps, REFERENCE_REFINE_ITERATIONS)
+        return SurfacePass(s, query, source_of, gap_of, self.steps, self.config.reference_refine)
 
 
 def deformation_box(deformer: Deformer, scene: ReliefScene) -> tuple[int, int, int, int]:

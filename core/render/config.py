@@ -1,0 +1,150 @@
+"""Typed settings of the renderer: ray marching, the silhouette wall, the hidden-side fill,
+the ray deformation and the inner mouth. ``RenderConfig()`` is what the program renders with;
+``Engine(subject, config=...)`` takes another for experiments and tests.
+
+Lengths are in cm, angles as sines/cosines, colours RGB in 0..255.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """A linear ramp from 0 at ``start`` to 1 at ``start + span`` (clamped): ((x - start) / span)."""
+
+    start: float
+    span: float
+
+    def __call__(self, x):
+        """x: a tensor or an array (anything with ``clip``/``clamp``)."""
+        t = (x - self.start) / self.span
+        return t.clamp(0.0, 1.0) if hasattr(t, "clamp") else t.clip(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class MarchConfig:
+    """Deterministic ray marching of the person height field (no jitter)."""
+
+    step_cm: float = 0.5  # uniform depth step of the fast path
+    reference_step_cm: float = 0.1  # ... of the reference path
+    min_steps: int = 16  # steps over the depth range, at least ...
+    max_steps: int = 400  # ... and at most
+    refine: int = 3  # regula-falsi iterations at a crossing (fast path)
+    reference_refine: int = 6  # ... (reference path)
+    coarse_refine: int = 2  # ... of the half-resolution coarse march
+    fine_steps: int = 4  # samples of most fine-march windows
+    fine_spacing_steps: float = 3.0  # largest fine-march sample spacing, in coarse steps
+    window_margin_steps: float = 1.5  # a fine window extends its neighbours' hits by this many coarse steps
+    secant_cap_cm: float = 3.0  # |f| cap in the crossing refinement (a silhouette wall jumps by NO_SURFACE)
+    secant_clamp: tuple[float, float] = (0.05, 0.95)  # where a refinement step may land within its bracket
+    depth_margin_cm: float = 3.0  # the depth range is the person's, grown by this (room for deformation)
+    background_clearance_cm: float = 1.0  # the depth range ends this far in front of the background
+    warp_iterations: int = 2  # Newton steps of the per-frame height-field warp
+
+
+@dataclass(frozen=True)
+class WallConfig:
+    """Where the height field drops off at the silhouette it makes a steep wall; hits on that wall
+    are see-through, so side views show the background there, not the silhouette's colour smeared."""
+
+    start_cm: float = 0.5  # hits this far behind the continued surface start to turn transparent ...
+    span_cm: float = 1.0  # ... and are fully transparent this much further back
+    interior_slack_cm: float = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+
+
+@dataclass(frozen=True)
+class HiddenSideConfig:
+    """Colour for the far half of a turned face, from its mirror point on the near half. The weight
+    is the product of these ramps and of the face mask."""
+
+    photo_turn: Ramp = Ramp(0.2, 0.2)  # |sin| of the photo's head yaw: how far the photo saw the head turned
+    view_turn: Ramp = Ramp(0.08, 0.17)  # how far this view turns toward the far side (sin, head frame)
+    past_plane_cm: Ramp = Ramp(0.2, 0.5)  # how far the point lies on the far side of the symmetry plane
+    mirror_hidden_cm: Ramp = Ramp(0.6, 0.8)  # how far the mirror point lies behind the photo's surface (1 - this)
+    min_face_mask: float = 0.01  # hits with less face mask are not considered
+    min_weight: float = 0.01  # weights below this are dropped
+
+
+@dataclass(frozen=True)
+class DeformationConfig:
+    """Which field a point takes: the jaw side's below the deformed mouth line, the skull side's above."""
+
+    sharp_side_width_cm: float = 0.05  # width of the skull/jaw switch between the lip corners ...
+    soft_side_width_cm: float = 1.0  # ... and well beyond them
+    soft_side_distance_cm: float = 1.5  # distance past a lip corner over which the switch softens
+
+
+@dataclass(frozen=True)
+class MouthColourConfig:
+    """Tints of the inner mouth, from the subject's photo (see ``mouth.MouthColours.from_photo``)."""
+
+    default_lip: tuple[float, float, float] = (170.0, 90.0, 90.0)  # when the photo shows no lip ring
+    brightness_reference: float = 120.0  # mean lip level of a normally exposed photo
+    brightness_limits: tuple[float, float] = (0.6, 1.3)
+    teeth_in_shade: tuple[float, float, float] = (215.0, 206.0, 190.0)  # off-white teeth inside a mouth
+    greyscale_spread: float = 6.0  # a lip colour with less channel spread than this is grey
+    photo_teeth_percentile: float = 70.0  # brightest share of the photo's mouth opening taken as teeth ...
+    photo_teeth_min_level: float = 120.0  # ... when they are at least this bright
+    photo_teeth_min_pixels: int = 20
+    tongue_red: tuple[float, float, float] = (175.0, 75.0, 80.0)
+    tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red ...
+    tongue_shade: float = 0.8  # ... darkened by this
+    cavity_shade: float = 0.3  # cavity = lip * this
+
+
+@dataclass(frozen=True)
+class MouthGeometryConfig:
+    """The drawn mouth interior in the head frame (cm; widths as shares of the photo's mouth width)."""
+
+    teeth_gap_cm: float = 0.035  # between neighbouring teeth
+    tooth_widths: tuple[float, ...] = (0.75, 0.85, 1.0, 1.25, 1.25, 1.0, 0.85, 0.75)  # relative, one row
+    upper_depth_cm: float = 0.4  # behind the upper inner lip (fixed to the skull)
+    upper_half_width: float = 0.42
+    upper_top_cm: float = -0.4
+    upper_bottom_cm: float = 0.6
+    upper_curve_cm: float = 0.4  # the arch bends back this much at its ends
+    lower_depth_cm: float = 0.45  # behind the lower inner lip (follows the jaw)
+    lower_half_width: float = 0.36
+    lower_top_cm: float = -0.35
+    lower_bottom_cm: float = 0.4
+    lower_curve_cm: float = 0.35
+    lower_teeth_shade: float = 0.78
+    side_teeth_shade: float = 0.4  # outer teeth are darker by up to this (cheek shadow)
+    tongue_half_width: float = 0.36
+    tongue_raise_cm: float = 0.05
+    tongue_depth_cm: float = 1.4
+    tongue_length_cm: float = 1.0
+    tongue_points: int = 20
+    blur_px: float = 0.6  # softens the drawn edges
+    vertical_shade: float = 0.25  # the interior darkens toward its top and bottom by this
+    photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips
+
+
+@dataclass(frozen=True)
+class MouthMaskConfig:
+    """The averaged inner-lip mask of Eq. 13 and its blending."""
+
+    seal_falloff_cm: float = 0.45  # lip vertices near the inner contour follow the lip seal
+    smoothing_iterations: int = 2  # Chaikin corner cuts of the ten-point lip contour
+    closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
+    closed_band_gain: float = 1.5  # ... and this strong around the current mask
+    occluder_margin_cm: float = 1.0  # the mouth is hidden where a hit is this much in front of the lips
+    threshold: float = 1e-3  # mask values below this are outside the mouth
+    box_pad_px: int = 2  # the mouth layer is drawn over the mask's bounding box grown by this
+
+
+@dataclass(frozen=True)
+class MouthConfig:
+    colours: MouthColourConfig = field(default_factory=MouthColourConfig)
+    geometry: MouthGeometryConfig = field(default_factory=MouthGeometryConfig)
+    mask: MouthMaskConfig = field(default_factory=MouthMaskConfig)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    march: MarchConfig = field(default_factory=MarchConfig)
+    wall: WallConfig = field(default_factory=WallConfig)
+    hidden_side: HiddenSideConfig = field(default_factory=HiddenSideConfig)
+    deformation: DeformationConfig = field(default_factory=DeformationConfig)
+    mouth: MouthConfig = field(default_factory=MouthConfig)
