@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import UserInputError
 from core.evaluation.config import EvalConfig
+from core.options import DEFAULT_SIZE_PX
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff"})
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
@@ -207,7 +208,7 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
     return info, grid, pairs
 
 
-def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: int = 256,
+def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: int = DEFAULT_SIZE_PX,
                  max_seconds: float | None = None, phones: list[Path] | None = None,
                  *, config: EvalConfig | None = None) -> int:
     """Evaluate every portrait with every speech file; write the report into ``out_dir``.

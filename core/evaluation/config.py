@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.options import DEFAULT_SIZE_PX
+
 
 @dataclass(frozen=True)
 class CPBDConfig:
@@ -69,7 +71,7 @@ class EvalConfig:
     save_videos:   also write each rendered clip as an MP4 with sound
     """
 
-    size: int = 256
+    size: int = DEFAULT_SIZE_PX
     max_seconds: float | None = None
     face_fraction: float = 0.45
     device: str = "cpu"

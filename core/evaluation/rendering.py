@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from core.engine import FPS, Engine, FrameRequest
+from core.options import RenderOptions
 from core.render.camera import YAW_LIMIT_DEG, OrbitPose
 
 ZOOM_RANGE = (1.0, 3.0)   # the orbit camera's zoom limits that framing may use
@@ -93,11 +95,12 @@ def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: floa
 
 
 def render_clip(engine: Engine, pose: OrbitPose, n_frames: int, size: int,
-                request: FrameRequest = FrameRequest()) -> Iterator[np.ndarray]:
-    """Frames 0..n_frames-1 of the engine's driver at one pose, one at a time (uint8 [S, S, 3])."""
+                options: RenderOptions = RenderOptions()) -> Iterator[np.ndarray]:
+    """Frames 0..n_frames-1 of the engine's driver at one pose, one at a time (uint8 [S, S, 3]),
+    with ``options``' motion and mask window at ``size``."""
+    options = replace(options, size=size)
     for k in range(min(int(n_frames), engine.num_frames)):
-        yield engine.render(FrameRequest(pose=pose, size=size, frame_index=k, motion=request.motion,
-                                         mask_window=request.mask_window))
+        yield engine.render(FrameRequest.with_options(options, pose=pose, frame_index=k))
 
 
 def render_view(engine: Engine, pose: OrbitPose, size: int) -> np.ndarray:
