@@ -20,13 +20,14 @@ from core.device import resolve_device
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.face.face_model import FaceModel, load_face_model
 from core.face import topology as topo
+from core.geometry.pinhole import project_to_grid
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.mouth import lip_seal_field
 from core.render.camera import OrbitPose, ViewCamera, view_camera
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, half_resolution, height_field_query,
-                                         project_to_grid, render_relief, sample_image, surface_gap)
+                                         render_relief, sample_image, surface_gap)
 
 FPS = 25
 SEAL_PRESS_START, SEAL_PRESS_FULL = 0.03, 0.15  # mouthPress from the audio -> lip seal 0..1

@@ -1,11 +1,12 @@
 """Face fit: MediaPipe FaceMesh landmarks -> head pose, the subject's 3D mesh S_init, beta_init;
 SelfieSegmentation -> person matte.
 
-Landmarks are lifted into the photo's pinhole camera (``camera_model.Intrinsics``): a similarity
-fit of the canonical face to the landmarks (x, y in pixels, FaceMesh's relative z in pixels) gives
-the head rotation R and the scale s in pixels per cm; the head sits at depth Z0 = focal / s, and
-every landmark is placed on its own pixel ray at depth Z0 + z_rel / s. So S_init reprojects onto
-the landmarks, and the expression fit beta_init is a bounded least-squares problem on the basis.
+Landmarks are lifted into the photo's pinhole camera (``core.geometry.pinhole.Intrinsics``): a
+similarity fit of the canonical face to the landmarks (x, y in pixels, FaceMesh's relative z in
+pixels) gives the head rotation R and the scale s in pixels per cm; the head sits at depth
+Z0 = focal / s, and every landmark is placed on its own pixel ray at depth Z0 + z_rel / s. So
+S_init reprojects onto the landmarks, and the expression fit beta_init is a bounded least-squares
+problem on the basis.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from scipy.optimize import lsq_linear
 from core.errors import PortraitError
 from core.face import topology as topo
 from core.face.face_model import FaceModel
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics
 from core.preprocess.config import LoadConfig
 
 _MP_LOCK = threading.Lock()  # MediaPipe graphs are not safe to share across threads
