@@ -19,7 +19,7 @@ from scipy.optimize import lsq_linear
 from core.errors import PortraitError
 from core.face import topology as topo
 from core.face.face_model import FaceModel
-from core.geometry.pinhole import Intrinsics
+from core.geometry.pinhole import Intrinsics, resize_pixels
 from core.preprocess.config import LoadConfig
 
 _MP_LOCK = threading.Lock()  # MediaPipe graphs are not safe to share across threads
@@ -114,9 +114,10 @@ def detect_landmarks(rgb: np.ndarray, config: LoadConfig = LoadConfig()) -> Land
                 scale = 1.0
             found = _run_face_mesh(crop, max_faces=1)
             if found:
-                pts = found[0] / scale
-                pts[:, 0] += cx0
-                pts[:, 1] += cy0
+                # Back to the photo: undo the crop's resize (pixel centres), then its offset.
+                pts = found[0].copy()
+                pts[:, :2] = resize_pixels(pts[:, :2], 1.0 / scale, 1.0 / scale) + np.array([cx0, cy0])
+                pts[:, 2] /= scale
                 faces = [pts]
                 break
     if not faces:
