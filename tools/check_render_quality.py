@@ -34,8 +34,9 @@ YAWS = (-35, -25, -15, 0, 15, 25, 35)
 PITCHES = (-20, -10, 0, 10, 20)
 
 
-def face_box(subject, scale: float, pad: int = 0):
-    uv = subject.intrinsics.project(subject.mesh.astype(np.float64)) * scale
+def face_box(subject, camera, pad: int = 0):
+    """Pixel box (x0, y0, x1, y1) of the face mesh in ``camera``'s image (a ViewCamera)."""
+    uv = camera.project(subject.mesh.astype(np.float64))
     x0, y0 = np.floor(uv.min(axis=0)).astype(int) - pad
     x1, y1 = np.ceil(uv.max(axis=0)).astype(int) + pad
     return max(x0, 0), max(y0, 0), x1, y1
@@ -61,7 +62,7 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     psnr = None
     if h == w:
         img = engine.render(FrameRequest(size=side, motion=MotionParams(alpha_m=0.0)))
-        x0, y0, x1, y1 = face_box(subject, 1.0)
+        x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(size=side)))
         mse = np.mean((img[y0:y1, x0:x1].astype(float) - photo[y0:y1, x0:x1]) ** 2)
         psnr = float(10 * np.log10(255**2 / max(mse, 1e-9)))
     # 2. Detection over the orbit grid (zoomed so that the face is a reasonable size).
@@ -95,7 +96,7 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     corr = float(np.corrcoef(g[valid], jaw[valid])[0, 1]) if valid.sum() > 3 else None
     # Flicker at the photo's own framing: everything outside the (padded) face box must hold still.
     still_frames = [engine.render(FrameRequest(size=render_size, frame_index=k)) for k in range(len(driver))]
-    x0, y0, x1, y1 = face_box(subject, render_size / side, pad=int(0.08 * render_size))
+    x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(size=render_size)), pad=int(0.08 * render_size))
     still = np.ones(still_frames[0].shape[:2], bool)
     still[y0:y1 + int(0.05 * render_size), x0:x1] = False
     diffs = [np.abs(a.astype(float) - b.astype(float)).mean(axis=2)[still].mean()

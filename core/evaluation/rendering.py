@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from core.engine import FPS, Engine, FrameRequest
+from core.geometry.pinhole import resize_pixels
 from core.options import RenderOptions
 from core.render.camera import YAW_LIMIT_DEG, OrbitPose
 
@@ -84,9 +85,12 @@ def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: floa
         m = np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])
         return cv2.warpAffine(photo, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # Shrinking: area averaging of the region that lands on the output, snapped to whole photo
-    # pixels (a second, sub-pixel resampling would blur the photo and bias its CPBD).
+    # pixels (a second, sub-pixel resampling would blur the photo and bias its CPBD). Output pixel
+    # 0 shows photo position -shift / scale; resizing the crop by s it comes from crop position
+    # resize_pixels(0, 1 / s) (pixel centres), so the crop starts that far before it.
     side = max(int(round(size / scale)), 1)
-    x0, y0 = (int(round(v)) for v in -shift / scale)
+    s = size / side
+    x0, y0 = (int(round(v)) for v in -shift / scale - resize_pixels(np.zeros(2), 1 / s, 1 / s))
     pad = max(0, -x0, -y0, x0 + side - photo.shape[1], y0 + side - photo.shape[0])
     if pad:
         photo = cv2.copyMakeBorder(photo, pad, pad, pad, pad, cv2.BORDER_REPLICATE)

@@ -1,11 +1,12 @@
 """Face fit: MediaPipe FaceMesh landmarks -> head pose, the subject's 3D mesh S_init, beta_init;
 SelfieSegmentation -> person matte.
 
-Landmarks are lifted into the photo's pinhole camera (``camera_model.Intrinsics``): a similarity
-fit of the canonical face to the landmarks (x, y in pixels, FaceMesh's relative z in pixels) gives
-the head rotation R and the scale s in pixels per cm; the head sits at depth Z0 = focal / s, and
-every landmark is placed on its own pixel ray at depth Z0 + z_rel / s. So S_init reprojects onto
-the landmarks, and the expression fit beta_init is a bounded least-squares problem on the basis.
+Landmarks are lifted into the photo's pinhole camera (``core.geometry.pinhole.Intrinsics``): a
+similarity fit of the canonical face to the landmarks (x, y in pixels, FaceMesh's relative z in
+pixels) gives the head rotation R and the scale s in pixels per cm; the head sits at depth
+Z0 = focal / s, and every landmark is placed on its own pixel ray at depth Z0 + z_rel / s. So
+S_init reprojects onto the landmarks, and the expression fit beta_init is a bounded least-squares
+problem on the basis.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from scipy.optimize import lsq_linear
 from core.errors import PortraitError
 from core.face import topology as topo
 from core.face.face_model import FaceModel
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics, resize_pixels
 from core.preprocess.config import LoadConfig
 
 _MP_LOCK = threading.Lock()  # MediaPipe graphs are not safe to share across threads
@@ -113,9 +114,10 @@ def detect_landmarks(rgb: np.ndarray, config: LoadConfig = LoadConfig()) -> Land
                 scale = 1.0
             found = _run_face_mesh(crop, max_faces=1)
             if found:
-                pts = found[0] / scale
-                pts[:, 0] += cx0
-                pts[:, 1] += cy0
+                # Back to the photo: undo the crop's resize (pixel centres), then its offset.
+                pts = found[0].copy()
+                pts[:, :2] = resize_pixels(pts[:, :2], 1.0 / scale, 1.0 / scale) + np.array([cx0, cy0])
+                pts[:, 2] /= scale
                 faces = [pts]
                 break
     if not faces:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.geometry.pinhole import pixel_centres
+
 
 @dataclass
 class MeshRaster:
@@ -42,7 +44,8 @@ def rasterize(uv: np.ndarray, depth: np.ndarray, triangles: np.ndarray, width: i
         area = (p1[0] - p0[0]) * (p2[1] - p0[1]) - (p2[0] - p0[0]) * (p1[1] - p0[1])
         if abs(area) < 1e-9:
             continue
-        xs, ys = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
+        centres = pixel_centres((x0, y0, x1 + 1, y1 + 1))
+        xs, ys = centres[..., 0], centres[..., 1]
         w0 = ((p1[0] - xs) * (p2[1] - ys) - (p2[0] - xs) * (p1[1] - ys)) / area
         w1 = ((p2[0] - xs) * (p0[1] - ys) - (p0[0] - xs) * (p2[1] - ys)) / area
         w2 = 1.0 - w0 - w1

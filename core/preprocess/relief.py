@@ -27,6 +27,7 @@ import scipy.sparse.linalg
 
 from core.face import topology as topo
 from core.face.face_model import FaceModel
+from core.geometry.pinhole import resize_pixels
 from core.preprocess.config import ReliefConfig
 from core.preprocess.face_fit import FaceFit
 from core.preprocess.raster import MeshRaster, rasterize
@@ -64,8 +65,10 @@ class Relief:
 
 
 def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, height: int) -> MeshRaster:
+    """The face mesh rasterised into a ``width`` x ``height`` image of the photo resized by
+    ``scale`` (both axes; the sizes are rounded)."""
     mesh = fit.mesh[: model.triangles.max() + 1]
-    uv = fit.intrinsics.project(mesh) * scale + 0.5 * scale - 0.5
+    uv = resize_pixels(fit.intrinsics.project(mesh), scale, scale)
     return rasterize(uv, mesh[:, 2], model.triangles, width, height)
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics
 from core.preprocess.nn_mapping import VertexFeatureMapping
 from core.preprocess.relief import Relief
 

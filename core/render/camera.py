@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pyglm import glm
 import numpy as np
 
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics
 
 YAW_LIMIT_DEG = 60.0
 PITCH_LIMIT_DEG = 35.0
@@ -81,10 +81,7 @@ def output_intrinsics(photo: Intrinsics, size: int, focus_px: tuple[float, float
     side = min(photo.width, photo.height)
     x0 = float(np.clip(focus_px[0] - side / 2, 0, photo.width - side))
     y0 = float(np.clip(focus_px[1] - side / 2, 0, photo.height - side))
-    s = size / side
-    # Pixel centres: photo pixel p maps to (p + 0.5) * s - 0.5 in the output.
-    return Intrinsics(photo.focal_px * s, (photo.cx - x0 + 0.5) * s - 0.5,
-                      (photo.cy - y0 + 0.5) * s - 0.5, size, size)
+    return photo.cropped(x0, y0, side, side).resized(size, size)
 
 
 def view_camera(pose: OrbitPose, pivot: np.ndarray, photo: Intrinsics, size: int,

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.geometry.pinhole import project_to_grid, ray_directions_torch
 from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
@@ -200,11 +201,7 @@ def identity_source_grid(geo, photo, device: torch.device) -> torch.Tensor:
     """grid_sample coordinates [1, 2, h, w] into the photo of every geometry pixel's own ray
     (where an undeformed pixel takes its colour). The photo projection of the pixel's ray, not a
     plain rescale: the geometry grid's rows and columns need not divide the photo's evenly."""
-    from core.render.relief_renderer import project_to_grid
-
-    ys, xs = torch.meshgrid(torch.arange(geo.height, device=device, dtype=torch.float32),
-                            torch.arange(geo.width, device=device, dtype=torch.float32), indexing="ij")
-    rays = torch.stack([(xs - geo.cx) / geo.focal_px, (ys - geo.cy) / geo.focal_px, torch.ones_like(xs)], dim=-1)
+    rays = ray_directions_torch(geo, device=device)
     return project_to_grid(rays.view(-1, 3), photo).T.reshape(1, 2, geo.height, geo.width)
 
 
@@ -221,7 +218,7 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
     Returns (deformed depth [1, 1, h, w], source grid [1, 2, h, w]): for every geometry pixel,
     the grid_sample coordinates of its canonical point in the full-resolution appearance.
     """
-    from core.render.relief_renderer import project_to_grid, sample_image
+    from core.render.relief_renderer import sample_image
 
     device = depth_gated.device
     source = identity_source_grid(geo, photo, device)
@@ -229,10 +226,7 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
     x0, y0, x1, y1 = box_px
     if x1 <= x0 or y1 <= y0:
         return depth, source
-    ys, xs = torch.meshgrid(torch.arange(y0, y1, device=device, dtype=torch.float32),
-                            torch.arange(x0, x1, device=device, dtype=torch.float32), indexing="ij")
-    bx, by = xs.reshape(-1), ys.reshape(-1)
-    rays = torch.stack([(bx - geo.cx) / geo.focal_px, (by - geo.cy) / geo.focal_px, torch.ones_like(bx)], dim=1)
+    rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1).clone()
     canon = rays * z[:, None]
     # The canonical surface points of the box are fixed: their lookup can be planned once.
@@ -259,9 +253,6 @@ def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[i
     """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``)."""
     device = depth_open.device
     x0, y0, x1, y1 = box_px
-    ys, xs = torch.meshgrid(torch.arange(y0, y1, device=device, dtype=torch.float32),
-                            torch.arange(x0, x1, device=device, dtype=torch.float32), indexing="ij")
-    bx, by = xs.reshape(-1), ys.reshape(-1)
-    rays = torch.stack([(bx - geo.cx) / geo.focal_px, (by - geo.cy) / geo.focal_px, torch.ones_like(bx)], dim=1)
+    rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)
     return deformer.lookup_plan(rays * z[:, None])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.geometry.pinhole import ray_directions
 from core.face import topology as topo
 from core.render.camera import ViewCamera
 from core.render.config import MouthColourConfig, MouthGeometryConfig, MouthMaskConfig
@@ -244,9 +245,7 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     """
     x0, y0, x1, y1 = box
     hh, ww = y1 - y0, x1 - x0
-    k = camera.intrinsics
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    d_cam = np.stack([(xs - k.cx) / k.focal_px, (ys - k.cy) / k.focal_px, np.ones_like(xs, float)], -1).reshape(-1, 3)
+    d_cam = ray_directions(camera.intrinsics, box).reshape(-1, 3)
     dirs = d_cam @ camera.rotation.T
     normal = rotation[:, 2]  # head-frame z axis in the world
     rgb = np.zeros((hh * ww, 3), np.float32)

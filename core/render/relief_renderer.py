@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import (Intrinsics, grid_affine, grid_to_pixels, pixels_to_grid, project_to_grid,
+                                   ray_directions, ray_directions_torch, unproject_torch)
 from core.preprocess.relief import extend_beyond_frame
 from core.preprocess.subject import Subject
 from core.render.camera import ViewCamera
@@ -76,9 +77,7 @@ class ReliefScene:
         r = subject.relief
         h, w = r.depth.shape
         photo = subject.intrinsics
-        geo = photo.scaled(w / photo.width)
-        geo = Intrinsics(geo.focal_px, (photo.cx + 0.5) * w / photo.width - 0.5,
-                         (photo.cy + 0.5) * h / photo.height - 0.5, w, h)
+        geo = photo.resized(w, h)
         alpha_geo = cv2.resize(r.alpha, (w, h), interpolation=cv2.INTER_AREA)
         person = cv2.dilate((alpha_geo > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         depth = np.where(person, r.depth, NO_SURFACE_CM).astype(np.float32)
@@ -89,8 +88,7 @@ class ReliefScene:
         far = float(r.depth[person].max()) + margin_cm if person.any() else r.background_depth
         app = np.concatenate([r.appearance.astype(np.float32) / 255.0, r.alpha[..., None]], axis=2)
         H, W = r.alpha.shape
-        ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
-        rays = np.stack([(xs - photo.cx) / photo.focal_px, (ys - photo.cy) / photo.focal_px, np.ones_like(xs)], -1)
+        rays = ray_directions(photo, dtype=np.float32)
         rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
         # Smooth normals (the mesh's are per triangle): the mirror weights built from them must not
         # show the triangles.
@@ -100,7 +98,7 @@ class ReliefScene:
         normals = blur_n / np.maximum(np.linalg.norm(blur_n, axis=-1, keepdims=True), 1e-6)
         normals = np.where(cover[..., None] > 0, normals, 0.0).astype(np.float32)
         facing = np.clip(-(normals * rays).sum(axis=-1), 0.0, 1.0)
-        mirror_grid = (r.mirror_uv + 0.5) / np.array([W, H], np.float32) * 2 - 1
+        mirror_grid = pixels_to_grid(r.mirror_uv, W, H)
         mirror = np.concatenate([mirror_grid, r.mirror_gain[..., None], facing[..., None], normals], axis=2)
         # Reflection about the head's symmetry plane x = c (head frame), c the mesh's mean x.
         rot = np.asarray(subject.rotation, np.float64)
@@ -121,8 +119,7 @@ class ReliefScene:
         mirror[..., 2] = cv2.GaussianBlur(filled, (0, 0), 1.0)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         background, px, py = extend_beyond_frame(r.background)
-        background_geo = Intrinsics(photo.focal_px, photo.cx + px, photo.cy + py,
-                                    background.shape[1], background.shape[0])
+        background_geo = photo.cropped(-px, -py, background.shape[1], background.shape[0])
         return ReliefScene(
             depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
             appearance=to(app.transpose(2, 0, 1))[None],
@@ -144,31 +141,18 @@ def half_resolution(scene: ReliefScene) -> ReliefScene:
     depth = torch.where(gated, open_half, torch.full_like(open_half, NO_SURFACE_CM))
     depth[..., [0, -1], :] = NO_SURFACE_CM
     depth[..., :, [0, -1]] = NO_SURFACE_CM
-    g = scene.geo
-    geo = Intrinsics(g.focal_px * hw / w, (g.cx + 0.5) * hw / w - 0.5, (g.cy + 0.5) * hh / h - 0.5, hw, hh)
-    return dataclasses.replace(scene, depth=depth, depth_open=open_half, geo=geo)
+    return dataclasses.replace(scene, depth=depth, depth_open=open_half, geo=scene.geo.resized(hw, hh))
 
 
 def pixel_rays(camera: ViewCamera, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """World-space ray origin [3] and directions [H*W, 3], scaled so that each direction's world
     z component is 1 (rays are parametrised by world depth)."""
-    k = camera.intrinsics
-    ys, xs = torch.meshgrid(torch.arange(k.height, device=device, dtype=torch.float32),
-                            torch.arange(k.width, device=device, dtype=torch.float32), indexing="ij")
-    d_cam = torch.stack([(xs - k.cx) / k.focal_px, (ys - k.cy) / k.focal_px, torch.ones_like(xs)], dim=-1)
+    d_cam = ray_directions_torch(camera.intrinsics, device=device)
     rot = torch.as_tensor(camera.rotation, dtype=torch.float32, device=device)
     d = d_cam.view(-1, 3) @ rot.T
     d = d / d[:, 2:3].clamp_min(1e-3)
     o = torch.as_tensor(camera.position, dtype=torch.float32, device=device)
     return o, d
-
-
-def project_to_grid(points: torch.Tensor, k: Intrinsics) -> torch.Tensor:
-    """Camera-frame points [N, 3] -> grid_sample coordinates [N, 2] for an image of k's size."""
-    z = points[:, 2].clamp_min(1e-3)
-    u = points[:, 0] / z * k.focal_px + k.cx
-    v = points[:, 1] / z * k.focal_px + k.cy
-    return torch.stack([(u + 0.5) / k.width * 2 - 1, (v + 0.5) / k.height * 2 - 1], dim=1)
 
 
 def sample_image(image: torch.Tensor, grid: torch.Tensor, padding: str = "border") -> torch.Tensor:
@@ -290,10 +274,10 @@ def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range
 
 
 def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor):
-    """Grid coordinates along rays o + t d (d_z = 1) as (P + Q t) / (o_z + t) + c: per axis (P, Q [R], c)."""
-    h, w = depth.shape[-2:]
-    ax, ay = 2.0 * geo.focal_px / w, 2.0 * geo.focal_px / h
-    cx, cy = (geo.cx + 0.5) * 2.0 / w - 1.0, (geo.cy + 0.5) * 2.0 / h - 1.0
+    """Grid coordinates along rays o + t d (d_z = 1) as (P + Q t) / (o_z + t) + c: per axis (P, Q [R], c).
+    ``geo`` must have the size of ``depth`` [1, 1, h, w]."""
+    assert depth.shape[-2:] == (geo.height, geo.width), (depth.shape, geo)
+    (ax, cx), (ay, cy) = grid_affine(geo)
     return (ax * origin[0], ax * dirs[:, 0], cx), (ay * origin[1], ay * dirs[:, 1], cy)
 
 
@@ -440,9 +424,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     g = src[cand]
     ph = scene.photo
     z = hit_z[cand]
-    u = (g[:, 0] + 1) * 0.5 * ph.width - 0.5
-    v = (g[:, 1] + 1) * 0.5 * ph.height - 0.5
-    p = torch.stack([(u - ph.cx) / ph.focal_px * z, (v - ph.cy) / ph.focal_px * z, z], dim=1)
+    p = unproject_torch(grid_to_pixels(g, ph.width, ph.height), z, ph)
     rot = scene.head_affine[:, :3]
     x_head = p @ scene.head_affine[0, :3] + scene.head_affine[0, 3]  # signed distance to the plane
     # Unit vectors toward the photo camera and toward this view, in the head frame (x component).

@@ -16,8 +16,9 @@ import torch
 from core.expression.track import FaceState
 from core.render.config import MarchConfig
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
+from core.geometry.pinhole import project_to_grid
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, SurfaceQuery, half_resolution,
-                                         height_field_query, project_to_grid, sample_image, surface_gap)
+                                         height_field_query, sample_image, surface_gap)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics
 from core.preprocess.relief import _inpaint_background, extend_beyond_frame, push_pull_fill
 from core.render.relief_renderer import NO_SURFACE_CM, surface_gap, wall_transparency
 
@@ -68,7 +68,7 @@ def test_hits_on_the_silhouette_wall_are_transparent():
     d = torch.from_numpy(depth)[None, None]
 
     def at(u: float, v: float, z: float) -> torch.Tensor:
-        return torch.tensor([[(u - geo.cx) / geo.focal_px * z, (v - geo.cy) / geo.focal_px * z, z]])
+        return torch.from_numpy(geo.unproject(np.array([[u, v]]), np.array([z]))).float()
 
     on = surface_gap(d, geo, at(16.0, 16.0, 50.0))
     edge_top = surface_gap(d, geo, at(23.5, 16.0, 50.0))

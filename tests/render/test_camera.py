@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.preprocess.camera_model import Intrinsics
+from core.geometry.pinhole import Intrinsics
 from core.render.camera import (PITCH_LIMIT_DEG, YAW_LIMIT_DEG, OrbitPose, orbit_rotation, output_intrinsics,
                                 turntable_path, view_camera)
 

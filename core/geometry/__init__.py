@@ -1,0 +1,1 @@
+"""Camera geometry shared by preprocessing, rendering and evaluation (see ``pinhole``)."""
