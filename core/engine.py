@@ -60,7 +60,7 @@ class Engine:
         self.device = resolve_device(device)
         self.track = ExpressionTrack(subject.beta_init, config=expression)
         self.scene = ReliefScene.from_subject(subject, self.device)
-        self.deformer = Deformer(subject, self.model, self.device)
+        self.deformer = Deformer(subject, self.model, self.device, config.deformation)
         self.fast = FastSurface(self.scene, self.deformer, config.march)
         self.reference = ReferenceSurface(self.scene, self.deformer, config.march)
         # Closes the photo's own lip gap where the audio seals the lips.

@@ -27,9 +27,8 @@ from core.geometry.pinhole import project_to_grid, ray_directions_torch
 from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
+from core.render.config import DeformationConfig
 
-SHARP_SIDE_WIDTH_CM = 0.05  # width of the skull/jaw switch between the lip corners
-SOFT_SIDE_WIDTH_CM = 1.0  # ... and well beyond them
 
 
 def _sparse_mapping(index: np.ndarray, weight: np.ndarray, n_vertices: int, device) -> torch.Tensor:
@@ -74,8 +73,10 @@ class LookupPlan:
 class Deformer:
     """Per-subject tensors for ray deformation, on ``device``."""
 
-    def __init__(self, subject: Subject, model: FaceModel, device: torch.device):
+    def __init__(self, subject: Subject, model: FaceModel, device: torch.device,
+                 config: DeformationConfig = DeformationConfig()):
         self.device = device
+        self.config = config
         f32 = dict(dtype=torch.float32, device=device)
         self.rotation = torch.as_tensor(subject.rotation, **f32)  # head -> camera
         self.translation = torch.as_tensor(subject.translation, **f32)
@@ -138,7 +139,9 @@ class Deformer:
         t = ((xc - x0) / (x1 - x0).clamp_min(1e-6)).clamp(0, 1)
         y_mid = my[seg - 1] * (1 - t) + my[seg] * t
         beyond = (x - xc).abs()
-        width = SHARP_SIDE_WIDTH_CM + (SOFT_SIDE_WIDTH_CM - SHARP_SIDE_WIDTH_CM) * (beyond / 1.5).clamp(0, 1)
+        c = self.config
+        soften = (beyond / c.soft_side_distance_cm).clamp(0, 1)
+        width = c.sharp_side_width_cm + (c.soft_side_width_cm - c.sharp_side_width_cm) * soften
         return torch.sigmoid((y - y_mid) / width)
 
     def lookup_plan(self, points: torch.Tensor) -> "LookupPlan":
