@@ -47,8 +47,7 @@ class Subject:
             "appearance": r.appearance, "alpha": r.alpha.astype(np.float16),
             "background": r.background, "depth": r.depth.astype(np.float32),
             "background_depth": np.array(r.background_depth, np.float64),
-            "mouth_mask": r.mouth_mask.astype(np.uint8), "mirror_uv": r.mirror_uv.astype(np.float32),
-            "mirror_gain": r.mirror_gain.astype(np.float16), "normals": r.normals.astype(np.float16),
+            "mouth_mask": r.mouth_mask.astype(np.uint8), "face_fill": r.face_fill.astype(np.float32),
             "mouth_crop": r.mouth_crop, "mouth_crop_xy": r.mouth_crop_xy,
             "map_origin": m.origin, "map_voxel": np.array(m.voxel, np.float64), "map_dims": m.dims,
             "map_upper_index": m.upper_index, "map_upper_weight": m.upper_weight,
@@ -58,7 +57,7 @@ class Subject:
     @staticmethod
     def required_arrays() -> set[str]:
         return {"intrinsics", "rotation", "translation", "mesh", "beta_init", "appearance", "alpha",
-                "background", "depth", "background_depth", "mouth_mask", "mirror_uv", "mirror_gain", "normals", "mouth_crop", "mouth_crop_xy",
+                "background", "depth", "background_depth", "mouth_mask", "face_fill", "mouth_crop", "mouth_crop_xy",
                 "map_origin", "map_voxel", "map_dims", "map_upper_index", "map_upper_weight",
                 "map_lower_index", "map_lower_weight", "reprojection_px"}
 
@@ -69,8 +68,7 @@ class Subject:
         relief = Relief(
             appearance=a["appearance"], alpha=a["alpha"].astype(np.float32), background=a["background"],
             depth=a["depth"], background_depth=float(a["background_depth"]),
-            mouth_mask=a["mouth_mask"].astype(bool), mirror_uv=a["mirror_uv"],
-            mirror_gain=a["mirror_gain"].astype(np.float32), normals=a["normals"].astype(np.float32),
+            mouth_mask=a["mouth_mask"].astype(bool), face_fill=a["face_fill"].astype(np.float32),
             mouth_crop=a["mouth_crop"], mouth_crop_xy=a["mouth_crop_xy"],
         )
         mapping = VertexFeatureMapping(
