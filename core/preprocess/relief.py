@@ -18,7 +18,7 @@ The subject is a layered relief in the photo's camera frame:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -48,13 +48,14 @@ class Relief:
     face_fill:   float32 [H, W]    face coverage, eye/mouth holes filled, grown and softened (0..1)
     """
 
+    # ``metadata``: how the cache stores each array (see core.preprocess.subject).
     appearance: np.ndarray
-    alpha: np.ndarray
+    alpha: np.ndarray = field(metadata={"stored": np.float16, "loaded": np.float32})
     background: np.ndarray
-    depth: np.ndarray
+    depth: np.ndarray = field(metadata={"stored": np.float32})
     background_depth: float
-    mouth_mask: np.ndarray
-    face_fill: np.ndarray
+    mouth_mask: np.ndarray = field(metadata={"stored": np.uint8, "loaded": bool})
+    face_fill: np.ndarray = field(metadata={"stored": np.float32})
     mouth_crop: np.ndarray
     mouth_crop_xy: np.ndarray
 
