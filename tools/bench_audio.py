@@ -34,9 +34,9 @@ sys.path.insert(0, str(REPO))
 from core.audio.audio2exp import (FILE_CONFIG, LIVE_CONFIG, Audio2Exp,  # noqa: E402
                                   coefficients_for_file)
 from core.audio.constants import FPS, SAMPLE_RATE  # noqa: E402
-from core.audio.evaluation import (BILABIALS, OPEN_VOWELS, base_symbol,  # noqa: E402
-                                   boundary_offsets_s, frames_inside, read_phone_alignment,
-                                   reference_coefficients, xcorr_lag_s)
+from core.audio.evaluation import (BILABIALS, OPEN_VOWELS, boundary_offsets_s,  # noqa: E402
+                                   phone_frames, read_phone_alignment, reference_coefficients,
+                                   xcorr_lag_s)
 from core.audio.loading import load_audio  # noqa: E402
 from core.face.arkit import EXPRESSION_INDEX  # noqa: E402
 
@@ -148,10 +148,8 @@ def lipsync(items: list[tuple[str, np.ndarray, list]], config, chunk: int | None
     for name, y, phones in items:
         c = run_stream(y, config, chunk)
         ref = reference_coefficients(phones, len(c))
-        v = [c[frames_inside(p, len(c)), JAW] for p in phones
-             if base_symbol(p.symbol) in OPEN_VOWELS]
-        b = [c[frames_inside(p, len(c)), JAW] for p in phones
-             if base_symbol(p.symbol) in BILABIALS]
+        v = [c[ks, JAW] for ks in phone_frames(phones, OPEN_VOWELS, len(c))]
+        b = [c[ks, JAW] for ks in phone_frames(phones, BILABIALS, len(c))]
         vowels += v
         bilabials += b
         lag = xcorr_lag_s(c[:, JAW], ref[:, JAW])

@@ -53,7 +53,7 @@ class Task:
 
 class ViewerApp:
     def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
-                 automation: Path | None = None, loop: bool = False):
+                 loop: bool = False):
         self.device = device
         self.session = Session()
         self.session.clock.loop = loop
@@ -61,8 +61,6 @@ class ViewerApp:
         self.worker = RenderProcess(device, on_error=self._render_error)
         self.tasks: dict[str, Task] = {}
         self.messages: deque = deque(maxlen=4)
-        self.automation = automation
-        self._audio_samples: np.ndarray | None = None
         self._drag_start: OrbitPose | None = None
         self._uploaded_serial = 0
         self._shown = None
@@ -82,7 +80,6 @@ class ViewerApp:
         self._pending_audio = None
         self._audio_file: Path | None = None
         self._autoplay = True  # start playing when the first audio is ready
-        self._driver: np.ndarray | None = None
         self.load_portrait(portrait or SAMPLE_PORTRAIT)
         self.load_audio(audio or SAMPLE_SPEECH)
 
@@ -163,7 +160,6 @@ class ViewerApp:
             if was_playing:
                 clock.play()
             self.session.clock = clock
-            self._audio_samples = samples
             self._audio_file = Path(path)
             self.worker.set_driver(coeffs)
             self._last_request = None
@@ -329,10 +325,6 @@ class ViewerApp:
             parts.append(f"UI {(len(self._ui_times) - 1) / max(self._ui_times[-1] - self._ui_times[0], 1e-6):.0f} fps")
         return "   ".join(parts)
 
-    @property
-    def _audio_path(self) -> Path | None:
-        return self._audio_file
-
     def close(self) -> None:
         self.worker.stop()
         self.session.clock.close()
@@ -345,7 +337,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     """Open the window (the caller has checked that a display exists)."""
     import dearpygui.dearpygui as dpg
 
-    app = ViewerApp(portrait, audio, device, automation, loop)
+    app = ViewerApp(portrait, audio, device, loop)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
     dpg.create_context()
     with dpg.texture_registry():

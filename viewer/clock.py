@@ -99,7 +99,6 @@ class SoundDeviceClock(PlaybackClock):
     def __init__(self, samples: np.ndarray, sample_rate: int):
         import sounddevice as sd
 
-        self._sd = sd
         self.samples = np.ascontiguousarray(samples, dtype=np.float32)
         self.sample_rate = int(sample_rate)
         self.duration = len(self.samples) / self.sample_rate

@@ -1,22 +1,21 @@
-"""The engine in a child process, behind the same single-slot interface as ``RenderWorker``.
+"""The engine in a child process, behind a single latest-request slot (``viewer.frame_slot``).
 
 A DearPyGui frame holds the GIL while it draws, so a render thread in the UI process waits for
 the GIL between its many small tensor operations and slows down by an order of magnitude. The
-child process renders without that contention; frames come back through shared memory. A pump
-thread in the UI process forwards only the newest pending request when the child is idle (late
-frames are dropped, never queued) and publishes each finished frame in a result slot.
+child process renders without that contention; frames come back through shared memory. The
+slot's pump thread in the UI process forwards only the newest pending request when the child is
+idle (late frames are dropped, never queued) and publishes each finished frame in a result slot.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
-import threading
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
 
-from viewer.render_worker import FinishedFrame
+from viewer.frame_slot import FinishedFrame, FrameSlot, Message
 
 MAX_SIZE = 1024
 
@@ -73,7 +72,8 @@ def _child_main(conn, shm_name: str, device: str) -> None:
 
 
 class RenderProcess:
-    """submit(request) / latest() like RenderWorker; set_subject(path) / set_driver(array)."""
+    """submit(request) / latest() on a single latest-request slot; set_subject(path) /
+    set_driver(array) go to the child before any pending request."""
 
     def __init__(self, device: str = "auto", on_error=None):
         ctx = mp.get_context("spawn")
@@ -83,78 +83,43 @@ class RenderProcess:
         self._proc = ctx.Process(target=_child_main, args=(child, self._shm.name, device), daemon=True,
                                  name="render-process")
         self._proc.start()
-        self._on_error = on_error
-        self._cond = threading.Condition()
-        self._commands: list = []
-        self._pending = None
-        self._result: FinishedFrame | None = None
-        self._serial = 0
-        self._stop = False
-        self.dropped = 0
-        self.rendered = 0
         self.device: str | None = None
-        self._thread = threading.Thread(target=self._pump, name="render-pump", daemon=True)
-        self._thread.start()
+        self._slot = FrameSlot(self._exchange, on_error)
+
+    def _exchange(self, message: Message) -> Message:
+        """Send one message to the child and wait for its reply (a frame is read from shared memory)."""
+        self._conn.send(message)
+        kind, payload = self._conn.recv()
+        if kind == "ok" and message[0] == "subject":
+            self.device = payload
+        elif kind == "frame":
+            h, w, render_s = payload
+            return kind, (self._frames[:h, :w].copy(), render_s)
+        return kind, payload
 
     def set_subject(self, portrait: Path) -> None:
         """Load a prepared portrait (its cache entry must exist) in the child."""
-        with self._cond:
-            self._commands.append(("subject", str(portrait)))
-            self._cond.notify()
+        self._slot.command("subject", str(portrait))
 
     def set_driver(self, coefficients: np.ndarray) -> None:
-        with self._cond:
-            self._commands.append(("driver", np.asarray(coefficients, np.float32)))
-            self._cond.notify()
+        self._slot.command("driver", np.asarray(coefficients, np.float32))
 
     def submit(self, request) -> None:
-        with self._cond:
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = request
-            self._cond.notify()
+        self._slot.submit(request)
 
     def latest(self) -> FinishedFrame | None:
-        with self._cond:
-            return self._result
+        return self._slot.latest()
 
-    def _pump(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stop and not self._commands and self._pending is None:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                if self._commands:
-                    message = self._commands.pop(0)
-                else:
-                    message = ("render", self._pending)
-                    self._pending = None
-            try:
-                self._conn.send(message)
-                kind, payload = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError) as exc:
-                if self._on_error:
-                    self._on_error(RuntimeError(f"render process stopped ({exc})"))
-                return
-            if kind == "error":
-                if self._on_error:
-                    self._on_error(RuntimeError(payload))
-            elif kind == "ok" and message[0] == "subject":
-                self.device = payload
-            elif kind == "frame":
-                h, w, render_s = payload
-                image = self._frames[:h, :w].copy()
-                with self._cond:
-                    self._serial += 1
-                    self.rendered += 1
-                    self._result = FinishedFrame(message[1], image, render_s, time.perf_counter(), self._serial)
+    @property
+    def dropped(self) -> int:
+        return self._slot.dropped
+
+    @property
+    def rendered(self) -> int:
+        return self._slot.rendered
 
     def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        self._thread.join(timeout=5)
+        self._slot.stop()
         try:
             self._conn.send(("quit", None))
         except (OSError, BrokenPipeError):

@@ -2,6 +2,8 @@
 
 - ``read_phone_alignment``: CMU ARCTIC ``start end phone`` text files and Praat TextGrids (long or
   short text format), ARPAbet or IPA labels -> ``PhoneInterval`` s with IPA symbols.
+- ``frames_inside`` / ``phone_frames``: the video frames of a phone interval (shared with the
+  rendered-clip lip-sync measure, core.evaluation.lipsync).
 - ``jaw_ratio``: mean jawOpen over frames inside open vowels / mean over frames inside bilabials.
 - ``reference_coefficients``: what our coarticulation gives for the hand-aligned phones, i.e. the
   output with perfect phone recognition and timing.
@@ -23,8 +25,11 @@ import numpy as np
 from core.audio.constants import FPS
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 
-# Open (low and open-mid) vowels, whose jaw is clearly open; and the bilabials (lips closed).
-OPEN_VOWELS = frozenset({"a", "ɑ", "æ", "ʌ", "ɐ", "ɒ", "ɔ", "ä", "aɪ", "aʊ", "ɔɪ"})
+# Vowels with the jaw clearly open: the open (and near-open) and open-mid rows of the IPA vowel
+# chart, and the diphthongs that start there (symbols without stress or length marks); and the
+# bilabials (lips closed).
+OPEN_VOWELS = frozenset({"a", "ä", "æ", "ɐ", "ɑ", "ɒ", "ɶ", "ɛ", "œ", "ɜ", "ɞ", "ʌ", "ɔ",
+                         "aɪ", "aʊ", "ɔɪ"})
 BILABIALS = frozenset({"p", "b", "m"})
 _SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "pau", "h#", "<sil>", "_"})
 _ARPABET_EXTRA = {"AX": "ə", "AXR": "ɚ", "IX": "ɪ", "DX": "ɾ", "EN": "n", "EL": "l", "EM": "m",
@@ -103,22 +108,35 @@ def read_phone_alignment(path: str | Path) -> list[PhoneInterval]:
     return [PhoneInterval(_label_to_ipa(label), a, b) for a, b, label in rows if b > a]
 
 
-def frames_inside(interval: PhoneInterval, n_frames: int) -> np.ndarray:
-    """Indices k with start <= k/25 < end; the nearest frame to the centre if none."""
+def frames_inside(interval, n_frames: int) -> np.ndarray:
+    """Frames of a clip of ``n_frames`` that show a phone interval (``.start_s``, ``.end_s``).
+
+    Frame k shows the instant k/25: the frames k with start <= k/25 < end, or, for an interval
+    too short to hold one, the frame nearest its centre (rounded). Empty where that lies outside
+    the clip (an interval past the clip's end is left out, not moved onto its last frame).
+    """
     k0 = int(np.ceil(interval.start_s * FPS - 1e-9))
     k1 = int(np.ceil(interval.end_s * FPS - 1e-9))
     ks = np.arange(max(k0, 0), min(k1, n_frames))
     if ks.size == 0:
         centre = int(round(0.5 * (interval.start_s + interval.end_s) * FPS))
-        ks = np.array([min(max(centre, 0), n_frames - 1)])
+        if 0 <= centre < n_frames:
+            ks = np.array([centre])
     return ks
+
+
+def phone_frames(phones: Sequence, symbols: frozenset, n_frames: int) -> list[np.ndarray]:
+    """``frames_inside`` of every phone whose base symbol is in ``symbols`` and that the clip
+    shows (phones outside the clip are left out)."""
+    picked = (frames_inside(p, n_frames) for p in phones if base_symbol(p.symbol) in symbols)
+    return [ks for ks in picked if ks.size]
 
 
 def jaw_ratio(coeffs: np.ndarray, phones: Sequence[PhoneInterval]) -> dict:
     """Mean jawOpen in open vowels, in bilabials, and their ratio. coeffs: [T, NUM_EXPRESSIONS]."""
     jaw = coeffs[:, EXPRESSION_INDEX["jawOpen"]]
-    vowel = [frames_inside(p, len(jaw)) for p in phones if base_symbol(p.symbol) in OPEN_VOWELS]
-    bilab = [frames_inside(p, len(jaw)) for p in phones if base_symbol(p.symbol) in BILABIALS]
+    vowel = phone_frames(phones, OPEN_VOWELS, len(jaw))
+    bilab = phone_frames(phones, BILABIALS, len(jaw))
     v = float(jaw[np.concatenate(vowel)].mean()) if vowel else float("nan")
     b = float(jaw[np.concatenate(bilab)].mean()) if bilab else float("nan")
     return {"open_vowel_jaw": v, "bilabial_jaw": b, "ratio": v / max(b, 1e-6),

@@ -13,8 +13,9 @@ here. The stand-in keeps their shape:
   the lags for LSE-C (SyncNet's confidence is median minus minimum distance). A positive lag means
   the mouth moves after the sound.
 * ``phone_apertures``: where phone labels are given, mean aperture in bilabials (p, b, m: lips
-  closed) against open and open-mid vowels (a ɑ æ ʌ ɔ ɛ œ ...: jaw open). A talking head that closes its lips
-  for /p b m/ has a closure ratio (bilabial / open) well below 1.
+  closed) against open and open-mid vowels (a ɑ æ ʌ ɔ ɛ œ ...: jaw open), over the same frames of
+  each phone as Audio2Exp's own measure (``core.audio.evaluation.phone_frames``). A talking head
+  that closes its lips for /p b m/ has a closure ratio (bilabial / open) well below 1.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from core.audio.constants import FPS, SAMPLE_RATE
+from core.audio.evaluation import BILABIALS, OPEN_VOWELS, phone_frames
 from core.evaluation.config import SyncConfig
 from core.face import topology as topo
 
@@ -141,10 +143,6 @@ def sync_offset(mouth: np.ndarray, envelope: np.ndarray, config: SyncConfig = Sy
 
 
 # ----------------------------------------------------------------------------- phone labels
-# Vowels with the jaw clearly open: the open and open-mid rows of the IPA vowel chart, and the
-# diphthongs that start there (symbols without stress or length marks).
-JAW_OPEN_VOWELS = frozenset({"a", "ä", "æ", "ɐ", "ɑ", "ɒ", "ɶ", "ʌ", "ɔ", "ɛ", "œ", "ɜ", "aɪ", "aʊ", "ɔɪ"})
-
 @dataclass(frozen=True)
 class PhoneApertures:
     """Mean aperture in bilabials and open vowels of the clip, and bilabial / open."""
@@ -175,27 +173,11 @@ def read_phones(path: str | Path):
     return phones
 
 
-def _frames_of(interval, n_frames: int) -> np.ndarray:
-    """Frames k whose instant k/25 lies inside the interval (the centre frame if none)."""
-    k0 = int(np.ceil(interval.start_s * FPS - 1e-9))
-    k1 = int(np.ceil(interval.end_s * FPS - 1e-9))
-    ks = np.arange(max(k0, 0), min(k1, n_frames))
-    if ks.size == 0:
-        centre = int(np.floor(0.5 * (interval.start_s + interval.end_s) * FPS))
-        ks = np.array([centre]) if 0 <= centre < n_frames else ks
-    return ks
-
-
 def phone_apertures(aperture: np.ndarray, phones: Sequence) -> PhoneApertures:
     """Bilabial vs open-vowel aperture. aperture: float [T] (NaN = no face); phones: intervals
     with ``.symbol`` (IPA) ``.start_s`` ``.end_s``; those past the clip are ignored."""
-    from core.audio.evaluation import BILABIALS, base_symbol
-
-    n = len(aperture)
-
     def mean_over(symbols: frozenset) -> tuple[float | None, int]:
-        picked = [_frames_of(p, n) for p in phones if base_symbol(p.symbol) in symbols]
-        picked = [ks for ks in picked if ks.size]
+        picked = phone_frames(phones, symbols, len(aperture))
         if not picked:
             return None, 0
         vals = aperture[np.concatenate(picked)]
@@ -203,6 +185,6 @@ def phone_apertures(aperture: np.ndarray, phones: Sequence) -> PhoneApertures:
         return (float(vals.mean()) if vals.size else None), len(picked)
 
     bil, n_bil = mean_over(BILABIALS)
-    opn, n_open = mean_over(JAW_OPEN_VOWELS)
+    opn, n_open = mean_over(OPEN_VOWELS)
     ratio = bil / opn if bil is not None and opn is not None and opn > 1e-9 else None
     return PhoneApertures(bil, opn, ratio, n_bil, n_open)

@@ -27,7 +27,6 @@ class ReliefConfig:
     silhouette_depth_cm: float = 3.0  # silhouette depth behind the head origin
     inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera
     background_gap_cm: float = 60.0  # background plane distance behind the head origin
-    mirror_facing_threshold: float = 0.35  # below this |cos| to the camera, fill from the mirror
     solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
 
 

@@ -10,15 +10,15 @@ The subject is a layered relief in the photo's camera frame:
 * appearance: the portrait, with the photo's own mouth opening filled with lip colour (the inner
   mouth is drawn by the mouth model at render time, so teeth in the photo never float when the
   jaw moves).
-* mirror map: for face regions the photo sees at a grazing angle, where their left/right mirror
-  point is in the photo and how much better it is seen, plus the face normals. When a novel view
-  looks at such a region more directly than the photo did, the renderer takes its colour from the
-  mirror point (the hidden side filled from the visible one).
+* face fill mask: the face mesh's coverage of the photo with its holes (eyes, mouth) filled,
+  grown by a pixel and softened. Where it is set, the renderer may take a face point's colour
+  from its left/right mirror point (the hidden side filled from the visible one, see
+  ``relief_renderer._mirror_where_seen_better``).
 * background layer: the portrait with the person inpainted, on a plane behind the head.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -46,20 +46,17 @@ class Relief:
     mouth_crop:  uint8 [h, w, 4]   the photo's own pixels around the opening, alpha = opening
                                    (teeth the photo shows, re-used by the mouth model); may be empty
     mouth_crop_xy: int64 [2]       pixel position (x, y) of the crop's top-left corner
-    mirror_uv:   float32 [H, W, 2] photo position of each grazing face pixel's mirror point
-    mirror_gain: float32 [H, W]    how much better the photo sees that mirror point (0..1)
-    normals:     float32 [H, W, 3] outward face-mesh normal (camera frame), zero off the face
+    face_fill:   float32 [H, W]    face coverage, eye/mouth holes filled, grown and softened (0..1)
     """
 
+    # ``metadata``: how the cache stores each array (see core.preprocess.subject).
     appearance: np.ndarray
-    alpha: np.ndarray
+    alpha: np.ndarray = field(metadata={"stored": np.float16, "loaded": np.float32})
     background: np.ndarray
-    depth: np.ndarray
+    depth: np.ndarray = field(metadata={"stored": np.float32})
     background_depth: float
-    mouth_mask: np.ndarray
-    mirror_uv: np.ndarray
-    mirror_gain: np.ndarray
-    normals: np.ndarray
+    mouth_mask: np.ndarray = field(metadata={"stored": np.uint8, "loaded": bool})
+    face_fill: np.ndarray = field(metadata={"stored": np.float32})
     mouth_crop: np.ndarray
     mouth_crop_xy: np.ndarray
 
@@ -72,61 +69,17 @@ def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, heigh
     return rasterize(uv, mesh[:, 2], model.triangles, width, height)
 
 
-def _facing(fit: FaceFit, model: FaceModel, raster: MeshRaster) -> np.ndarray:
-    """|cos| between the surface normal and the camera ray per covered pixel (0 elsewhere)."""
-    tri = model.triangles
-    v = fit.mesh
-    normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
-    centroids = v[tri].mean(axis=1)
-    outward = np.sign(((centroids - fit.translation) * normals).sum(axis=1, keepdims=True))
-    normals *= outward
-    rays = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
-    tri_facing = np.clip(-(normals * rays).sum(axis=1), 0.0, 1.0).astype(np.float32)
-    out = np.zeros(raster.tri_id.shape, np.float32)
-    cov = raster.covered
-    out[cov] = tri_facing[raster.tri_id[cov]]
-    return out
-
-
-def _mirror_map(fit: FaceFit, model: FaceModel, raster: MeshRaster, facing: np.ndarray,
-                threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Where each grazing face pixel's left/right mirror point lies in the photo, and how much
-    better the photo sees it (0 = not better, or hidden).
-
-    Returns (mirror_uv float32 [H, W, 2] photo pixels, mirror_gain float32 [H, W] in [0, 1]).
-    """
-    h, w = facing.shape
-    mirror_uv = np.zeros((h, w, 2), np.float32)
-    gain = np.zeros((h, w), np.float32)
-    ys, xs = np.nonzero(raster.covered & (facing < threshold))
-    if len(ys) == 0:
-        return mirror_uv, gain
-    tri = model.triangles[raster.tri_id[ys, xs]]
-    bary = raster.bary[ys, xs]
-    mirrored = (fit.mesh[model.mirror[tri]] * bary[..., None]).sum(axis=1)
-    muv = fit.intrinsics.project(mirrored)
-    mx = np.clip(np.round(muv[:, 0]).astype(int), 0, w - 1)
-    my = np.clip(np.round(muv[:, 1]).astype(int), 0, h - 1)
-    visible = mirrored[:, 2] <= raster.depth[my, mx] + 0.5
-    # Only where the mirror is seen clearly better (not on the nose, both sides of which are steep).
-    better = np.clip((facing[my, mx] - facing[ys, xs] - 0.2) / 0.25, 0.0, 1.0)
-    mirror_uv[ys, xs] = muv
-    gain[ys, xs] = better * visible
-    return mirror_uv, gain
-
-
-def _normal_map(fit: FaceFit, model: FaceModel, raster: MeshRaster) -> np.ndarray:
-    """Outward face-mesh normal (camera frame) per covered pixel, zero elsewhere. [H, W, 3]."""
-    tri = model.triangles
-    v = fit.mesh
-    normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
-    outward = np.sign(((v[tri].mean(axis=1) - fit.translation) * normals).sum(axis=1, keepdims=True))
-    out = np.zeros(raster.tri_id.shape + (3,), np.float32)
-    cov = raster.covered
-    out[cov] = (normals * outward)[raster.tri_id[cov]]
-    return out
+def face_fill_mask(covered: np.ndarray) -> np.ndarray:
+    """The face coverage bool [H, W] with its holes (eyes, mouth) filled, grown by a pixel and
+    softened: float32 [H, W] in [0, 1], where the renderer's mirror fill may act."""
+    outside = np.zeros((covered.shape[0] + 4, covered.shape[1] + 4), np.uint8)
+    filled = covered.astype(np.uint8)
+    if filled.any():
+        flood = np.pad(filled, 1)
+        cv2.floodFill(flood, outside, (0, 0), 2)
+        filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)
+    filled = cv2.dilate(filled, np.ones((3, 3), np.uint8)).astype(np.float32)
+    return cv2.GaussianBlur(filled, (0, 0), 1.0)
 
 
 def mouth_opening_mask(fit: FaceFit, width: int, height: int, grow_px: int = 2) -> np.ndarray:
@@ -193,9 +146,7 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     """Lift the portrait into the layered relief (see module docstring)."""
     h, w = rgb.shape[:2]
     full = _face_raster(fit, model, 1.0, w, h)
-    facing = _facing(fit, model, full)
-    mirror_uv, mirror_gain = _mirror_map(fit, model, full, facing, config.mirror_facing_threshold)
-    normals = _normal_map(fit, model, full)
+    face_fill = face_fill_mask(full.covered)
     mouth = mouth_opening_mask(fit, w, h)
     crop, crop_xy = _mouth_crop(rgb, mouth)
     appearance = _fill_region(rgb, mouth)
@@ -230,7 +181,7 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     return Relief(
         appearance=appearance, alpha=alpha, background=background, depth=depth,
         background_depth=float(fit.translation[2] + config.background_gap_cm),
-        mouth_mask=mouth, mirror_uv=mirror_uv, mirror_gain=mirror_gain, normals=normals,
+        mouth_mask=mouth, face_fill=face_fill,
         mouth_crop=crop, mouth_crop_xy=crop_xy,
     )
 

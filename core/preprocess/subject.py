@@ -1,7 +1,26 @@
-"""Subject: everything the renderer needs about one portrait, and its (de)serialisation."""
+"""Subject: everything the renderer needs about one portrait, and its (de)serialisation.
+
+The cache arrays are derived from the dataclass fields of ``Subject`` and the dataclasses it
+holds: every field is one array named after it, unless its ``field(metadata=...)`` says
+otherwise:
+
+* ``prefix``: a dataclass field whose own fields are stored as arrays named prefix + field name
+  (``relief`` with no prefix, ``mapping`` with ``map_``);
+* ``record``: a small dataclass of numbers stored as one float64 array of its fields, in order
+  (``intrinsics``: focal_px, cx, cy, width, height);
+* ``stored`` / ``loaded``: the dtype an array is saved as (narrower than in memory, e.g. alpha
+  float16) and the dtype it is read back as (default: as saved);
+* ``saved: False``: not stored as an array (the notes go in the cache manifest).
+
+Floats and tuples of floats are stored as float64 arrays. Adding a field to one of these
+dataclasses is all it takes to store it.
+"""
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
+from functools import cache, reduce
 
 import numpy as np
 
@@ -22,15 +41,15 @@ class Subject:
     mapping:     the 3D nearest-neighbour vertex-to-feature mapping
     """
 
-    intrinsics: Intrinsics
+    intrinsics: Intrinsics = field(metadata={"record": True})
     rotation: np.ndarray
     translation: np.ndarray
-    mesh: np.ndarray
-    beta_init: np.ndarray
-    relief: Relief
-    mapping: VertexFeatureMapping
+    mesh: np.ndarray = field(metadata={"stored": np.float32})
+    beta_init: np.ndarray = field(metadata={"stored": np.float32})
+    relief: Relief = field(metadata={"prefix": ""})
+    mapping: VertexFeatureMapping = field(metadata={"prefix": "map_"})
     reprojection_px: tuple[float, float] = (0.0, 0.0)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list, metadata={"saved": False})
 
     @property
     def head_mesh(self) -> np.ndarray:
@@ -38,48 +57,16 @@ class Subject:
         return ((self.mesh - self.translation) @ self.rotation).astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        i, r, m = self.intrinsics, self.relief, self.mapping
-        return {
-            "intrinsics": np.array([i.focal_px, i.cx, i.cy, i.width, i.height], np.float64),
-            "rotation": self.rotation, "translation": self.translation,
-            "mesh": self.mesh.astype(np.float32), "beta_init": self.beta_init.astype(np.float32),
-            "reprojection_px": np.array(self.reprojection_px, np.float64),
-            "appearance": r.appearance, "alpha": r.alpha.astype(np.float16),
-            "background": r.background, "depth": r.depth.astype(np.float32),
-            "background_depth": np.array(r.background_depth, np.float64),
-            "mouth_mask": r.mouth_mask.astype(np.uint8), "mirror_uv": r.mirror_uv.astype(np.float32),
-            "mirror_gain": r.mirror_gain.astype(np.float16), "normals": r.normals.astype(np.float16),
-            "mouth_crop": r.mouth_crop, "mouth_crop_xy": r.mouth_crop_xy,
-            "map_origin": m.origin, "map_voxel": np.array(m.voxel, np.float64), "map_dims": m.dims,
-            "map_upper_index": m.upper_index, "map_upper_weight": m.upper_weight,
-            "map_lower_index": m.lower_index, "map_lower_weight": m.lower_weight,
-        }
+        return {name: _encode(reduce(getattr, path, self), kind, meta)
+                for name, path, kind, meta in _array_fields(Subject)}
 
     @staticmethod
     def required_arrays() -> set[str]:
-        return {"intrinsics", "rotation", "translation", "mesh", "beta_init", "appearance", "alpha",
-                "background", "depth", "background_depth", "mouth_mask", "mirror_uv", "mirror_gain", "normals", "mouth_crop", "mouth_crop_xy",
-                "map_origin", "map_voxel", "map_dims", "map_upper_index", "map_upper_weight",
-                "map_lower_index", "map_lower_weight", "reprojection_px"}
+        return {name for name, *_ in _array_fields(Subject)}
 
     @staticmethod
     def from_arrays(a: dict[str, np.ndarray], notes: list[str] | None = None) -> "Subject":
-        f, cx, cy, w, h = a["intrinsics"].tolist()
-        intr = Intrinsics(f, cx, cy, int(w), int(h))
-        relief = Relief(
-            appearance=a["appearance"], alpha=a["alpha"].astype(np.float32), background=a["background"],
-            depth=a["depth"], background_depth=float(a["background_depth"]),
-            mouth_mask=a["mouth_mask"].astype(bool), mirror_uv=a["mirror_uv"],
-            mirror_gain=a["mirror_gain"].astype(np.float32), normals=a["normals"].astype(np.float32),
-            mouth_crop=a["mouth_crop"], mouth_crop_xy=a["mouth_crop_xy"],
-        )
-        mapping = VertexFeatureMapping(
-            origin=a["map_origin"], voxel=float(a["map_voxel"]), dims=a["map_dims"],
-            upper_index=a["map_upper_index"], upper_weight=a["map_upper_weight"],
-            lower_index=a["map_lower_index"], lower_weight=a["map_lower_weight"],
-        )
-        subject = Subject(intr, a["rotation"], a["translation"], a["mesh"], a["beta_init"], relief, mapping,
-                          tuple(a["reprojection_px"].tolist()), list(notes or []))
+        subject = _build(Subject, a, "", notes=list(notes or []))
         subject.validate()
         return subject
 
@@ -99,3 +86,54 @@ class Subject:
         bad = [name for ok, name in checks if not ok]
         if bad:
             raise ValueError(f"inconsistent subject arrays: {bad}")
+
+
+@cache
+def _array_fields(cls: type, prefix: str = "") -> tuple:
+    """(array name, attribute path, field type, field metadata) of every array ``cls`` is stored
+    as (see module docstring)."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("saved", True):
+            continue
+        if "prefix" in f.metadata:
+            out += [(name, (f.name,) + path, kind, meta)
+                    for name, path, kind, meta in _array_fields(hints[f.name], prefix + f.metadata["prefix"])]
+        else:
+            out.append((prefix + f.name, (f.name,), hints[f.name], f.metadata))
+    return tuple(out)
+
+
+def _encode(value, kind, meta) -> np.ndarray:
+    if meta.get("record"):
+        return np.array([getattr(value, f.name) for f in dataclasses.fields(kind)], np.float64)
+    if kind is float or typing.get_origin(kind) is tuple:
+        return np.array(value, np.float64)
+    return np.asarray(value, meta.get("stored"))
+
+
+def _decode(array: np.ndarray, kind, meta):
+    if meta.get("record"):
+        hints = typing.get_type_hints(kind)
+        return kind(*(hints[f.name](v) for f, v in zip(dataclasses.fields(kind), array.tolist())))
+    if kind is float:
+        return float(array)
+    if typing.get_origin(kind) is tuple:
+        return tuple(array.tolist())
+    loaded = meta.get("loaded")
+    return array.astype(loaded) if loaded is not None else array
+
+
+def _build(cls: type, arrays: dict[str, np.ndarray], prefix: str, **extra):
+    """An instance of dataclass ``cls`` from its arrays (the inverse of ``to_arrays``)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("saved", True):
+            continue
+        if "prefix" in f.metadata:
+            kwargs[f.name] = _build(hints[f.name], arrays, prefix + f.metadata["prefix"])
+        else:
+            kwargs[f.name] = _decode(arrays[prefix + f.name], hints[f.name], f.metadata)
+    return cls(**kwargs, **extra)

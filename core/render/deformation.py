@@ -8,10 +8,11 @@ between the lip corners and a soft one beyond them.
 
 Two ways to apply it:
 * ``displacement_at``: the literal Eq. 7, any sample p -> p + dp(p) (used by the reference renderer);
-* ``warp_relief``: the fast path. The person layer is a height field seen from the photo's camera,
-  so deforming it is solved once per frame on the photo's pixel grid: for each pixel ray, find the
-  depth z whose deformed point p(z) + dp(p(z)) lies on the canonical relief (3 Newton steps).
-  Any camera then ray-marches the deformed height field without per-sample deformation.
+* ``warp_height_field``: the fast path. The person layer is a height field seen from the photo's
+  camera, so deforming it is solved once per frame on the photo's pixel grid: for each pixel ray,
+  find the depth z whose deformed point p(z) + dp(p(z)) lies on the canonical relief (a few Newton
+  steps, 2 by default; ``warp_plan`` precomputes the lookups of the fixed canonical points). Any
+  camera then ray-marches the deformed height field without per-sample deformation.
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ there; a ray that strikes that wall (rather than the surface itself) passes thro
 that off-axis views do not smear the silhouette's colour along the view direction.
 
 ``render_relief`` takes a *surface query* so that the same marcher serves the fast path
-(a per-frame deformed height field, see ``deformation.warp``) and the reference path (every sample
-displaced by Eq. 7 before the canonical relief is read).
+(a per-frame deformed height field, see ``deformation.warp_height_field``) and the reference
+path (every sample displaced by Eq. 7 before the canonical relief is read).
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.geometry.pinhole import (Intrinsics, grid_affine, grid_to_pixels, pixels_to_grid, project_to_grid,
-                                   ray_directions, ray_directions_torch, unproject_torch)
+from core.geometry.pinhole import (Intrinsics, grid_affine, grid_to_pixels, project_to_grid,
+                                   ray_directions_torch, unproject_torch)
 from core.preprocess.relief import extend_beyond_frame
 from core.preprocess.subject import Subject
 from core.render.camera import ViewCamera
@@ -49,9 +49,8 @@ class ReliefScene:
     appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
     background: float32 [1, 3, H', W']  background layer continued past the photo's frame
     background_geo: Intrinsics of ``background`` (the photo camera, principal point shifted)
-    mirror:     float32 [1, 7, H, W]  per photo pixel: mirror point (grid coords u, v; unused by the
-                fill, which reflects in 3D), face coverage with eye/mouth holes filled (softened),
-                the photo's facing |cos| and outward normal xyz (smoothed)
+    face_fill:  float32 [1, 1, H, W]  face coverage with eye/mouth holes filled, softened: where
+                the mirror fill may act (``Relief.face_fill``)
     mirror_affine: float32 [3, 4]  left/right reflection of camera-frame points about the head's
                 symmetry plane (p' = A[:, :3] p + A[:, 3])
     head_affine: float32 [3, 4]  camera frame -> head frame shifted so that the symmetry plane is x = 0
@@ -66,7 +65,7 @@ class ReliefScene:
     appearance: torch.Tensor
     background: torch.Tensor
     background_geo: Intrinsics
-    mirror: torch.Tensor
+    face_fill: torch.Tensor
     mirror_affine: torch.Tensor
     head_affine: torch.Tensor
     background_depth: float
@@ -87,19 +86,6 @@ class ReliefScene:
         near = float(r.depth[person].min()) - margin_cm if person.any() else r.background_depth
         far = float(r.depth[person].max()) + margin_cm if person.any() else r.background_depth
         app = np.concatenate([r.appearance.astype(np.float32) / 255.0, r.alpha[..., None]], axis=2)
-        H, W = r.alpha.shape
-        rays = ray_directions(photo, dtype=np.float32)
-        rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-        # Smooth normals (the mesh's are per triangle): the mirror weights built from them must not
-        # show the triangles.
-        cover = (np.abs(r.normals).sum(axis=-1) > 0).astype(np.float32)
-        sigma = max(1.0, 0.004 * max(H, W))
-        blur_n = cv2.GaussianBlur(r.normals * cover[..., None], (0, 0), sigma)
-        normals = blur_n / np.maximum(np.linalg.norm(blur_n, axis=-1, keepdims=True), 1e-6)
-        normals = np.where(cover[..., None] > 0, normals, 0.0).astype(np.float32)
-        facing = np.clip(-(normals * rays).sum(axis=-1), 0.0, 1.0)
-        mirror_grid = pixels_to_grid(r.mirror_uv, W, H)
-        mirror = np.concatenate([mirror_grid, r.mirror_gain[..., None], facing[..., None], normals], axis=2)
         # Reflection about the head's symmetry plane x = c (head frame), c the mesh's mean x.
         rot = np.asarray(subject.rotation, np.float64)
         trans = np.asarray(subject.translation, np.float64)
@@ -107,16 +93,6 @@ class ReliefScene:
         m = rot @ np.diag([-1.0, 1.0, 1.0]) @ rot.T
         affine = np.concatenate([m, (trans - m @ trans + 2 * c * rot[:, 0])[:, None]], axis=1)
         head = np.concatenate([rot.T, (-rot.T @ trans - np.array([c, 0.0, 0.0]))[:, None]], axis=1)
-        # Channel 2: the face coverage with its holes (eyes, mouth) filled, grown by a pixel and
-        # softened (where the mirror fill may act).
-        outside = np.zeros((H + 4, W + 4), np.uint8)
-        filled = cover.astype(np.uint8).copy()
-        if filled.any():
-            flood = np.pad(filled, 1)
-            cv2.floodFill(flood, outside, (0, 0), 2)
-            filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)
-        filled = cv2.dilate(filled, np.ones((3, 3), np.uint8)).astype(np.float32)
-        mirror[..., 2] = cv2.GaussianBlur(filled, (0, 0), 1.0)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         background, px, py = extend_beyond_frame(r.background)
         background_geo = photo.cropped(-px, -py, background.shape[1], background.shape[0])
@@ -124,7 +100,7 @@ class ReliefScene:
             depth=to(depth)[None, None], depth_open=to(r.depth.astype(np.float32))[None, None], geo=geo, photo=photo,
             appearance=to(app.transpose(2, 0, 1))[None],
             background=to(background.transpose(2, 0, 1) / 255.0)[None], background_geo=background_geo,
-            mirror=to(mirror.astype(np.float32).transpose(2, 0, 1))[None],
+            face_fill=to(r.face_fill.astype(np.float32))[None, None],
             mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)),
             background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
         )
@@ -416,8 +392,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     photo saw the head turned, how far this view turns toward the far side, how far the point lies
     on the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
     feathered face mask."""
-    info = sample_image(scene.mirror, src)  # [n, 7]
-    cover = info[:, 2]
+    cover = sample_image(scene.face_fill, src)[:, 0]  # [n]
     cand = torch.nonzero(cover > 0.01).squeeze(1)
     if cand.numel() == 0:
         return app
@@ -445,7 +420,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     gq = project_to_grid(q, ph)
     zq = sample_image(scene.depth_open, gq)[:, 0]
     seen = (1.0 - (q[:, 2] - zq - 0.6) / 0.8).clamp(0.0, 1.0)
-    mirrored = sample_image(torch.cat([scene.appearance[:, :3], scene.mirror[:, 2:3]], dim=1), gq)
+    mirrored = sample_image(torch.cat([scene.appearance[:, :3], scene.face_fill], dim=1), gq)
     ws = w * seen * mirrored[:, 3]
     app = app.clone()
     app[sel, :3] = app[sel, :3] * (1 - ws[:, None]) + mirrored[:, :3] * ws[:, None]

@@ -77,6 +77,41 @@ def test_phone_apertures_closed_for_bilabials():
     assert res.closure_ratio < 0.3
 
 
+def test_frames_of_a_phone_interval():
+    """Frame k shows the instant k/25: the frames inside the interval, else the nearest one to its
+    centre (rounded, not floored); none for an interval outside the clip (not the last frame)."""
+    from core.audio.evaluation import PhoneInterval, frames_inside
+
+    assert frames_inside(PhoneInterval("a", 0.2, 0.5), 25).tolist() == list(range(5, 13))
+    assert frames_inside(PhoneInterval("a", 0.05, 0.078), 25).tolist() == [2]  # centre at frame 1.6
+    assert frames_inside(PhoneInterval("a", 0.95, 1.2), 25).tolist() == [24]
+    assert frames_inside(PhoneInterval("a", 1.0, 1.2), 25).size == 0  # past the clip
+    assert frames_inside(PhoneInterval("a", 0.985, 0.995), 25).size == 0  # nearest frame: 25
+    assert frames_inside(PhoneInterval("a", -0.2, -0.1), 25).size == 0
+
+
+def test_one_open_vowel_set_for_audio_and_renders():
+    """The audio measure (jaw_ratio) and the render measure (phone_apertures) count the same
+    phones: the open and open-mid vowels, ɛ included, and nothing past the clip."""
+    from core.audio.evaluation import OPEN_VOWELS, jaw_ratio
+    from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+
+    assert {"a", "ɑ", "æ", "ʌ", "ɔ", "ɛ", "œ", "ɜ", "aɪ", "aʊ", "ɔɪ"} <= OPEN_VOWELS
+    assert not {"i", "u", "e", "o", "ə", "ɪ", "ʊ", "eɪ", "oʊ"} & OPEN_VOWELS
+    p = lambda s, a, b: SimpleNamespace(symbol=s, start_s=a, end_s=b)   # noqa: E731
+    phones = [p("m", 0.0, 0.2), p("ɛ", 0.2, 0.5), p("b", 0.5, 0.6), p("ɑː", 0.6, 0.9), p("ɔ", 1.1, 1.3)]
+    jaw = np.full(25, 0.6)
+    jaw[0:5] = 0.05
+    coeffs = np.zeros((25, NUM_EXPRESSIONS), np.float32)
+    coeffs[:, EXPRESSION_INDEX["jawOpen"]] = jaw
+    audio = jaw_ratio(coeffs, phones)
+    render = phone_apertures(jaw, phones)
+    assert audio["n_open_vowels"] == render.n_open_vowels == 2  # /ɔ/ at 1.1 s is past the clip
+    assert audio["n_bilabials"] == render.n_bilabials == 2
+    assert audio["open_vowel_jaw"] == pytest.approx(render.open_vowel)
+    assert audio["bilabial_jaw"] == pytest.approx(render.bilabial)
+
+
 def test_rendered_mouth_follows_shifted_audio(sample_subject):
     """Drive jawOpen with the audio's envelope delayed by 3 frames: FaceMesh on the renders must
     find the mouth 3 frames (120 ms) after the sound."""

@@ -11,6 +11,7 @@ from core.errors import PortraitError
 from core.preprocess import cache
 from core.preprocess.config import MappingConfig, PrepareConfig
 from core.preprocess.pipeline import prepare
+from core.preprocess.subject import Subject
 
 
 @pytest.fixture()
@@ -28,9 +29,15 @@ def test_round_trip_gives_the_same_subject(tmp_path, portrait):
     second = prepare(portrait, cache_root=root)
     assert second.from_cache and second.cache_key == first.cache_key
     a, b = first.subject.to_arrays(), second.subject.to_arrays()
-    assert a.keys() == b.keys()
+    assert a.keys() == b.keys() == Subject.required_arrays()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        assert a[k].dtype == b[k].dtype, k
+    # Arrays stored narrower come back in their in-memory dtype.
+    r = second.subject.relief
+    assert r.alpha.dtype == np.float32 and r.mouth_mask.dtype == bool
+    assert second.subject.intrinsics == first.subject.intrinsics
+    assert isinstance(r.background_depth, float) and isinstance(second.subject.mapping.voxel, float)
     manifest = json.loads((root / f"{first.cache_key}.json").read_text())
     assert manifest["format_version"] == cache.FORMAT_VERSION
     assert "vertex-to-feature mapping" in manifest["stage_seconds"]

@@ -1,15 +1,12 @@
-"""Viewer logic without a window: clocks, frame scheduling, the render slot, parameter plumbing."""
+"""Viewer logic without a window: clocks, frame scheduling, parameter plumbing (the render slot:
+test_frame_slot.py)."""
 from __future__ import annotations
-
-import threading
-import time
 
 import numpy as np
 import pytest
 
 from core.render.camera import OrbitPose
 from viewer.clock import WallClock, frame_at, open_clock
-from viewer.render_worker import RenderWorker
 from viewer.scheduler import FrameScheduler
 from viewer.session import Session
 
@@ -110,49 +107,3 @@ def test_live_requests_carry_their_mask_window():
     session.stop_live()
     assert not session.live and session.request().coefficients is None
 
-
-def test_render_worker_keeps_only_the_latest_request():
-    gate = threading.Event()
-    seen = []
-
-    def render(req):
-        gate.wait(timeout=5)
-        seen.append(req)
-        return np.full((4, 4, 3), req, np.uint8)
-
-    worker = RenderWorker(render)
-    try:
-        worker.submit(1)
-        time.sleep(0.1)  # 1 is being rendered
-        for r in (2, 3, 4, 5):
-            worker.submit(r)
-        gate.set()
-        deadline = time.time() + 5
-        while (worker.latest() is None or worker.latest().request != 5) and time.time() < deadline:
-            time.sleep(0.01)
-        assert worker.latest().request == 5
-        assert seen == [1, 5]  # 2, 3 and 4 were dropped, not queued
-        assert worker.dropped == 3
-    finally:
-        worker.stop()
-
-
-def test_render_worker_survives_a_failing_render():
-    errors = []
-
-    def render(req):
-        if req == "bad":
-            raise ValueError("boom")
-        return np.zeros((2, 2, 3), np.uint8)
-
-    worker = RenderWorker(render, on_error=errors.append)
-    try:
-        worker.submit("bad")
-        time.sleep(0.2)
-        worker.submit("good")
-        deadline = time.time() + 5
-        while worker.latest() is None and time.time() < deadline:
-            time.sleep(0.01)
-        assert worker.latest().request == "good" and len(errors) == 1
-    finally:
-        worker.stop()
