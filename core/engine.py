@@ -18,16 +18,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
 from core.device import resolve_device
 from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
-from core.face import topology as topo
 from core.face.face_model import FaceModel, load_face_model
 from core.preprocess.subject import Subject
-from core.render import mouth as mouth_model
+from core.preprocess.mouth_colours import MouthColours
 from core.render.camera import ViewCamera, view_camera
 from core.render.config import RenderConfig
 from core.render.deformation import Deformer, FrameDeformation
@@ -59,13 +57,13 @@ class Engine:
         self.model = model or load_face_model()
         self.device = resolve_device(device)
         self.track = ExpressionTrack(subject.beta_init, config=expression)
-        self.scene = ReliefScene.from_subject(subject, self.device)
+        self.scene = ReliefScene.from_subject(subject, self.device, config.march, config.wall)
         self.deformer = Deformer(subject, self.model, self.device, config.deformation)
         self.fast = FastSurface(self.scene, self.deformer, config.march)
-        self.reference = ReferenceSurface(self.scene, self.deformer, config.march)
+        self.reference = ReferenceSurface(self.scene, self.deformer, config.march, config.wall)
         # Closes the photo's own lip gap where the audio seals the lips.
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
-        colours = _mouth_colours(subject, config.mouth.colours)
+        colours = MouthColours.from_array(subject.relief.mouth_colours)
         self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth)
         self.pivot = np.asarray(subject.translation, np.float64)
         self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
@@ -113,7 +111,7 @@ class Engine:
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         raw = render_relief(surface.scene, cam, surface.query, surface.source_of, surface.steps,
-                            refine=surface.refine, gap_of=surface.gap_of)
+                            refine=surface.refine, gap_of=surface.gap_of, config=self.config)
         times["march"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
@@ -128,14 +126,3 @@ class Engine:
     def _deform(self, face: FaceState) -> FrameDeformation:
         return self.deformer.frame(face.beta, extra=face.seal * self.seal_field if face.seal > 0 else None)
 
-
-def _mouth_colours(subject: Subject, config) -> mouth_model.MouthColours:
-    s = subject
-    h, w = s.relief.appearance.shape[:2]
-    uv = s.intrinsics.project(s.mesh.astype(np.float64))
-    outer = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(outer, [np.round(uv[list(topo.outer_lip_polygon())]).astype(np.int32)], 1)
-    ring = (outer > 0) & ~s.relief.mouth_mask
-    crop = s.relief.mouth_crop
-    photo_mouth = crop[crop[..., 3] > 0][:, :3].astype(np.float32) if crop.size else None
-    return mouth_model.MouthColours.from_photo(photo_mouth, s.relief.appearance[ring].astype(np.float32), config)

@@ -19,6 +19,24 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class MouthColourConfig:
+    """Tints of the inner mouth, from the subject's photo (see ``analyse_mouth_colours``)."""
+
+    default_lip: tuple[float, float, float] = (170.0, 90.0, 90.0)  # when the photo shows no lip ring
+    brightness_reference: float = 120.0  # mean lip level of a normally exposed photo
+    brightness_limits: tuple[float, float] = (0.6, 1.3)
+    teeth_in_shade: tuple[float, float, float] = (215.0, 206.0, 190.0)  # off-white teeth inside a mouth
+    greyscale_spread: float = 6.0  # a lip colour with less channel spread than this is grey
+    photo_teeth_percentile: float = 70.0  # brightest share of the photo's mouth opening taken as teeth ...
+    photo_teeth_min_level: float = 120.0  # ... when they are at least this bright
+    photo_teeth_min_pixels: int = 20
+    tongue_red: tuple[float, float, float] = (175.0, 75.0, 80.0)
+    tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red ...
+    tongue_shade: float = 0.8  # ... darkened by this
+    cavity_shade: float = 0.3  # cavity = lip * this
+
+
+@dataclass(frozen=True)
 class ReliefConfig:
     """Single-image lift of the subject (see README, "Canonical representation")."""
 
@@ -28,6 +46,7 @@ class ReliefConfig:
     inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera
     background_gap_cm: float = 60.0  # background plane distance behind the head origin
     solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
+    mouth_colours: MouthColourConfig = field(default_factory=MouthColourConfig)
 
 
 @dataclass(frozen=True)

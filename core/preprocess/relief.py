@@ -28,6 +28,7 @@ import scipy.sparse.linalg
 from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.geometry.pinhole import resize_pixels
+from core.preprocess.mouth_colours import analyse_mouth_colours
 from core.preprocess.config import ReliefConfig
 from core.preprocess.face_fit import FaceFit
 from core.preprocess.raster import MeshRaster, rasterize
@@ -47,6 +48,7 @@ class Relief:
                                    (teeth the photo shows, re-used by the mouth model); may be empty
     mouth_crop_xy: int64 [2]       pixel position (x, y) of the crop's top-left corner
     face_fill:   float32 [H, W]    face coverage, eye/mouth holes filled, grown and softened (0..1)
+    mouth_colours: float32 [3, 3]  inner-mouth tints (rows teeth, cavity, tongue; RGB 0..255)
     """
 
     # ``metadata``: how the cache stores each array (see core.preprocess.subject).
@@ -59,6 +61,7 @@ class Relief:
     face_fill: np.ndarray = field(metadata={"stored": np.float32})
     mouth_crop: np.ndarray
     mouth_crop_xy: np.ndarray
+    mouth_colours: np.ndarray = field(metadata={"stored": np.float32})
 
 
 def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, height: int) -> MeshRaster:
@@ -178,11 +181,14 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     depth = (blend * face_depth + (1 - blend) * depth).astype(np.float32)
 
     background = _inpaint_background(rgb, alpha)
+    # The mesh as the subject stores it (float32), so that the lip ring is the renderer's.
+    mesh_uv = fit.intrinsics.project(fit.mesh.astype(np.float32).astype(np.float64))
+    colours = analyse_mouth_colours(appearance, mesh_uv, mouth, crop, config.mouth_colours)
     return Relief(
         appearance=appearance, alpha=alpha, background=background, depth=depth,
         background_depth=float(fit.translation[2] + config.background_gap_cm),
         mouth_mask=mouth, face_fill=face_fill,
-        mouth_crop=crop, mouth_crop_xy=crop_xy,
+        mouth_crop=crop, mouth_crop_xy=crop_xy, mouth_colours=colours.to_array(),
     )
 
 

@@ -1,8 +1,8 @@
 """Typed settings of the renderer: ray marching, the silhouette wall, the hidden-side fill,
-the ray deformation and the inner mouth. ``RenderConfig()`` is what the program renders with;
+the ray deformation and the inner mouth's geometry and mask. ``RenderConfig()`` is what the program renders with;
 ``Engine(subject, config=...)`` takes another for experiments and tests.
 
-Lengths are in cm, angles as sines/cosines, colours RGB in 0..255.
+Lengths are in cm, angles as sines/cosines.
 """
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class WallConfig:
     start_cm: float = 0.5  # hits this far behind the continued surface start to turn transparent ...
     span_cm: float = 1.0  # ... and are fully transparent this much further back
     interior_slack_cm: float = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
+    person_alpha_min: float = 0.1  # the height field has a surface where the matte (grown by a pixel) exceeds this
 
 
 @dataclass(frozen=True)
@@ -73,24 +74,6 @@ class DeformationConfig:
     sharp_side_width_cm: float = 0.05  # width of the skull/jaw switch between the lip corners ...
     soft_side_width_cm: float = 1.0  # ... and well beyond them
     soft_side_distance_cm: float = 1.5  # distance past a lip corner over which the switch softens
-
-
-@dataclass(frozen=True)
-class MouthColourConfig:
-    """Tints of the inner mouth, from the subject's photo (see ``mouth.MouthColours.from_photo``)."""
-
-    default_lip: tuple[float, float, float] = (170.0, 90.0, 90.0)  # when the photo shows no lip ring
-    brightness_reference: float = 120.0  # mean lip level of a normally exposed photo
-    brightness_limits: tuple[float, float] = (0.6, 1.3)
-    teeth_in_shade: tuple[float, float, float] = (215.0, 206.0, 190.0)  # off-white teeth inside a mouth
-    greyscale_spread: float = 6.0  # a lip colour with less channel spread than this is grey
-    photo_teeth_percentile: float = 70.0  # brightest share of the photo's mouth opening taken as teeth ...
-    photo_teeth_min_level: float = 120.0  # ... when they are at least this bright
-    photo_teeth_min_pixels: int = 20
-    tongue_red: tuple[float, float, float] = (175.0, 75.0, 80.0)
-    tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red ...
-    tongue_shade: float = 0.8  # ... darkened by this
-    cavity_shade: float = 0.3  # cavity = lip * this
 
 
 @dataclass(frozen=True)
@@ -136,7 +119,9 @@ class MouthMaskConfig:
 
 @dataclass(frozen=True)
 class MouthConfig:
-    colours: MouthColourConfig = field(default_factory=MouthColourConfig)
+    """The inner mouth (its colours are analysed from the photo at preparation: see
+    ``core.preprocess.mouth_colours``)."""
+
     geometry: MouthGeometryConfig = field(default_factory=MouthGeometryConfig)
     mask: MouthMaskConfig = field(default_factory=MouthMaskConfig)
 

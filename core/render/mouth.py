@@ -18,52 +18,10 @@ import numpy as np
 from core.geometry.pinhole import ray_directions
 from core.face import topology as topo
 from core.render.camera import ViewCamera
-from core.render.config import MouthColourConfig, MouthGeometryConfig, MouthMaskConfig
+from core.preprocess.mouth_colours import MouthColours
+from core.render.config import MouthGeometryConfig, MouthMaskConfig
 
 SUBPIXEL_BITS = 4  # fixed-point precision of the anti-aliased polygon fills
-
-
-@dataclass(frozen=True)
-class MouthColours:
-    """RGB in [0, 255], float."""
-
-    teeth: np.ndarray
-    cavity: np.ndarray
-    tongue: np.ndarray
-
-    @staticmethod
-    def from_photo(photo_rgb_mouth: np.ndarray | None, lip_pixels: np.ndarray,
-                   config: MouthColourConfig = MouthColourConfig()) -> "MouthColours":
-        """Tint from the subject: lip colour from the lip ring (lip_pixels [N, 3]), teeth from the
-        photo's own open mouth (photo_rgb_mouth [M, 3] or None) when it shows teeth, else an
-        off-white scaled to the face's brightness."""
-        c = config
-        lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array(c.default_lip)
-        brightness = float(np.clip(lip.mean() / c.brightness_reference, *c.brightness_limits))
-        grey = float(np.ptp(lip)) < c.greyscale_spread  # a greyscale photo: keep the mouth grey too
-        # Teeth inside a mouth are in shade: an off-white well below pure white.
-        teeth = np.array(c.teeth_in_shade) * min(brightness, 1.0)
-        if grey:
-            teeth = np.full(3, teeth.mean())
-        if photo_rgb_mouth is not None and len(photo_rgb_mouth) > c.photo_teeth_min_pixels:
-            level = photo_rgb_mouth.mean(axis=1)
-            bright = photo_rgb_mouth[level > np.percentile(level, c.photo_teeth_percentile)]
-            if len(bright) and bright.mean() > c.photo_teeth_min_level:
-                teeth = np.median(bright, axis=0)
-        tongue = c.tongue_lip_share * lip + (1 - c.tongue_lip_share) * np.array(c.tongue_red)
-        if grey:
-            tongue = np.full(3, tongue.mean())
-        return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * c.cavity_shade).astype(np.float32),
-                            tongue=(tongue * c.tongue_shade).astype(np.float32))
-
-    def to_array(self) -> np.ndarray:
-        """float32 [3, 3]: teeth, cavity, tongue rows."""
-        return np.stack([self.teeth, self.cavity, self.tongue]).astype(np.float32)
-
-    @staticmethod
-    def from_array(rows: np.ndarray) -> "MouthColours":
-        rows = np.asarray(rows, np.float32)
-        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2])
 
 
 def lip_seal_field(head: np.ndarray, falloff_cm: float = MouthMaskConfig().seal_falloff_cm) -> np.ndarray:

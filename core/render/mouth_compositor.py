@@ -11,6 +11,7 @@ import numpy as np
 from core.expression.track import FaceState, FrameFaces
 from core.face import topology as topo
 from core.face.face_model import FaceModel
+from core.preprocess.mouth_colours import MouthColours
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import ViewCamera
@@ -25,7 +26,7 @@ _LOWER_IN_POLY = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1
 class MouthCompositor:
     """Per-subject lip geometry and mouth layers; ``lip_polygons`` then ``composite`` per frame."""
 
-    def __init__(self, subject: Subject, model: FaceModel, colours: mouth_model.MouthColours,
+    def __init__(self, subject: Subject, model: FaceModel, colours: MouthColours,
                  seal_field: np.ndarray, config: MouthConfig = MouthConfig()):
         """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap."""
         self.subject = subject

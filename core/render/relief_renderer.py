@@ -27,15 +27,10 @@ from core.geometry.pinhole import (Intrinsics, grid_affine, grid_to_pixels, proj
                                    ray_directions_torch, unproject_torch)
 from core.preprocess.relief import extend_beyond_frame
 from core.preprocess.subject import Subject
+from core.render.config import HiddenSideConfig, MarchConfig, RenderConfig, WallConfig
 from core.render.camera import ViewCamera
 
 NO_SURFACE_CM = 1.0e4  # height-field value where there is no person (never hit)
-WALL_START_CM = 0.5  # hits this far behind the continued surface start to turn transparent ...
-WALL_SPAN_CM = 1.0  # ... and are fully transparent this much further back
-INTERIOR_SLACK_CM = 1.5  # extra tolerance away from the silhouette (march residual on steep parts)
-FINE_SPACING = 3.0  # largest fine-march sample spacing, in coarse steps
-SECANT_CAP_CM = 3.0  # |f| cap in the crossing refinement (see ``refine_crossing``)
-MIRROR_PHOTO_TURN = (0.2, 0.4)  # sin of the photo's head yaw over which the mirror fill fades in
 
 
 @dataclass
@@ -72,17 +67,19 @@ class ReliefScene:
     z_range: tuple[float, float]
 
     @staticmethod
-    def from_subject(subject: Subject, device: torch.device, margin_cm: float = 3.0) -> "ReliefScene":
+    def from_subject(subject: Subject, device: torch.device, march: MarchConfig = MarchConfig(),
+                     wall: WallConfig = WallConfig()) -> "ReliefScene":
         r = subject.relief
         h, w = r.depth.shape
         photo = subject.intrinsics
         geo = photo.resized(w, h)
         alpha_geo = cv2.resize(r.alpha, (w, h), interpolation=cv2.INTER_AREA)
-        person = cv2.dilate((alpha_geo > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        person = cv2.dilate((alpha_geo > wall.person_alpha_min).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         depth = np.where(person, r.depth, NO_SURFACE_CM).astype(np.float32)
         # A frame of "no surface" so that lookups beyond the photo (border padding) miss the person.
         depth[[0, -1], :] = NO_SURFACE_CM
         depth[:, [0, -1]] = NO_SURFACE_CM
+        margin_cm = march.depth_margin_cm
         near = float(r.depth[person].min()) - margin_cm if person.any() else r.background_depth
         far = float(r.depth[person].max()) + margin_cm if person.any() else r.background_depth
         app = np.concatenate([r.appearance.astype(np.float32) / 255.0, r.alpha[..., None]], axis=2)
@@ -102,7 +99,7 @@ class ReliefScene:
             background=to(background.transpose(2, 0, 1) / 255.0)[None], background_geo=background_geo,
             face_fill=to(r.face_fill.astype(np.float32))[None, None],
             mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)),
-            background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - 1.0)),
+            background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - march.background_clearance_cm)),
         )
 
 
@@ -154,7 +151,8 @@ def height_field_query(depth: torch.Tensor, geo: Intrinsics) -> SurfaceQuery:
     return query
 
 
-def surface_gap(depth: torch.Tensor, geo: Intrinsics, points: torch.Tensor) -> torch.Tensor:
+def surface_gap(depth: torch.Tensor, geo: Intrinsics, points: torch.Tensor,
+                interior_slack_cm: float = WallConfig().interior_slack_cm) -> torch.Tensor:
     """How far (cm, along z) the points [N, 3] lie behind the person surface continued smoothly
     over the silhouette (bilinear over person pixels only, NO_SURFACE pixels left out), less a
     slack where no NO_SURFACE pixel is near. A hit on the surface has a gap near 0 or below; a
@@ -167,13 +165,12 @@ def surface_gap(depth: torch.Tensor, geo: Intrinsics, points: torch.Tensor) -> t
     # is a ray that came in through the wall between two march steps; a small gap there is only
     # the march's residual on steep surfaces, which must not let the background through.
     interior = s[:, 1] >= 1.0 - 1e-5
-    return torch.where(interior, gap - INTERIOR_SLACK_CM, gap)
+    return torch.where(interior, gap - interior_slack_cm, gap)
 
 
-def wall_transparency(gap: torch.Tensor, start_cm: float = WALL_START_CM,
-                      span_cm: float = WALL_SPAN_CM) -> torch.Tensor:
+def wall_transparency(gap: torch.Tensor, wall: WallConfig = WallConfig()) -> torch.Tensor:
     """Opacity factor in [0, 1] of a hit with surface gap ``gap`` [N] (1 on the surface)."""
-    return (1.0 - (gap - start_cm) / span_cm).clamp(0.0, 1.0)
+    return (1.0 - (gap - wall.start_cm) / wall.span_cm).clamp(0.0, 1.0)
 
 
 def first_true(flags: torch.Tensor) -> torch.Tensor:
@@ -196,14 +193,15 @@ def first_crossing(ts: torch.Tensor, f: torch.Tensor):
 
 
 def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tensor, hi: torch.Tensor,
-                    flo: torch.Tensor, fhi: torch.Tensor, iterations: int) -> torch.Tensor:
+                    flo: torch.Tensor, fhi: torch.Tensor, iterations: int,
+                    config: MarchConfig = MarchConfig()) -> torch.Tensor:
     """Regula falsi (Illinois variant) on brackets [lo, hi] with f(lo) < 0 <= f(hi), all [R];
     returns the crossing t.
 
     Where the ray meets a steep wall of the height field (the hidden side of the nose, a
     silhouette) f is kinked, and plain regula falsi keeps moving one end only; the Illinois rule
     halves the kept end's f when the same end is kept twice. f is also capped at
-    +-SECANT_CAP_CM: across a silhouette wall it jumps by NO_SURFACE, and the uncapped secant
+    +-``config.secant_cap_cm``: across a silhouette wall it jumps by NO_SURFACE, and the uncapped secant
     would barely move off the far end, so where the crossing lands would depend on the march's
     step phase."""
     def secant(a, b, fa, fb, clamp):
@@ -212,12 +210,12 @@ def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tens
         return a + (b - a) * w.clamp(*clamp)
 
     def capped(f: torch.Tensor) -> torch.Tensor:
-        return f.clamp(-SECANT_CAP_CM, SECANT_CAP_CM)
+        return f.clamp(-config.secant_cap_cm, config.secant_cap_cm)
 
     flo, fhi = capped(flo), capped(fhi)
     last = torch.zeros_like(lo, dtype=torch.bool)  # which end moved last: True = hi
     for k in range(iterations):
-        tm = secant(lo, hi, flo, fhi, (0.05, 0.95))
+        tm = secant(lo, hi, flo, fhi, config.secant_clamp)
         fm = capped(f_at(tm))
         behind = fm >= 0
         if k:
@@ -231,7 +229,7 @@ def refine_crossing(f_at: Callable[[torch.Tensor], torch.Tensor], lo: torch.Tens
 
 
 def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range: tuple[float, float],
-          steps: int, refine: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+          steps: int, refine: int = 5, config: MarchConfig = MarchConfig()) -> tuple[torch.Tensor, torch.Tensor]:
     """First surface crossing of each ray (deterministic uniform steps + regula falsi).
 
     origin [3], dirs [R, 3] with dirs[:, 2] == 1. Returns (t [R], hit bool [R]); the hit point is
@@ -245,7 +243,7 @@ def march(query: SurfaceQuery, origin: torch.Tensor, dirs: torch.Tensor, z_range
     pts = origin + ts[..., None] * dirs[None]
     f = query(pts.view(-1, 3)).view(steps, -1)
     hit, first, bracket = first_crossing(ts, f)
-    t = refine_crossing(lambda tm: query(origin + tm[:, None] * dirs), *bracket, refine)
+    t = refine_crossing(lambda tm: query(origin + tm[:, None] * dirs), *bracket, refine, config)
     return torch.where(hit & (first == 0), t0, t), hit
 
 
@@ -258,7 +256,8 @@ def _project_coeffs(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, 
 
 
 def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
-                       z_range: tuple[float, float], steps: int, refine: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+                       z_range: tuple[float, float], steps: int, refine: int = 5,
+                       config: MarchConfig = MarchConfig()) -> tuple[torch.Tensor, torch.Tensor]:
     """``march`` specialised to a height field seen from the photo camera (the fast path).
 
     All rays of a pinhole camera share their origin, and with dirs[:, 2] == 1 every ray is at the
@@ -290,13 +289,13 @@ def march_height_field(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tenso
                            align_corners=False).view(-1)
         return zt - dd
 
-    t = refine_crossing(f_at, *bracket, refine)
+    t = refine_crossing(f_at, *bracket, refine, config)
     return torch.where(hit & (first == 0), torch.full_like(t, t0), t), hit
 
 
 def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
-                  lo: torch.Tensor, hi: torch.Tensor, steps: int, refine: int
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  lo: torch.Tensor, hi: torch.Tensor, steps: int, refine: int,
+                  config: MarchConfig = MarchConfig()) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Like ``march_height_field`` but each ray searches its own depth window [lo, hi] (t units).
     Returns (t, hit, started_behind) [R]: ``started_behind`` marks rays already behind the surface
     at ``lo``, whose first crossing lies before their window."""
@@ -314,7 +313,7 @@ def march_windows(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, di
     ts = lo[None] + (hi - lo)[None] * frac  # [S, R]
     f = f_at(ts)
     hit, first, bracket = first_crossing(ts, f)
-    t = refine_crossing(f_at, *bracket, refine)
+    t = refine_crossing(f_at, *bracket, refine, config)
     return torch.where(first == 0, lo, t), hit, f[0] >= 0
 
 
@@ -327,7 +326,7 @@ def _step_buckets(first: int, last: int) -> list[int]:
 
 def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Tensor, dirs: torch.Tensor,
                          height: int, width: int, z_range: tuple[float, float], steps: int,
-                         refine: int = 3, fine_steps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+                         refine: int = 3, config: MarchConfig = MarchConfig()) -> tuple[torch.Tensor, torch.Tensor]:
     """Two-level march: every second pixel of every second row is marched over the whole depth
     range; every pixel then searches only the window spanned by its coarse neighbours' hits.
     Pixels whose coarse neighbours all missed the person miss it too. A pixel that is already
@@ -337,7 +336,8 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     grid_dirs = dirs.view(height, width, 3)
     coarse = grid_dirs[::2, ::2]
     ch, cw = coarse.shape[:2]
-    t_c, hit_c = march_height_field(depth, geo, origin, coarse.reshape(-1, 3), z_range, steps, refine=2)
+    t_c, hit_c = march_height_field(depth, geo, origin, coarse.reshape(-1, 3), z_range, steps,
+                                    config.coarse_refine, config)
     near, far = z_range
     t0 = float(max(near - float(origin[2]), 0.0))
     t1 = float(max(far - float(origin[2]), 0.0))
@@ -352,33 +352,35 @@ def march_coarse_to_fine(depth: torch.Tensor, geo: Intrinsics, origin: torch.Ten
     def up(x: torch.Tensor) -> torch.Tensor:
         return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[0, 0, :height, :width].reshape(-1)
 
-    lo = (up(t_min) - 1.5 * delta).clamp(t0, t1)
-    hi = (up(t_max) + 1.5 * delta).clamp(t0, t1)
+    margin = config.window_margin_steps * delta
+    lo = (up(t_min) - margin).clamp(t0, t1)
+    hi = (up(t_max) + margin).clamp(t0, t1)
     maybe = up(any_hit)
     t = torch.full((dirs.shape[0],), t1, device=dirs.device)
     hit = torch.zeros(dirs.shape[0], dtype=torch.bool, device=dirs.device)
-    # Windows are searched with samples at most FINE_SPACING coarse steps apart, so that no thin
-    # wall or ridge is stepped over where the coarse neighbours hit at very different depths
-    # (silhouettes). Rays are grouped by the sample count they need (most need fine_steps).
-    need = torch.ceil((hi - lo) / (FINE_SPACING * delta)).to(torch.long) + 1
+    # Windows are searched with samples at most ``fine_spacing_steps`` coarse steps apart, so that
+    # no thin wall or ridge is stepped over where the coarse neighbours hit at very different
+    # depths (silhouettes). Rays are grouped by the sample count they need (most need fine_steps).
+    need = torch.ceil((hi - lo) / (config.fine_spacing_steps * delta)).to(torch.long) + 1
     lower = 0
-    for cap in _step_buckets(fine_steps, steps):
+    for cap in _step_buckets(config.fine_steps, steps):
         group = maybe & (need > lower) & (need <= cap) if cap < steps else maybe & (need > lower)
         lower = cap
         idx = torch.nonzero(group).squeeze(1)
         if not idx.numel():
             continue
-        tf, hf, early = march_windows(depth, geo, origin, dirs[idx], lo[idx], hi[idx], cap, refine)
+        tf, hf, early = march_windows(depth, geo, origin, dirs[idx], lo[idx], hi[idx], cap, refine, config)
         t[idx] = tf
         hit[idx] = hf
         redo = idx[early & (lo[idx] > t0)]
         if redo.numel():
-            t[redo], hit[redo] = march_height_field(depth, geo, origin, dirs[redo], z_range, steps, refine)
+            t[redo], hit[redo] = march_height_field(depth, geo, origin, dirs[redo], z_range, steps, refine, config)
     return t, hit
 
 
 def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.Tensor,
-                              dirs: torch.Tensor, hit_z: torch.Tensor) -> torch.Tensor:
+                              dirs: torch.Tensor, hit_z: torch.Tensor,
+                              config: HiddenSideConfig = HiddenSideConfig()) -> torch.Tensor:
     """Hidden-side fill: when the photo saw the head turned and this view looks at the far half
     of the face, take that half's colour from its left/right mirror point on the near half.
 
@@ -393,7 +395,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     on the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
     feathered face mask."""
     cover = sample_image(scene.face_fill, src)[:, 0]  # [n]
-    cand = torch.nonzero(cover > 0.01).squeeze(1)
+    cand = torch.nonzero(cover > config.min_face_mask).squeeze(1)
     if cand.numel() == 0:
         return app
     g = src[cand]
@@ -407,11 +409,11 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     view = dirs[cand] / dirs[cand].norm(dim=1, keepdim=True)
     to_view = -view @ rot[0]
     side = torch.sign(to_photo)
-    turned = ((to_photo.abs() - MIRROR_PHOTO_TURN[0]) / (MIRROR_PHOTO_TURN[1] - MIRROR_PHOTO_TURN[0])).clamp(0, 1)
-    toward = ((side * (to_photo - to_view) - 0.08) / 0.17).clamp(0.0, 1.0)
-    far = ((-side * x_head - 0.2) / 0.5).clamp(0.0, 1.0)
+    turned = config.photo_turn(to_photo.abs())
+    toward = config.view_turn(side * (to_photo - to_view))
+    far = config.past_plane_cm(-side * x_head)
     w = cover[cand] * turned * toward * far
-    keep = w > 0.01
+    keep = w > config.min_weight
     if not bool(keep.any()):
         return app
     sel, w, p = cand[keep], w[keep], p[keep]
@@ -419,7 +421,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     q = p @ a[:, :3].T + a[:, 3]
     gq = project_to_grid(q, ph)
     zq = sample_image(scene.depth_open, gq)[:, 0]
-    seen = (1.0 - (q[:, 2] - zq - 0.6) / 0.8).clamp(0.0, 1.0)
+    seen = 1.0 - config.mirror_hidden_cm(q[:, 2] - zq)
     mirrored = sample_image(torch.cat([scene.appearance[:, :3], scene.face_fill], dim=1), gq)
     ws = w * seen * mirrored[:, 3]
     app = app.clone()
@@ -438,7 +440,8 @@ class ReliefImage:
 
 def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | torch.Tensor,
                   source_of: Callable[[torch.Tensor], torch.Tensor], steps: int, refine: int = 5,
-                  gap_of: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ReliefImage:
+                  gap_of: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  config: RenderConfig = RenderConfig()) -> ReliefImage:
     """Render the person layer over the background plane.
 
     query:      surface query (see SurfaceQuery), or a height-field depth [1, 1, h, w] at the
@@ -448,14 +451,16 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
     gap_of:     world hit points [N, 3] -> ``surface_gap`` [N] (cm) for a callable ``query``; with
                 a depth tensor the gap comes from that tensor. Hits on the silhouette wall
                 (large gap) are made transparent.
+    config:     march, wall and hidden-side settings
     """
     device = scene.depth.device
     k = camera.intrinsics
     origin, dirs = pixel_rays(camera, device)
     if isinstance(query, torch.Tensor):
-        t, hit = march_coarse_to_fine(query, scene.geo, origin, dirs, k.height, k.width, scene.z_range, steps, refine)
+        t, hit = march_coarse_to_fine(query, scene.geo, origin, dirs, k.height, k.width, scene.z_range, steps, refine,
+                                      config.march)
     else:
-        t, hit = march(query, origin, dirs, scene.z_range, steps, refine)
+        t, hit = march(query, origin, dirs, scene.z_range, steps, refine, config.march)
     # Background plane.
     tb = (scene.background_depth - origin[2]).clamp_min(0.0)
     bg = sample_image(scene.background, project_to_grid(origin + tb * dirs, scene.background_geo))  # [R, 3]
@@ -466,12 +471,13 @@ def render_relief(scene: ReliefScene, camera: ViewCamera, query: SurfaceQuery | 
         pts = origin + t[idx, None] * dirs[idx]
         src = source_of(pts)
         app = sample_image(scene.appearance, src)  # [n, 4]
-        app = _mirror_where_seen_better(scene, app, src, dirs[idx], pts[:, 2])
+        app = _mirror_where_seen_better(scene, app, src, dirs[idx], pts[:, 2], config.hidden_side)
         alpha = app[:, 3:4]
         if isinstance(query, torch.Tensor):
-            alpha = alpha * wall_transparency(surface_gap(query, scene.geo, pts))[:, None]
+            gap = surface_gap(query, scene.geo, pts, config.wall.interior_slack_cm)
+            alpha = alpha * wall_transparency(gap, config.wall)[:, None]
         elif gap_of is not None:
-            alpha = alpha * wall_transparency(gap_of(pts))[:, None]
+            alpha = alpha * wall_transparency(gap_of(pts), config.wall)[:, None]
         rgb = rgb.clone()
         rgb[idx] = app[:, :3] * alpha + bg[idx] * (1 - alpha)
         hit_depth[idx] = pts[:, 2]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from core.expression.track import FaceState
-from core.render.config import MarchConfig
+from core.render.config import MarchConfig, WallConfig
 from core.render.deformation import Deformer, FrameDeformation, warp_height_field, warp_plan
 from core.geometry.pinhole import project_to_grid
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, SurfaceQuery, half_resolution,
@@ -86,10 +86,12 @@ class FastSurface:
 class ReferenceSurface:
     """Eq. 7 literally: every sample p reads the canonical relief at p + dp(p)."""
 
-    def __init__(self, scene: ReliefScene, deformer: Deformer, config: MarchConfig = MarchConfig()):
+    def __init__(self, scene: ReliefScene, deformer: Deformer, config: MarchConfig = MarchConfig(),
+                 wall: WallConfig = WallConfig()):
         self.scene = scene
         self.deformer = deformer
         self.config = config
+        self.wall = wall
         self.canonical = height_field_query(scene.depth, scene.geo)
         self.steps = march_steps(scene, config.reference_step_cm, config)
 
@@ -106,7 +108,7 @@ class ReferenceSurface:
             return project_to_grid(moved(points), s.photo)
 
         def gap_of(points: torch.Tensor) -> torch.Tensor:
-            return surface_gap(s.depth, s.geo, moved(points))
+            return surface_gap(s.depth, s.geo, moved(points), self.wall.interior_slack_cm)
 
         return SurfacePass(s, query, source_of, gap_of, self.steps, self.config.reference_refine)
 
