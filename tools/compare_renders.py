@@ -9,7 +9,9 @@ a speaking frame of the bundled speech, with the default motion parameters and m
 ``compare`` prints the mean absolute difference (levels) and the share of pixels off by more
 than 30 levels, per portrait and view, and the worst mean. Only the engine's stable interface
 is used (``Engine(subject)``, ``set_driver``, ``render(FrameRequest(...))``), so the same script
-captures before and after a change.
+captures before and after a change. Give each capture its own fresh ``--cache-dir``: a subject
+built in the same run renders with its float32 matte, one loaded from the cache with the float16
+one it was stored as (at most a level on a few pixels).
 """
 from __future__ import annotations
 
