@@ -1,6 +1,7 @@
 """Typed settings of the preprocessing stages. Everything here is part of the cache key."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
 
@@ -68,4 +69,5 @@ class PrepareConfig:
     mapping: MappingConfig = field(default_factory=MappingConfig)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings as plain JSON values (tuples become lists), as the cache manifest keeps them."""
+        return json.loads(json.dumps(asdict(self)))

@@ -117,7 +117,10 @@ def prepare(portrait_path: str | Path, config: PrepareConfig = PrepareConfig(),
         except ValueError as exc:
             cache.remove_entry(root, key)
             messages.append(f"cache for this portrait was unusable ({exc}); rebuilding")
-    subject = build_subject(path, config, model, stages)
+    # The subject as the cache stores it (some arrays narrower, e.g. the matte as float16), so
+    # that a freshly built subject renders exactly as it will when loaded from the cache.
+    built = build_subject(path, config, model, stages)
+    subject = Subject.from_arrays(built.to_arrays(), built.notes)
     if use_cache:
         stages.start("write cache")
         manifest = {"settings": settings, "source_name": path.name, "face_model": model.digest,

@@ -44,6 +44,18 @@ def test_round_trip_gives_the_same_subject(tmp_path, portrait):
     assert not list(root.glob("*.tmp"))
 
 
+def test_a_fresh_subject_renders_as_its_cached_copy(tmp_path, portrait):
+    """The first render after preparing a portrait is the one every later run gives."""
+    from core.engine import Engine, FrameRequest
+    from core.render.camera import OrbitPose
+
+    root = tmp_path / "cache"
+    fresh, cached = prepare(portrait, cache_root=root).subject, prepare(portrait, cache_root=root).subject
+    np.testing.assert_array_equal(fresh.relief.alpha, cached.relief.alpha)
+    request = FrameRequest(pose=OrbitPose(20.0, 5.0), size=96)
+    assert np.array_equal(Engine(fresh, "cpu").render(request), Engine(cached, "cpu").render(request))
+
+
 def test_progress_reports_every_stage(tmp_path, portrait):
     seen = []
     prepare(portrait, cache_root=tmp_path, progress=lambda stage, f: seen.append((stage, f)))
