@@ -27,8 +27,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 def build_parser() -> argparse.ArgumentParser:
     from core.options import RenderOptions
+    from core.render.camera import FRAMINGS
 
     defaults = RenderOptions()
+
+    def add_framing(p: argparse.ArgumentParser, default: str | None = defaults.framing) -> None:
+        p.add_argument("--framing", choices=FRAMINGS, default=default,
+                       help="head: head and shoulders, the face about 45%% of the frame height; photo: the "
+                            f"photo's largest square (default {defaults.framing})")
+        p.add_argument("--zoom", type=float, default=None,
+                       help="move the camera toward the head by this factor (0.5 to 3; default 1)")
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
@@ -53,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--yaw", type=float, default=0.0, help="degrees, offset from the photo's view (+: subject's left)")
     r.add_argument("--pitch", type=float, default=0.0, help="degrees, offset from the photo's view (+: from above)")
     r.add_argument("--orbit", action="store_true", help="a smooth turntable camera path")
+    add_framing(r)
     r.add_argument("--alpha-m", type=float, default=defaults.motion.alpha_m,
                    help=f"momentum alpha_m in [0, 1] (default {defaults.motion.alpha_m})")
     r.add_argument("--lambda-exp", type=float, default=defaults.motion.lambda_exp,
@@ -67,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     v.add_argument("--loop", action="store_true", help="loop the audio")
+    add_framing(v)
     v.add_argument("--automation", type=Path, help=argparse.SUPPRESS)  # test hook: state JSON file
     v.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
 
@@ -76,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, required=True, help="report folder")
     e.add_argument("--size", type=int, default=defaults.size, help=f"render size (default {defaults.size})")
     e.add_argument("--max-seconds", type=float, help="use at most this much of each audio file")
+    add_framing(e, default=None)
     e.add_argument("--phones", type=Path, nargs="+",
                    help="TextGrid or 'start end phone' files (default: X.TextGrid / X_phones*.txt beside X.wav)")
 
@@ -101,14 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_guarded(lambda: audio2exp_command(args.audio or SAMPLE_SPEECH, args.out) or 0)
     if command == "render":
         from core.commands import render_command
-        from core.options import RenderOptions
+        from core.options import RenderOptions, checked_zoom
         from core.render.camera import OrbitPose
 
         def render() -> int:
-            options = RenderOptions.from_values(args.size, args.alpha_m, args.lambda_exp, args.mask_window)
+            options = RenderOptions.from_values(args.size, args.alpha_m, args.lambda_exp, args.mask_window,
+                                                args.framing)
+            pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
-                                  pose=OrbitPose(args.yaw, args.pitch), orbit=args.orbit, device=args.device,
-                                  cache_dir=args.cache_dir)
+                                  pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir)
 
         return run_guarded(render)
     if command == "viewer":
@@ -121,15 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             from core.commands import render_command
 
             return run_guarded(render_command, args.portrait, args.audio, None, out, device=args.device)
+        from core.options import checked_zoom
         from viewer.app import run_viewer
 
-        return run_guarded(run_viewer, args.portrait, args.audio, args.device, args.automation, args.max_seconds,
-                           args.loop)
+        return run_guarded(lambda: run_viewer(args.portrait, args.audio, args.device, args.automation,
+                                              args.max_seconds, args.loop, args.framing, checked_zoom(args.zoom)))
     if command == "eval":
         from core.evaluation.commands import eval_command
 
         return run_guarded(eval_command, args.portraits, args.audio, args.out, args.size, args.max_seconds,
-                           args.phones)
+                           args.phones, args.framing, args.zoom)
     if command == "bench":
         from core.bench import bench_command
 

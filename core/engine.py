@@ -26,7 +26,7 @@ from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
 from core.face.face_model import FaceModel, load_face_model
 from core.preprocess.subject import Subject
 from core.preprocess.mouth_colours import MouthColours
-from core.render.camera import ViewCamera, view_camera
+from core.render.camera import ViewCamera, head_framing, photo_framing, view_camera
 from core.render.config import RenderConfig
 from core.render.deformation import Deformer, FrameDeformation
 from core.render.mouth import lip_seal_field
@@ -66,7 +66,11 @@ class Engine:
         colours = MouthColours.from_array(subject.relief.mouth_colours)
         self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth)
         self.pivot = np.asarray(subject.translation, np.float64)
-        self.focus_px = tuple(subject.intrinsics.project(self.pivot[None])[0])
+        photo = subject.intrinsics
+        uv = photo.project(subject.mesh.astype(np.float64))
+        self.face_box_px = (float(uv[:, 0].min()), float(uv[:, 1].min()), float(uv[:, 0].max()), float(uv[:, 1].max()))
+        focus_px = tuple(photo.project(self.pivot[None])[0])
+        self.framings = {"photo": photo_framing(photo, focus_px), "head": head_framing(photo, self.face_box_px)}
         self._lock = threading.Lock()
         self._last: tuple[tuple, RenderResult] | None = None
 
@@ -82,7 +86,8 @@ class Engine:
 
     # ----------------------------------------------------------------- render
     def camera(self, request: FrameRequest) -> ViewCamera:
-        return view_camera(request.pose, self.pivot, self.subject.intrinsics, request.size, self.focus_px)
+        return view_camera(request.pose, self.pivot, self.subject.intrinsics, request.size,
+                           self.framings[request.framing])
 
     def render(self, request: FrameRequest) -> np.ndarray:
         """uint8 [size, size, 3]."""

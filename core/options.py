@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from core.audio.motion import MotionParams
 from core.errors import UserInputError
+from core.render.camera import DEFAULT_FRAMING, FRAMINGS, ZOOM_LIMITS
 
 DEFAULT_SIZE_PX = 256  # output height and width
 DEFAULT_MASK_WINDOW = 7  # n of Eq. 13 (frames)
@@ -20,15 +21,18 @@ MASK_WINDOW_LIMITS = (1, 60)
 @dataclass(frozen=True)
 class RenderOptions:
     """What the user chooses for a render: size (px), the motion parameters (alpha_m,
-    lambda_exp; paper 4.3) and the mask window n (Eq. 13; 1 = no averaging)."""
+    lambda_exp; paper 4.3), the mask window n (Eq. 13; 1 = no averaging) and the framing at
+    zoom 1 ("head": head and shoulders, the face filling ``FramingConfig.face_share`` of the
+    height; "photo": the photo's largest square)."""
 
     size: int = DEFAULT_SIZE_PX
     motion: MotionParams = field(default_factory=MotionParams)
     mask_window: int = DEFAULT_MASK_WINDOW
+    framing: str = DEFAULT_FRAMING
 
     @staticmethod
     def from_values(size: int = DEFAULT_SIZE_PX, alpha_m: float | None = None, lambda_exp: float | None = None,
-                    mask_window: int = DEFAULT_MASK_WINDOW) -> "RenderOptions":
+                    mask_window: int = DEFAULT_MASK_WINDOW, framing: str = DEFAULT_FRAMING) -> "RenderOptions":
         """Checked options from plain values (command-line flags); None keeps a default.
         Raises UserInputError with a message naming the flag."""
         lo, hi = SIZE_LIMITS_PX
@@ -37,10 +41,22 @@ class RenderOptions:
         lo, hi = MASK_WINDOW_LIMITS
         if not lo <= int(mask_window) <= hi:
             raise UserInputError(f"--mask-window must be between {lo} and {hi} frames")
+        if framing not in FRAMINGS:
+            raise UserInputError(f"--framing must be one of {', '.join(FRAMINGS)}")
         defaults = MotionParams()
         try:
             motion = MotionParams(alpha_m=defaults.alpha_m if alpha_m is None else float(alpha_m),
                                   lambda_exp=defaults.lambda_exp if lambda_exp is None else float(lambda_exp))
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
-        return RenderOptions(int(size), motion, int(mask_window))
+        return RenderOptions(int(size), motion, int(mask_window), framing)
+
+
+def checked_zoom(zoom: float | None) -> float:
+    """The ``--zoom`` value (None = 1), or UserInputError outside the orbit camera's limits."""
+    if zoom is None:
+        return 1.0
+    lo, hi = ZOOM_LIMITS
+    if not (lo <= float(zoom) <= hi):
+        raise UserInputError(f"--zoom must be between {lo} and {hi}")
+    return float(zoom)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from core.audio.motion import MotionParams
 from core.options import DEFAULT_MASK_WINDOW, DEFAULT_SIZE_PX, RenderOptions
-from core.render.camera import OrbitPose
+from core.render.camera import DEFAULT_FRAMING, FRAMINGS, OrbitPose
 
 Coefficients = tuple[float, ...]
 """beta_t^audio of one frame, NUM_EXPRESSIONS floats (ARKit order of core.face.arkit)."""
@@ -25,6 +25,7 @@ class FrameRequest:
                   only the last n - 1 are used)
     motion:       alpha_m and lambda_exp (paper 4.3)
     mask_window:  n of Eq. 13 (1 = no averaging)
+    framing:      "head" (head and shoulders) or "photo" (the photo's largest square), at zoom 1
     reference:    render with the plain reference path (per-sample deformation; slow)
     """
 
@@ -35,9 +36,15 @@ class FrameRequest:
     recent_coefficients: tuple[Coefficients, ...] = ()
     motion: MotionParams = MotionParams()
     mask_window: int = DEFAULT_MASK_WINDOW
+    framing: str = DEFAULT_FRAMING
     reference: bool = False
+
+    def __post_init__(self) -> None:
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, got {self.framing!r}")
 
     @staticmethod
     def with_options(options: RenderOptions, **fields) -> "FrameRequest":
-        """A request with the user's ``options`` (size, motion, mask window) and ``fields``."""
-        return FrameRequest(size=options.size, motion=options.motion, mask_window=options.mask_window, **fields)
+        """A request with the user's ``options`` (size, motion, mask window, framing) and ``fields``."""
+        return FrameRequest(size=options.size, motion=options.motion, mask_window=options.mask_window,
+                            framing=options.framing, **fields)

@@ -59,7 +59,7 @@ def text_progress(stream=sys.stderr) -> ProgressFn:
 def frame_requests(engine: Engine, job: VideoJob) -> Iterable[FrameRequest]:
     poses = turntable_path(engine.num_frames) if job.orbit else None
     for k in range(engine.num_frames):
-        pose = poses[k] if poses else job.pose
+        pose = replace(poses[k], zoom=job.pose.zoom) if poses else job.pose
         yield FrameRequest.with_options(job.options, pose=pose, frame_index=k)
 
 

@@ -47,6 +47,8 @@ def capture(out: Path, portraits: list[Path] | None, size: int, cache_dir: Path 
     from core.render.camera import OrbitPose
 
     driver = coefficients_for_file(SAMPLE_SPEECH)
+    # The photo framing where the engine has a choice (it was the only one before).
+    fixed = {"framing": "photo"} if "framing" in FrameRequest.__dataclass_fields__ else {}
     images: dict[str, np.ndarray] = {}
     for path in _portraits(portraits):
         subject = prepare(path, cache_root=cache_dir).subject
@@ -55,7 +57,7 @@ def capture(out: Path, portraits: list[Path] | None, size: int, cache_dir: Path 
         for frame in FRAMES:
             for yaw in YAWS:
                 for pitch in PITCHES:
-                    request = FrameRequest(pose=OrbitPose(yaw, pitch), size=size, frame_index=frame)
+                    request = FrameRequest(pose=OrbitPose(yaw, pitch), size=size, frame_index=frame, **fixed)
                     images[f"{path.name}|f{frame}|y{yaw:+.0f}|p{pitch:+.0f}"] = engine.render(request)
         print(f"captured {path.name}", flush=True)
     np.savez_compressed(out, **images)

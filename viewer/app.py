@@ -22,7 +22,7 @@ import numpy as np
 from core.errors import UserInputError
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
-from core.render.camera import OrbitPose
+from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from viewer.clock import open_clock
 from viewer.render_process import RenderProcess
 from viewer.session import Session, ViewSettings
@@ -53,10 +53,13 @@ class Task:
 
 class ViewerApp:
     def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
-                 loop: bool = False):
+                 loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0):
         self.device = device
         self.session = Session()
         self.session.clock.loop = loop
+        # The view a reset returns to: the framing asked for on the command line, at zoom 1.
+        self.home_framing = framing
+        self.session.settings = self.session.settings.with_(pose=OrbitPose(zoom=zoom), framing=framing)
         self.portrait_path: Path | None = None  # the portrait the render process shows
         self.worker = RenderProcess(device, on_error=self._render_error)
         self.tasks: dict[str, Task] = {}
@@ -177,6 +180,10 @@ class ViewerApp:
     def set_setting(self, **changes) -> None:
         self.session.settings = self.session.settings.with_(**changes)
 
+    def reset_view(self) -> None:
+        """Back to the photo's own view angle with the default framing (double-click, Reset view)."""
+        self.set_setting(pose=OrbitPose(), framing=self.home_framing)
+
     def toggle_play(self) -> None:
         clock = self.session.clock
         clock.pause() if clock.playing else clock.play()
@@ -224,6 +231,7 @@ class ViewerApp:
         cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "render", "--portrait", str(self.portrait_path),
                "--audio", str(self._audio_file), "--out", str(out), "--size", str(max(s.size, 256)),
                "--yaw", f"{s.pose.yaw_deg:.3f}", "--pitch", f"{s.pose.pitch_deg:.3f}",
+               "--zoom", f"{s.pose.zoom:.4f}", "--framing", s.framing,
                "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
                "--mask-window", str(s.mask_window), "--device", self.device]
         return cmd + (["--orbit"] if orbit else [])
@@ -333,11 +341,12 @@ class ViewerApp:
 
 
 def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
-               automation: Path | None = None, max_seconds: float | None = None, loop: bool = False) -> int:
+               automation: Path | None = None, max_seconds: float | None = None, loop: bool = False,
+               framing: str = DEFAULT_FRAMING, zoom: float = 1.0) -> int:
     """Open the window (the caller has checked that a display exists)."""
     import dearpygui.dearpygui as dpg
 
-    app = ViewerApp(portrait, audio, device, loop)
+    app = ViewerApp(portrait, audio, device, loop, framing, zoom)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
     dpg.create_context()
     with dpg.texture_registry():
@@ -393,7 +402,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                                    max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
                 dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value=str(defaults.size),
                               callback=lambda s, v: app.set_setting(size=int(v)))
-                dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.set_setting(pose=OrbitPose()))
+                dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.reset_view())
                 dpg.add_separator()
                 dpg.add_checkbox(label="orbit path", tag="export_orbit")
                 dpg.add_button(label="Export video...", width=PANEL_PX, callback=lambda: dpg.show_item("dlg_export"))
@@ -421,7 +430,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
 
     def on_double(sender, data):
         if dpg.is_item_hovered("view"):
-            app.set_setting(pose=OrbitPose())
+            app.reset_view()
 
     with dpg.handler_registry():
         dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=on_down)

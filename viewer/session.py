@@ -19,7 +19,8 @@ LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1]  # live frames kept for the mask win
 @dataclass(frozen=True)
 class ViewSettings:
     """The user's controls: the orbit pose and the render options. Immutable: every change
-    makes a new value (``with_(pose=..., alpha_m=..., lambda_exp=..., mask_window=..., size=...)``)."""
+    makes a new value (``with_(pose=..., alpha_m=..., lambda_exp=..., mask_window=..., size=...,
+    framing=...)``)."""
 
     pose: OrbitPose = OrbitPose()
     options: RenderOptions = field(default_factory=RenderOptions)
@@ -39,6 +40,10 @@ class ViewSettings:
     @property
     def size(self) -> int:
         return self.options.size
+
+    @property
+    def framing(self) -> str:
+        return self.options.framing
 
     def with_(self, **changes) -> "ViewSettings":
         pose = changes.pop("pose", self.pose)

@@ -17,7 +17,8 @@ import numpy as np
 
 from core.errors import UserInputError
 from core.evaluation.config import EvalConfig
-from core.options import DEFAULT_SIZE_PX
+from core.options import DEFAULT_SIZE_PX, RenderOptions
+from core.render.camera import FRAMINGS, ZOOM_LIMITS
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff"})
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"})
@@ -150,7 +151,10 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
     subject = result.subject
     engine = Engine(subject, config.device)
     photo = load_portrait(path).rgb
-    zoom = face_zoom(subject, config.face_fraction)
+    if config.zoom is not None:
+        zoom = config.zoom
+    else:  # the face fills config.face_fraction of the frame: by the framing, or by zooming in
+        zoom = face_zoom(subject, config.face_fraction) if config.framing == "photo" else 1.0
     yaw = head_yaw_deg(subject.rotation)
     reference = None
     notes = list(result.messages)
@@ -160,14 +164,14 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
             notes.append("dlib found no face in the photo: no identity figures")
         else:
             reference = emb.vector
-    view = photo_view(photo, subject, engine, config.size, zoom)
+    view = photo_view(photo, subject, engine, config.size, zoom, config.framing)
     photo_csim = None
     if reference is not None:
         emb = identity_model.embed(view)
         photo_csim = cosine_similarity(reference, emb.vector) if emb is not None else None
     info = PortraitInfo(path.name, yaw, zoom, cpbd_score(view, config.cpbd), photo_csim, notes, view)
     _say(f"  head yaw {yaw:+.1f} deg, zoom {zoom:.2f}; multi-view grid")
-    grid = view_grid(engine, path.name, config.size, zoom, config.views, identity_model, reference)
+    grid = view_grid(engine, path.name, config.size, zoom, config.views, identity_model, reference, config.framing)
     pairs = []
     poses = {"input": (OrbitPose(0.0, 0.0, zoom), False), "flipped": flipped_pose(yaw, zoom)}
     for speech in speeches:
@@ -189,7 +193,8 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
                     stills[cond] = frame
 
             try:
-                clips[cond] = measure_clip(cond, pose, render_clip(engine, pose, n, config.size), n,
+                clips[cond] = measure_clip(cond, pose, render_clip(engine, pose, n, config.size,
+                                                                               RenderOptions(framing=config.framing)), n,
                                            speech.envelope, speech.phones, identity_model, reference, config,
                                            on_frame)
             except BaseException:
@@ -210,14 +215,15 @@ def _evaluate_portrait(path: Path, speeches: Sequence[SpeechInput], config: Eval
 
 def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: int = DEFAULT_SIZE_PX,
                  max_seconds: float | None = None, phones: list[Path] | None = None,
+                 framing: str | None = None, zoom: float | None = None,
                  *, config: EvalConfig | None = None) -> int:
     """Evaluate every portrait with every speech file; write the report into ``out_dir``.
 
     portraits, audio, phones: files or folders (folders: their image / audio / phone-label files).
     Phone labels (Praat TextGrid or ``start end phone`` text) are matched to audio by file name;
     without ``phones``, ``X.TextGrid`` / ``X_phones*.txt`` beside ``X.wav`` are used.
-    ``config`` (keyword only, for tests and scripts) sets everything else; ``size`` and
-    ``max_seconds`` override its fields.
+    ``config`` (keyword only, for tests and scripts) sets everything else; ``size``,
+    ``max_seconds``, ``framing`` and ``zoom`` override its fields (None keeps them).
     Returns 0; raises UserInputError (shown without traceback) for unusable options or inputs.
     """
     from core.device import resolve_device
@@ -233,6 +239,14 @@ def eval_command(portraits: list[Path], audio: list[Path], out_dir: Path, size: 
     if not audio:
         raise UserInputError("Give at least one speech file (--audio FILE_OR_FOLDER).")
     config = replace(config or EvalConfig(), size=int(size), max_seconds=max_seconds)
+    if framing is not None:
+        if framing not in FRAMINGS:
+            raise UserInputError(f"--framing must be one of {', '.join(FRAMINGS)}")
+        config = replace(config, framing=framing)
+    if zoom is not None:
+        if not ZOOM_LIMITS[0] <= zoom <= ZOOM_LIMITS[1]:
+            raise UserInputError(f"--zoom must be between {ZOOM_LIMITS[0]} and {ZOOM_LIMITS[1]}")
+        config = replace(config, zoom=float(zoom))
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.options import DEFAULT_SIZE_PX
+from core.render.camera import DEFAULT_FRAMING
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,13 @@ class EvalConfig:
 
     size:          rendered frame height and width (pixels)
     max_seconds:   audio cut to this length (None: whole files)
-    face_fraction: the face (forehead to chin) fills this share of the frame height, by zooming the
-                   orbit camera in (zoom limited to 1..3; 1 = the photo's own framing). The paper's
-                   inputs are face-centred crops, so the metrics see a similar framing.
+    face_fraction: with ``framing="photo"`` and no ``zoom``, the face (forehead to chin) fills this
+                   share of the frame height, by zooming the orbit camera in (zoom limited to
+                   1..3). The paper's inputs are face-centred crops, so the metrics see a similar
+                   framing. The "head" framing crops to the same share
+                   (``core.render.camera.FramingConfig.face_share``) at zoom 1.
+    framing:       "head" or "photo" (see ``core.options.RenderOptions``)
+    zoom:          orbit zoom of every render; None = automatic (above)
     device:        torch device for the renderer
     save_videos:   also write each rendered clip as an MP4 with sound
     """
@@ -74,6 +79,8 @@ class EvalConfig:
     size: int = DEFAULT_SIZE_PX
     max_seconds: float | None = None
     face_fraction: float = 0.45
+    framing: str = DEFAULT_FRAMING
+    zoom: float | None = None
     device: str = "cpu"
     save_videos: bool = True
     cpbd: CPBDConfig = field(default_factory=CPBDConfig)

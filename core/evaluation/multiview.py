@@ -15,7 +15,7 @@ from core.evaluation.config import ViewGridConfig
 from core.evaluation.identity import IdentityModel, cosine_similarity
 from core.evaluation.lipsync import face_landmarks
 from core.evaluation.rendering import render_view
-from core.render.camera import OrbitPose
+from core.render.camera import DEFAULT_FRAMING, OrbitPose
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,13 @@ class ViewGrid:
 
 
 def view_grid(engine: Engine, portrait: str, size: int, zoom: float, config: ViewGridConfig,
-              identity_model: IdentityModel | None, reference_embedding: np.ndarray | None) -> ViewGrid:
+              identity_model: IdentityModel | None, reference_embedding: np.ndarray | None,
+              framing: str = DEFAULT_FRAMING) -> ViewGrid:
     """Render and score every (pitch, yaw) of ``config``; tiles in the same order as views."""
     views, tiles = [], []
     for pitch in config.pitches_deg:
         for yaw in config.yaws_deg:
-            img = render_view(engine, OrbitPose(yaw, pitch, zoom), size)
+            img = render_view(engine, OrbitPose(yaw, pitch, zoom), size, framing)
             found = face_landmarks(img) is not None
             sim = None
             if identity_model is not None and reference_embedding is not None:

@@ -23,7 +23,7 @@ import numpy as np
 from core.engine import FPS, Engine, FrameRequest
 from core.geometry.pinhole import resize_pixels
 from core.options import RenderOptions
-from core.render.camera import YAW_LIMIT_DEG, OrbitPose
+from core.render.camera import DEFAULT_FRAMING, YAW_LIMIT_DEG, OrbitPose
 
 ZOOM_RANGE = (1.0, 3.0)   # the orbit camera's zoom limits that framing may use
 
@@ -63,8 +63,9 @@ def face_zoom(subject, face_fraction: float) -> float:
     return float(np.clip(zoom, *ZOOM_RANGE))
 
 
-def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: float) -> np.ndarray:
-    """The photo itself, framed like the render at ``OrbitPose(0, 0, zoom)``.
+def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: float,
+               framing: str = DEFAULT_FRAMING) -> np.ndarray:
+    """The photo itself, framed like the render at ``OrbitPose(0, 0, zoom)`` with ``framing``.
 
     The zoom moves the camera toward the head, so no single crop matches every depth; the scale and
     shift are fitted (least squares) so that the face's landmarks fall where the renderer puts
@@ -77,7 +78,7 @@ def photo_view(photo: np.ndarray, subject, engine: Engine, size: int, zoom: floa
         photo = cv2.resize(photo, (intr.width, intr.height), interpolation=cv2.INTER_AREA)
     mesh = np.asarray(subject.mesh, np.float64)
     src = intr.project(mesh)                                        # [N, 2] photo pixels
-    dst = engine.camera(FrameRequest(pose=OrbitPose(0.0, 0.0, zoom), size=size)).project(mesh)
+    dst = engine.camera(FrameRequest(pose=OrbitPose(0.0, 0.0, zoom), size=size, framing=framing)).project(mesh)
     sc, sm = src - src.mean(axis=0), dst - dst.mean(axis=0)
     scale = float((sc * sm).sum() / max((sc * sc).sum(), 1e-12))
     shift = dst.mean(axis=0) - scale * src.mean(axis=0)
@@ -107,9 +108,9 @@ def render_clip(engine: Engine, pose: OrbitPose, n_frames: int, size: int,
         yield engine.render(FrameRequest.with_options(options, pose=pose, frame_index=k))
 
 
-def render_view(engine: Engine, pose: OrbitPose, size: int) -> np.ndarray:
+def render_view(engine: Engine, pose: OrbitPose, size: int, framing: str = DEFAULT_FRAMING) -> np.ndarray:
     """One frame with the photo's own expression blended with silence (no driver frame)."""
-    return engine.render(FrameRequest(pose=pose, size=size, frame_index=None, mask_window=1))
+    return engine.render(FrameRequest(pose=pose, size=size, frame_index=None, mask_window=1, framing=framing))
 
 
 class ClipWriter:

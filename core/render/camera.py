@@ -75,23 +75,60 @@ def orbit_rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
     return np.array(glm.dmat3(m), dtype=np.float64)
 
 
-def output_intrinsics(photo: Intrinsics, size: int, focus_px: tuple[float, float]) -> Intrinsics:
-    """Intrinsics of a size x size view of the photo's camera: the largest square crop of the
-    photo, centred on ``focus_px`` (the head) where the photo allows, scaled to ``size``."""
+FRAMINGS = ("head", "photo")  # "head": head and shoulders; "photo": the photo's largest square
+DEFAULT_FRAMING = "head"
+
+
+@dataclass(frozen=True)
+class FramingConfig:
+    """The head-and-shoulders framing (``framing="head"``)."""
+
+    face_share: float = 0.45  # the face (forehead-to-chin landmarks) fills this share of the frame height ...
+    face_centre_height: float = 0.45  # ... with its centre this far down the frame (below 0.5: room for the shoulders)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The square of the photo (photo pixels, may be fractional) that the view at zoom 1 shows."""
+
+    x0: float
+    y0: float
+    side: float
+
+
+def photo_framing(photo: Intrinsics, focus_px: tuple[float, float]) -> Framing:
+    """The largest square of the photo, centred on ``focus_px`` (the head) where the photo allows."""
     side = min(photo.width, photo.height)
     x0 = float(np.clip(focus_px[0] - side / 2, 0, photo.width - side))
     y0 = float(np.clip(focus_px[1] - side / 2, 0, photo.height - side))
-    return photo.cropped(x0, y0, side, side).resized(size, size)
+    return Framing(x0, y0, side)
 
 
-def view_camera(pose: OrbitPose, pivot: np.ndarray, photo: Intrinsics, size: int,
-                focus_px: tuple[float, float]) -> ViewCamera:
+def head_framing(photo: Intrinsics, face_box_px: tuple[float, float, float, float],
+                 config: FramingConfig = FramingConfig()) -> Framing:
+    """A square in which the face (box x0, y0, x1, y1 in photo pixels) fills ``face_share`` of
+    the height, centred on it; never larger than the photo's largest square and kept inside the
+    photo (a photo cropped tighter than that shows the face larger)."""
+    fx0, fy0, fx1, fy1 = face_box_px
+    side = float(min((fy1 - fy0) / config.face_share, min(photo.width, photo.height)))
+    cx, cy = 0.5 * (fx0 + fx1), 0.5 * (fy0 + fy1)
+    x0 = float(np.clip(cx - side / 2, 0, photo.width - side))
+    y0 = float(np.clip(cy - config.face_centre_height * side, 0, photo.height - side))
+    return Framing(x0, y0, side)
+
+
+def output_intrinsics(photo: Intrinsics, size: int, framing: Framing) -> Intrinsics:
+    """Intrinsics of a size x size view of the photo's camera showing ``framing``'s square."""
+    return photo.cropped(framing.x0, framing.y0, framing.side, framing.side).resized(size, size)
+
+
+def view_camera(pose: OrbitPose, pivot: np.ndarray, photo: Intrinsics, size: int, framing: Framing) -> ViewCamera:
     """The viewing camera for ``pose``, orbiting ``pivot`` (world, cm)."""
     pose = pose.clamped()
     rot = orbit_rotation(pose.yaw_deg, pose.pitch_deg)
     offset = -np.asarray(pivot, dtype=np.float64)  # photo camera centre (origin) minus pivot
     position = pivot + rot @ offset / pose.zoom
-    return ViewCamera(rot, position, output_intrinsics(photo, size, focus_px))
+    return ViewCamera(rot, position, output_intrinsics(photo, size, framing))
 
 
 def turntable_path(num_frames: int, yaw_amplitude_deg: float = 30.0, pitch_amplitude_deg: float = 8.0,

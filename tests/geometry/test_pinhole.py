@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from core.geometry.pinhole import (Intrinsics, grid_affine, grid_to_pixels, pixel_centres, pixel_centres_torch,
                                    pixels_to_grid, project_to_grid, project_torch, ray_directions,
                                    ray_directions_torch, resize_pixels, unproject_torch)
-from core.render.camera import output_intrinsics
+from core.render.camera import output_intrinsics, photo_framing
 
 # Non-square, odd sizes, principal point off the centre.
 K = Intrinsics(93.7, 20.3, 11.9, 37, 23)
@@ -151,7 +151,7 @@ def test_crop_then_resize_is_the_output_camera(photo, size, focus):
     old = Intrinsics(photo.focal_px * s, (photo.cx - x0 + 0.5) * s - 0.5, (photo.cy - y0 + 0.5) * s - 0.5, size, size)
     new = photo.cropped(x0, y0, side, side).resized(size, size)
     assert new == old  # the same floating-point operations
-    assert output_intrinsics(photo, size, focus) == old
+    assert output_intrinsics(photo, size, photo_framing(photo, focus)) == old
 
 
 def test_numpy_and_torch_helpers_agree():

@@ -6,6 +6,7 @@ import pytest
 
 from core.geometry.pinhole import Intrinsics
 from core.render.camera import (PITCH_LIMIT_DEG, YAW_LIMIT_DEG, OrbitPose, orbit_rotation, output_intrinsics,
+                                Framing, FramingConfig, head_framing, photo_framing,
                                 turntable_path, view_camera)
 
 PHOTO = Intrinsics.from_fov(512, 512, 18.0)
@@ -13,7 +14,7 @@ PIVOT = np.array([3.0, -10.0, 250.0])
 
 
 def test_default_view_is_the_photo_camera():
-    cam = view_camera(OrbitPose(), PIVOT, PHOTO, 512, (256.0, 256.0))
+    cam = view_camera(OrbitPose(), PIVOT, PHOTO, 512, photo_framing(PHOTO, (256.0, 256.0)))
     np.testing.assert_allclose(cam.rotation, np.eye(3), atol=1e-7)
     np.testing.assert_allclose(cam.position, 0.0, atol=1e-6)
     pts = np.array([[1.0, 2.0, 240.0], [-5.0, 3.0, 260.0]])
@@ -21,14 +22,14 @@ def test_default_view_is_the_photo_camera():
 
 
 def test_half_size_view_maps_pixel_centres():
-    k = output_intrinsics(PHOTO, 256, (256.0, 256.0))
+    k = output_intrinsics(PHOTO, 256, photo_framing(PHOTO, (256.0, 256.0)))
     pts = np.array([[0.0, 0.0, 100.0], [10.0, -4.0, 250.0]])
     np.testing.assert_allclose((PHOTO.project(pts) + 0.5) * 0.5 - 0.5, k.project(pts), atol=1e-9)
 
 
 def test_orbit_keeps_the_pivot_in_view_and_distance():
     for yaw, pitch in [(30, 0), (-30, 15), (10, -20)]:
-        cam = view_camera(OrbitPose(yaw, pitch), PIVOT, PHOTO, 512, (256.0, 256.0))
+        cam = view_camera(OrbitPose(yaw, pitch), PIVOT, PHOTO, 512, photo_framing(PHOTO, (256.0, 256.0)))
         assert np.linalg.norm(cam.position - PIVOT) == pytest.approx(np.linalg.norm(PIVOT))
         before = PHOTO.project(PIVOT[None])[0]
         after = cam.project(PIVOT[None])[0]
@@ -37,11 +38,11 @@ def test_orbit_keeps_the_pivot_in_view_and_distance():
 
 
 def test_orbit_directions():
-    right = view_camera(OrbitPose(yaw_deg=30), PIVOT, PHOTO, 512, (256.0, 256.0))
+    right = view_camera(OrbitPose(yaw_deg=30), PIVOT, PHOTO, 512, photo_framing(PHOTO, (256.0, 256.0)))
     assert right.position[0] > PIVOT[0] + 50  # toward the subject's left (+x)
-    up = view_camera(OrbitPose(pitch_deg=20), PIVOT, PHOTO, 512, (256.0, 256.0))
+    up = view_camera(OrbitPose(pitch_deg=20), PIVOT, PHOTO, 512, photo_framing(PHOTO, (256.0, 256.0)))
     assert up.position[1] < PIVOT[1] - 50  # y is down: the camera rises
-    near = view_camera(OrbitPose(zoom=2.0), PIVOT, PHOTO, 512, (256.0, 256.0))
+    near = view_camera(OrbitPose(zoom=2.0), PIVOT, PHOTO, 512, photo_framing(PHOTO, (256.0, 256.0)))
     assert np.linalg.norm(near.position - PIVOT) == pytest.approx(np.linalg.norm(PIVOT) / 2)
 
 
@@ -63,3 +64,25 @@ def test_turntable_path_is_smooth():
     yaws = np.array([p.yaw_deg for p in path])
     assert yaws.max() > 25 and yaws.min() < -25
     assert np.abs(np.diff(yaws)).max() < 1.5
+
+
+def test_head_framing_fills_the_frame_with_the_face_and_centres_it():
+    photo = Intrinsics.from_fov(1000, 800, 18.0)
+    face = (600.0, 300.0, 700.0, 420.0)  # a small face right of centre
+    f = head_framing(photo, face)
+    assert f.side == pytest.approx(120.0 / FramingConfig().face_share)
+    k = output_intrinsics(photo, 256, f)
+    # The face's box, seen at zoom 1 through the framing's crop.
+    top, bottom = (np.array([face[1], face[3]]) - f.y0 + 0.5) * 256 / f.side - 0.5
+    left, right = (np.array([face[0], face[2]]) - f.x0 + 0.5) * 256 / f.side - 0.5
+    assert (bottom - top) / 256 == pytest.approx(FramingConfig().face_share)
+    assert 0.5 * (left + right) == pytest.approx(128.0, abs=0.5)  # centred across
+    assert 0.5 * (top + bottom) / 256 == pytest.approx(FramingConfig().face_centre_height, abs=0.01)
+    assert k.width == k.height == 256
+
+
+def test_head_framing_of_a_tight_crop_stays_inside_the_photo():
+    photo = Intrinsics.from_fov(300, 360, 18.0)
+    f = head_framing(photo, (20.0, 30.0, 280.0, 340.0))  # the face fills the photo
+    assert f.side == 300 and 0 <= f.x0 <= 0 and 0 <= f.y0 <= 360 - 300
+    assert photo_framing(photo, (150.0, 180.0)) == Framing(0.0, 30.0, 300)

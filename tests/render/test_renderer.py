@@ -42,14 +42,14 @@ def face_box(subject, scale=1.0):
 
 def test_photo_view_with_photo_expression_reproduces_the_portrait(engine, sample_subject, sample_portrait):
     photo = np.asarray(Image.open(sample_portrait).convert("RGB"))
-    out = engine.render(FrameRequest(size=photo.shape[0], motion=MotionParams(alpha_m=0.0)))
+    out = engine.render(FrameRequest(framing="photo", size=photo.shape[0], motion=MotionParams(alpha_m=0.0)))
     x0, y0, x1, y1 = face_box(sample_subject)
     assert psnr(out[y0:y1, x0:x1], photo[y0:y1, x0:x1]) >= 30.0
 
 
 def test_fast_march_matches_the_generic_march(engine):
     scene = engine.scene
-    cam = engine.camera(FrameRequest(pose=OrbitPose(20.0, -8.0, 1.5), size=96))
+    cam = engine.camera(FrameRequest(framing="photo", pose=OrbitPose(20.0, -8.0, 1.5), size=96))
     origin, dirs = pixel_rays(cam, torch.device("cpu"))
     t_fast, hit_fast = march_height_field(scene.depth, scene.geo, origin, dirs, scene.z_range, 40)
     t_ref, hit_ref = march(height_field_query(scene.depth, scene.geo), origin, dirs, scene.z_range, 40)
@@ -64,14 +64,14 @@ def test_fast_path_matches_the_literal_ray_deformation(engine, sample_subject):
     """The per-frame height-field warp against Eq. 7 applied to every ray sample."""
     x0, y0, x1, y1 = face_box(sample_subject, 256 / 512)
     for pose, c in [(OrbitPose(), coeffs(jawOpen=0.7)), (OrbitPose(25.0, 5.0), coeffs(jawOpen=0.4, mouthPucker=0.6))]:
-        fast = engine.render(FrameRequest(pose=pose, size=256, coefficients=c))
-        ref = engine.render(FrameRequest(pose=pose, size=256, coefficients=c, reference=True))
+        fast = engine.render(FrameRequest(framing="photo", pose=pose, size=256, coefficients=c))
+        ref = engine.render(FrameRequest(framing="photo", pose=pose, size=256, coefficients=c, reference=True))
         assert psnr(fast[y0 - 10:y1 + 10, x0 - 10:x1 + 10], ref[y0 - 10:y1 + 10, x0 - 10:x1 + 10]) > 28.0
 
 
 def test_mouth_opens_with_the_jaw_and_the_rest_stays_still(engine, sample_subject):
-    closed = engine.render_frame(FrameRequest(size=256, coefficients=coeffs(), mask_window=1))
-    opened = engine.render_frame(FrameRequest(size=256, coefficients=coeffs(jawOpen=1.0), mask_window=1))
+    closed = engine.render_frame(FrameRequest(framing="photo", size=256, coefficients=coeffs(), mask_window=1))
+    opened = engine.render_frame(FrameRequest(framing="photo", size=256, coefficients=coeffs(jawOpen=1.0), mask_window=1))
     assert opened.mouth_mask.sum() > 2 * max(closed.mouth_mask.sum(), 1.0)
     x0, y0, x1, y1 = face_box(sample_subject, 256 / 512)
     inside = opened.image[y0:y1, x0:x1].astype(float).mean()
@@ -86,21 +86,21 @@ def test_a_live_request_renders_the_same_in_any_order(engine):
     """A live (microphone) request carries its mask window: what was rendered before it does
     not change its image."""
     opening = [coeffs(jawOpen=0.1 * k) for k in range(7)]
-    a = FrameRequest(size=128, coefficients=opening[-1], recent_coefficients=tuple(opening[:-1]), mask_window=7)
-    b = FrameRequest(size=128, coefficients=coeffs(), mask_window=7)
+    a = FrameRequest(framing="photo", size=128, coefficients=opening[-1], recent_coefficients=tuple(opening[:-1]), mask_window=7)
+    b = FrameRequest(framing="photo", size=128, coefficients=coeffs(), mask_window=7)
     first = engine.render(a)
     engine.render(b)
     engine.render(b)
     assert np.array_equal(engine.render(a), first)
-    alone = engine.render(FrameRequest(size=128, coefficients=opening[-1], mask_window=7))
+    alone = engine.render(FrameRequest(framing="photo", size=128, coefficients=opening[-1], mask_window=7))
     assert not np.array_equal(alone, first)  # the recent frames do take part (Eq. 13)
 
 
 def test_render_is_deterministic_and_camera_changes_the_view(engine):
-    req = FrameRequest(size=128, coefficients=coeffs(jawOpen=0.3), mask_window=1)
+    req = FrameRequest(framing="photo", size=128, coefficients=coeffs(jawOpen=0.3), mask_window=1)
     a, b = engine.render(req), engine.render(req)
     assert np.array_equal(a, b)
-    turned = engine.render(FrameRequest(pose=OrbitPose(30.0, 0.0), size=128, coefficients=coeffs(jawOpen=0.3), mask_window=1))
+    turned = engine.render(FrameRequest(framing="photo", pose=OrbitPose(30.0, 0.0), size=128, coefficients=coeffs(jawOpen=0.3), mask_window=1))
     assert np.abs(turned.astype(float) - a.astype(float)).mean() > 5.0
 
 
@@ -109,9 +109,9 @@ def test_mask_window_averages_the_mouth_mask(engine):
     track[10:, EXPRESSION_INDEX["jawOpen"]] = 1.0  # the mouth snaps open at frame 10
     engine.set_driver(track)
     try:
-        sharp = engine.render_frame(FrameRequest(size=128, frame_index=10, mask_window=1)).mouth_mask.sum()
-        smooth = engine.render_frame(FrameRequest(size=128, frame_index=10, mask_window=7)).mouth_mask.sum()
-        later = engine.render_frame(FrameRequest(size=128, frame_index=19, mask_window=7)).mouth_mask.sum()
+        sharp = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=10, mask_window=1)).mouth_mask.sum()
+        smooth = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=10, mask_window=7)).mouth_mask.sum()
+        later = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=19, mask_window=7)).mouth_mask.sum()
     finally:
         engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
     assert smooth < 0.6 * sharp
@@ -120,7 +120,7 @@ def test_mask_window_averages_the_mouth_mask(engine):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(sample_subject):
-    req = FrameRequest(pose=OrbitPose(15.0, 5.0), size=128, coefficients=coeffs(jawOpen=0.5), mask_window=1)
+    req = FrameRequest(framing="photo", pose=OrbitPose(15.0, 5.0), size=128, coefficients=coeffs(jawOpen=0.5), mask_window=1)
     cpu = Engine(sample_subject, "cpu").render(req)
     gpu = Engine(sample_subject, "cuda").render(req)
     assert psnr(cpu, gpu) > 40.0
@@ -131,7 +131,7 @@ def test_coarse_to_fine_march_matches_the_full_march(engine):
 
     scene = engine.scene
     for pose in (OrbitPose(), OrbitPose(-25.0, 10.0, 1.3)):
-        cam = engine.camera(FrameRequest(pose=pose, size=128))
+        cam = engine.camera(FrameRequest(framing="photo", pose=pose, size=128))
         origin, dirs = pixel_rays(cam, torch.device("cpu"))
         t_full, hit_full = march_height_field(scene.depth, scene.geo, origin, dirs, scene.z_range, 34)
         t_c2f, hit_c2f = march_coarse_to_fine(scene.depth, scene.geo, origin, dirs, 128, 128, scene.z_range, 34)
@@ -160,8 +160,8 @@ def test_side_views_match_the_reference_at_the_silhouette(engine):
     """Where the coarse pass's neighbours straddle a silhouette wall, the fine pass must not step
     over it: that left a stippled halo of wrong colour beside the head in side views."""
     for pose in (OrbitPose(-30.0, 0.0), OrbitPose(30.0, 10.0)):
-        fast = engine.render(FrameRequest(pose=pose, size=128, mask_window=1)).astype(float)
-        ref = engine.render(FrameRequest(pose=pose, size=128, mask_window=1, reference=True)).astype(float)
+        fast = engine.render(FrameRequest(framing="photo", pose=pose, size=128, mask_window=1)).astype(float)
+        ref = engine.render(FrameRequest(framing="photo", pose=pose, size=128, mask_window=1, reference=True)).astype(float)
         wrong = np.abs(fast - ref).max(axis=2) > 40
         assert wrong.mean() < 0.004  # 0.006-0.007 with the old march
 
@@ -172,7 +172,7 @@ def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tm
     nose's steep hidden side used to mirror from far-apart points)."""
     subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path).subject
     engine = Engine(subject, "cpu")
-    req = FrameRequest(pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
+    req = FrameRequest(framing="photo", pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)
     diff = np.abs(fast - ref).max(axis=2)
@@ -187,7 +187,7 @@ def test_fast_path_matches_the_reference_when_the_geometry_grid_does_not_divide_
     wide = np.concatenate([rgb[:, :1].repeat(170, axis=1), rgb, rgb[:, -1:].repeat(171, axis=1)], axis=1)
     Image.fromarray(wide).save(tmp_path / "wide.png")
     engine = Engine(prepare(tmp_path / "wide.png", cache_root=tmp_path / "cache").subject, "cpu")
-    req = FrameRequest(size=256, mask_window=1, motion=MotionParams(alpha_m=0.0))
+    req = FrameRequest(framing="photo", size=256, mask_window=1, motion=MotionParams(alpha_m=0.0))
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)
     assert np.abs(fast - ref).mean() < 0.5  # 1.1 when the grid was taken to span the photo exactly
@@ -212,7 +212,7 @@ def test_bilabial_press_closes_the_lips_even_over_an_open_jaw(engine):
     """/p b m/: Audio2Exp presses the lips; the lips meet although the jaw is still part open and
     the photo's own mouth is open (the sample smiles with her teeth showing)."""
     def opening(**c):  # pixels clearly inside the mouth opening
-        return (engine.render_frame(FrameRequest(size=256, coefficients=coeffs(**c), mask_window=1)).mouth_mask > 0.5).sum()
+        return (engine.render_frame(FrameRequest(framing="photo", size=256, coefficients=coeffs(**c), mask_window=1)).mouth_mask > 0.5).sum()
 
     rest, open_jaw = opening(), opening(jawOpen=0.35)
     pressed = opening(jawOpen=0.35, mouthPressLeft=0.3, mouthPressRight=0.3)
@@ -220,6 +220,20 @@ def test_bilabial_press_closes_the_lips_even_over_an_open_jaw(engine):
     # What is left is the one-pixel line where the lips meet.
     assert pressed <= 0.3 * open_jaw and pressed <= 0.6 * rest
     # With alpha_m = 0 the photo's expression is kept: no seal either.
-    frozen = engine.track.frame(FrameRequest(coefficients=coeffs(mouthPressLeft=0.3, mouthPressRight=0.3),
+    frozen = engine.track.frame(FrameRequest(framing="photo", coefficients=coeffs(mouthPressLeft=0.3, mouthPressRight=0.3),
                                              motion=MotionParams(alpha_m=0.0))).current.seal
     assert frozen == 0.0
+
+
+def test_head_framing_is_the_default_and_frames_the_face(engine, sample_subject):
+    """The sample is a wide portrait (face about a fifth of the photo): the default view frames
+    the head, the photo framing shows the whole photo as before."""
+    mesh = sample_subject.mesh.astype(np.float64)
+    default = engine.camera(FrameRequest(size=256)).project(mesh)
+    photo = engine.camera(FrameRequest(framing="photo", size=256)).project(mesh)
+    share = np.ptp(default[:, 1]) / 256
+    assert share == pytest.approx(0.45, abs=0.02)
+    assert np.ptp(photo[:, 1]) / 256 < 0.7 * share
+    assert 0.4 < default[:, 0].mean() / 256 < 0.6
+    with pytest.raises(ValueError):
+        FrameRequest(framing="face")
