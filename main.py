@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pitch", type=float, default=0.0, help="degrees, offset from the photo's view (+: from above)")
     r.add_argument("--orbit", action="store_true", help="a smooth turntable camera path")
     add_framing(r)
+    r.add_argument("--performance", type=Path,
+                   help="a viewer recording (JSON: camera and sliders per frame) to render instead")
     r.add_argument("--alpha-m", type=float, default=defaults.motion.alpha_m,
                    help=f"momentum alpha_m in [0, 1] (default {defaults.motion.alpha_m})")
     r.add_argument("--lambda-exp", type=float, default=defaults.motion.lambda_exp,
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 args.framing)
             pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
-                                  pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir)
+                                  pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir,
+                                  performance=args.performance)
 
         return run_guarded(render)
     if command == "viewer":

@@ -65,13 +65,16 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
 
 def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path | None, out: Path,
                    options: RenderOptions = RenderOptions(), pose: OrbitPose = OrbitPose(), orbit: bool = False,
-                   device: str = "auto", cache_dir: Path | None = None) -> int:
+                   device: str = "auto", cache_dir: Path | None = None, performance: Path | None = None) -> int:
     """Render a talking-head video with sound (no display or sound card needed)."""
     from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
     from core.video import VideoJob, text_progress, write_video
 
+    from core.performance import Performance
+
+    recorded = Performance.load(performance) if performance is not None else None
     if coeffs_csv is None and audio is None:
         audio = SAMPLE_SPEECH
     portrait = portrait or SAMPLE_PORTRAIT
@@ -85,7 +88,7 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     driver = load_driver(audio, coeffs_csv)
     a2e_s = time.perf_counter() - t0
     engine.set_driver(driver)
-    job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio)
+    job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
     stats = write_video(engine, job, text_progress())
     total = stats["wall_seconds"] + a2e_s
     _say(f"wrote {out}: {stats['frames']} frames ({stats['video_seconds']:.1f} s of video) in "

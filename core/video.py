@@ -18,18 +18,21 @@ import numpy as np
 from core.engine import FPS, Engine, FrameRequest
 from core.errors import UserInputError
 from core.options import RenderOptions
+from core.performance import Performance
 from core.render.camera import OrbitPose, turntable_path
 
 
 @dataclass(frozen=True)
 class VideoJob:
-    """One render: the camera is ``pose`` for every frame, or the turntable path with ``orbit``."""
+    """One render: the camera is ``pose`` for every frame, or the turntable path with ``orbit``,
+    or a recorded ``performance`` (camera and sliders per frame; ``options.size`` still applies)."""
 
     out: Path
     options: RenderOptions = field(default_factory=RenderOptions)
     pose: OrbitPose = OrbitPose()
     orbit: bool = False
     audio_path: Path | None = None  # muxed as AAC when given
+    performance: Performance | None = None
 
 
 ProgressFn = Callable[[int, int], None]
@@ -57,6 +60,9 @@ def text_progress(stream=sys.stderr) -> ProgressFn:
 
 
 def frame_requests(engine: Engine, job: VideoJob) -> Iterable[FrameRequest]:
+    if job.performance is not None:
+        yield from job.performance.requests(engine.num_frames, job.options.size)
+        return
     poses = turntable_path(engine.num_frames) if job.orbit else None
     for k in range(engine.num_frames):
         pose = replace(poses[k], zoom=job.pose.zoom) if poses else job.pose

@@ -22,6 +22,7 @@ import numpy as np
 from core.errors import UserInputError
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
+from core.performance import Performance
 from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from viewer.clock import open_clock
 from viewer.render_process import RenderProcess
@@ -31,6 +32,8 @@ DISPLAY_PX = 512
 PANEL_PX = 240
 UI_FPS_CAP = 60.0
 RESOLUTIONS = ("128", "256", "384", "512")
+EXPORT_MODES = {"current view": "view", "orbit path": "orbit", "what I performed": "performance"}  # label -> mode
+EXPORT_MIN_SIZE = 256  # exports are rendered at least this large
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 
@@ -56,6 +59,7 @@ class ViewerApp:
                  loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0):
         self.device = device
         self.session = Session()
+        self.performance = Performance()  # the frames shown while playing, for export
         self.session.clock.loop = loop
         # The view a reset returns to: the framing asked for on the command line, at zoom 1.
         self.home_framing = framing
@@ -149,6 +153,7 @@ class ViewerApp:
             path = self._pending_engine
             self._pending_engine = None
             self.worker.set_subject(path)
+            self.performance.clear()
             self.portrait_path = Path(path)
             self._last_request = None
             self.say(f"portrait: {Path(path).name}")
@@ -165,6 +170,7 @@ class ViewerApp:
             self.session.clock = clock
             self._audio_file = Path(path)
             self.worker.set_driver(coeffs)
+            self.performance.clear()
             self._last_request = None
             self.say(f"audio: {Path(path).name}, {len(samples) / 16000:.1f} s; {clock.status}")
         if self._autoplay and self.ready and self._audio_file is not None and self.worker.rendered > 0:
@@ -219,30 +225,42 @@ class ViewerApp:
             self.say("microphone off")
         return on
 
-    def export_command(self, out: Path, orbit: bool) -> list[str]:
-        """The ``main.py render`` command line that exports what the viewer shows."""
+    def export_command(self, out: Path, mode: str = "view") -> list[str]:
+        """The ``main.py render`` command line that exports ``mode``: "view" (the current view
+        and sliders), "orbit" (the turntable path) or "performance" (what was shown while
+        playing, frame by frame: its recording is written beside ``out`` as .performance.json)."""
         import sys
 
         from core.paths import PROJECT_ROOT
 
         if not self.ready or self._audio_file is None:
             raise UserInputError("Load a portrait and an audio file first.")
+        if mode not in EXPORT_MODES.values():
+            raise ValueError(f"export mode {mode!r}")
         s = self.session.settings
         cmd = [sys.executable, str(PROJECT_ROOT / "main.py"), "render", "--portrait", str(self.portrait_path),
-               "--audio", str(self._audio_file), "--out", str(out), "--size", str(max(s.size, 256)),
+               "--audio", str(self._audio_file), "--out", str(out), "--size", str(max(s.size, EXPORT_MIN_SIZE)),
                "--yaw", f"{s.pose.yaw_deg:.3f}", "--pitch", f"{s.pose.pitch_deg:.3f}",
                "--zoom", f"{s.pose.zoom:.4f}", "--framing", s.framing,
                "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
                "--mask-window", str(s.mask_window), "--device", self.device]
-        return cmd + (["--orbit"] if orbit else [])
+        if mode == "orbit":
+            cmd.append("--orbit")
+        elif mode == "performance":
+            if not len(self.performance):
+                raise UserInputError("Nothing performed yet: play the audio (drag, move the sliders), then export.")
+            recording = Path(out).with_suffix(".performance.json")
+            self.performance.save(recording)
+            cmd += ["--performance", str(recording)]
+        return cmd
 
-    def export_video(self, out: Path, orbit: bool) -> None:
+    def export_video(self, out: Path, mode: str = "view") -> None:
         """Render a video with sound in a separate process (the view stays live)."""
         import re
         import subprocess
 
         def job(task: Task):
-            cmd = self.export_command(out, orbit)
+            cmd = self.export_command(out, mode)
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
             tail: deque = deque(maxlen=5)
             for line in proc.stdout:
@@ -299,6 +317,8 @@ class ViewerApp:
             if not self.session.scheduler.due(k, clock.time()):
                 return None  # rendered ahead: hold it until its time
             self.offsets.append(self.session.scheduler.offset_ms(k, clock.time()))
+        if k is not None and clock.playing and not self.session.live:
+            self.performance.record(res.request)  # what the user sees, for "Export: what I performed"
         self._uploaded_serial = res.serial
         self._shown = res
         sound_at = self._sound_times.pop(res.request, None)
@@ -365,7 +385,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     def on_export(sender, data):
         path = Path(data.get("file_path_name", ""))
         if path.name:
-            app.export_video(path.with_suffix(".mp4"), dpg.get_value("export_orbit"))
+            app.export_video(path.with_suffix(".mp4"), EXPORT_MODES[dpg.get_value("export_mode")])
 
     for tag, cb, exts in (("dlg_portrait", on_portrait, IMAGE_EXTS), ("dlg_audio", on_audio, AUDIO_EXTS)):
         with dpg.file_dialog(tag=tag, show=False, callback=cb, width=700, height=420, modal=True):
@@ -404,7 +424,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                               callback=lambda s, v: app.set_setting(size=int(v)))
                 dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.reset_view())
                 dpg.add_separator()
-                dpg.add_checkbox(label="orbit path", tag="export_orbit")
+                dpg.add_radio_button(list(EXPORT_MODES), tag="export_mode", default_value="current view")
                 dpg.add_button(label="Export video...", width=PANEL_PX, callback=lambda: dpg.show_item("dlg_export"))
                 dpg.add_progress_bar(tag="progress", default_value=0.0, width=PANEL_PX, show=False)
                 dpg.add_text("", tag="task_text", wrap=PANEL_PX + 100)

@@ -73,3 +73,22 @@ def test_microphone_without_an_input_device_says_so_and_stays_off(app):
     assert app._mic is None and not app.session.live
     assert "microphone unavailable" in app.messages[-1]
     assert app.session.clock.playing == playing          # playback untouched
+
+
+def test_export_of_what_was_performed_writes_the_recording(app, tmp_path):
+    from core.engine import FrameRequest
+    from core.errors import UserInputError
+    from core.performance import Performance
+    from core.render.camera import OrbitPose
+
+    app.performance.clear()
+    with pytest.raises(UserInputError):
+        app.export_command(tmp_path / "take.mp4", "performance")  # nothing played yet
+    app.performance.record(FrameRequest(pose=OrbitPose(12.0, 3.0), frame_index=4))
+    cmd = app.export_command(tmp_path / "take.mp4", "performance")
+    recording = tmp_path / "take.performance.json"
+    assert cmd[cmd.index("--performance") + 1] == str(recording)
+    assert Performance.load(recording).frames[4].pose == OrbitPose(12.0, 3.0)
+    assert "--orbit" in app.export_command(tmp_path / "orbit.mp4", "orbit")
+    view = app.export_command(tmp_path / "view.mp4", "view")
+    assert "--orbit" not in view and "--performance" not in view and "--framing" in view
