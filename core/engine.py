@@ -103,7 +103,7 @@ class Engine:
         cam = self.camera(request)
         faces = self.track.frame(request)
         polygons = self.mouth.lip_polygons(faces)
-        key = (request.pose, request.size, request.reference) + faces.current.key() + (
+        key = (request.pose, cam.intrinsics, request.reference) + faces.current.key() + (
             np.concatenate(polygons).round(5).tobytes(),)
         if self._last is not None and self._last[0] == key:
             last = self._last[1]

@@ -237,3 +237,6 @@ def test_head_framing_is_the_default_and_frames_the_face(engine, sample_subject)
     assert 0.4 < default[:, 0].mean() / 256 < 0.6
     with pytest.raises(ValueError):
         FrameRequest(framing="face")
+    # The same face and pose in the other framing is another image (not the last one again).
+    head, wide = engine.render(FrameRequest(size=96)), engine.render(FrameRequest(size=96, framing="photo"))
+    assert np.abs(head.astype(float) - wide.astype(float)).mean() > 5.0
