@@ -73,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "relative to the jobs file's folder. Exit code 0: all done or skipped; 1: a "
                                     "job failed; 2: the jobs file cannot be used.")
     bt.add_argument("jobs", type=Path, metavar="JOBS", help="jobs file (.csv or .json)")
-    bt.add_argument("--workers", type=int, help="local worker processes (default: half the cores, at least 1); "
-                                                "with --ray, the most tasks at once")
+    bt.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core, as many as the "
+                                                "memory holds); with --ray, the most tasks at once")
     bt.add_argument("--overwrite", action="store_true", help="render jobs whose output exists (default: skip them)")
     bt.add_argument("--ray", metavar="ADDRESS", help="run on Ray: local (start one here), auto, or HOST:PORT "
                                                      "(needs `make ray-setup`)")
-    bt.add_argument("--cache-dir", type=Path, help="subject cache folder")
+    bt.add_argument("--cache-dir", type=Path, metavar="DIR", help="subject cache folder")
 
     v = sub.add_parser("viewer", help="the interactive window")
     v.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")

@@ -253,3 +253,13 @@ def test_ray_local_instance_runs_the_jobs(tmp_path, inputs, capsys):
     import ray
 
     assert not ray.is_initialized()                             # the instance was shut down
+
+
+def test_ray_unreachable_address_fails_fast(tmp_path, inputs, capsys):
+    pytest.importorskip("ray")
+    jobs = write_json(tmp_path / "jobs.json", [{"portrait": "in/portrait.png", "coeffs": "in/coeffs.csv",
+                                                "out": "o.mp4", "size": 64}])
+    t0 = time.monotonic()
+    assert main(["batch", str(jobs), "--ray", "127.0.0.1:1"]) == 2
+    assert time.monotonic() - t0 < 30
+    assert "cannot reach Ray at 127.0.0.1:1" in capsys.readouterr().err

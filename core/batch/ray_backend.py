@@ -12,6 +12,7 @@ to which the project's code is sent as the job's working directory.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +43,21 @@ def cpus_per_task(total_cpus: int, largest_node_cpus: int, tasks: int, workers: 
     than the largest node has."""
     share = total_cpus // max(1, workers or tasks)
     return max(1, min(share, MAX_CPUS_PER_TASK, max(1, largest_node_cpus)))
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """For a HOST:PORT (or ray://HOST:PORT) address, fail fast when nothing listens there (Ray
+    itself retries for minutes). Other forms (auto) are left to Ray."""
+    import socket
+
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?:(\d+)", address.strip())
+    if not match:
+        return
+    try:
+        socket.create_connection((match.group(1), int(match.group(2))), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UserInputError(f"cannot reach Ray at {address}: {exc.strerror or exc}. Is the cluster running "
+                             f"(`ray start --head` prints its address)?") from None
 
 
 def _read(path: Path) -> bytes | None:
@@ -122,8 +138,9 @@ class RayBackend:
         env: dict = {"env_vars": dict(WORKER_ENV)}
         kwargs = dict(log_to_driver=False, runtime_env=env)
         if address == "local":
-            kwargs.update(include_dashboard=False)
+            kwargs.update(address="local", include_dashboard=False)  # always a new instance
         else:
+            check_reachable(address)
             env.update(working_dir=str(PROJECT_ROOT), excludes=UPLOAD_EXCLUDES)
             kwargs.update(address=address)
         try:

@@ -207,10 +207,10 @@ def _make_backend(ray_address: str | None, workers: int | None, cache_dir: Path 
         from core.batch.ray_backend import RayBackend
 
         return RayBackend(ray_address, cache_dir, tasks, workers)
-    from core.batch.local import LocalBackend, default_workers
+    from core.batch.local import LocalBackend, default_workers, total_memory_bytes
 
     cores = available_cores()
-    n = min(workers or default_workers(cores), max(tasks, portraits))
+    n = min(workers or default_workers(cores, total_memory_bytes()), max(tasks, portraits))
     return LocalBackend(n, max(1, cores // n), cache_dir)
 
 
