@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 EVAL_STAMP := $(VENV)/.installed-eval
+RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: setup eval-setup run test bench clean-cache
+.PHONY: setup eval-setup ray-setup run test bench clean-cache
 
 setup: $(STAMP)
 
@@ -17,6 +18,13 @@ $(EVAL_STAMP): $(STAMP) requirements-eval.txt
 	$(PY) -m pip install --quiet -r requirements-eval.txt
 	touch $(EVAL_STAMP)
 
+# Optional: Ray, for `main.py batch --ray ADDRESS`; the tests use it too.
+ray-setup: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) requirements-ray.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $(RAY_STAMP)
+
 $(STAMP): requirements.txt scripts/system_packages.sh
 	./scripts/system_packages.sh
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +34,7 @@ $(STAMP): requirements.txt scripts/system_packages.sh
 run: setup
 	$(PY) main.py
 
-test: setup eval-setup
+test: setup eval-setup ray-setup
 	$(PY) -m pytest -q tests
 
 bench: setup

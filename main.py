@@ -7,6 +7,10 @@
     python main.py prepare --portrait PATH   build the subject cache, print stage timings
     python main.py audio2exp --audio PATH --out coeffs.csv
     python main.py render [--portrait PATH] [--audio PATH | --coeffs CSV] --out OUT.mp4
+    python main.py batch JOBS [--workers N] [--overwrite] [--ray ADDRESS] [--cache-dir DIR]
+                                             many renders from a jobs file (CSV or JSON: portrait,
+                                             audio or coeffs, out, and render's options per job),
+                                             on local worker processes or a Ray cluster
     python main.py eval --portraits DIR_OR_FILES --audio DIR_OR_FILES --out REPORT_DIR
     python main.py bench
 """
@@ -73,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
+    bt = sub.add_parser("batch", help="render many jobs from a CSV or JSON jobs file",
+                        description="Render every job of a jobs file (a CSV with a header row, or a JSON list of "
+                                    "objects) with keys portrait, audio or coeffs, out, and optionally size, yaw, "
+                                    "pitch, orbit, alpha_m, lambda_exp, mask_window, device. Relative paths are "
+                                    "relative to the jobs file's folder. Exit code 0: all done or skipped; 1: a "
+                                    "job failed; 2: the jobs file cannot be used.")
+    bt.add_argument("jobs", type=Path, metavar="JOBS", help="jobs file (.csv or .json)")
+    bt.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core, as many as the "
+                                                "memory holds); with --ray, the most tasks at once")
+    bt.add_argument("--overwrite", action="store_true", help="render jobs whose output exists (default: skip them)")
+    bt.add_argument("--ray", metavar="ADDRESS", help="run on Ray: local (start one here), auto, or HOST:PORT "
+                                                     "(needs `make ray-setup`)")
+    bt.add_argument("--cache-dir", type=Path, metavar="DIR", help="subject cache folder")
+
     v = sub.add_parser("viewer", help="the interactive window")
     v.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
     v.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
@@ -126,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                                   performance=args.performance)
 
         return run_guarded(render)
+    if command == "batch":
+        from core.batch.run import batch_command
+
+        return run_guarded(batch_command, args.jobs, args.workers, args.overwrite, args.ray, args.cache_dir)
     if command == "viewer":
         from viewer.app import display_available
 
