@@ -70,13 +70,13 @@ def video_info(path: Path) -> tuple[int, bool]:
 # ----------------------------------------------------------------------------- the jobs file
 def test_csv_and_json_give_the_same_jobs(tmp_path):
     (tmp_path / "jobs.csv").write_text(
-        "portrait,audio,coeffs,out,size,yaw,pitch,orbit,alpha-m,lambda_exp,mask_window,device\n"
-        "faces/a.png,speech/x.wav,,out/1.mp4,64,10,-5,,0.3,,3,cpu\n"
+        "portrait,audio,coeffs,out,size,yaw,pitch,orbit,alpha-m,lambda_exp,mask_window,device,framing,zoom\n"
+        "faces/a.png,speech/x.wav,,out/1.mp4,64,10,-5,,0.3,,3,cpu,photo,1.5\n"
         "\n"
-        "/abs/b.jpg,,c.csv,out/2.mp4,,,,true,,2,,\n")
+        "/abs/b.jpg,,c.csv,out/2.mp4,,,,true,,2,,,,\n")
     write_json(tmp_path / "jobs.json", [
         {"portrait": "faces/a.png", "audio": "speech/x.wav", "out": "out/1.mp4", "size": 64, "yaw": 10,
-         "pitch": -5.0, "alpha_m": 0.3, "mask_window": 3, "device": "cpu"},
+         "pitch": -5.0, "alpha_m": 0.3, "mask_window": 3, "device": "cpu", "framing": "photo", "zoom": 1.5},
         {"portrait": "/abs/b.jpg", "coeffs": "c.csv", "out": "out/2.mp4", "orbit": True, "lambda_exp": 2,
          "audio": None},
     ])
@@ -87,6 +87,7 @@ def test_csv_and_json_give_the_same_jobs(tmp_path):
     assert first.audio == tmp_path / "speech" / "x.wav" and first.coeffs is None
     assert (first.options.size, first.options.mask_window, first.options.motion.alpha_m) == (64, 3, 0.3)
     assert (first.yaw, first.pitch, first.orbit, first.device) == (10.0, -5.0, False, "cpu")
+    assert first.options.framing == "photo" and first.pose.zoom == 1.5 and second.options.framing == "head"
     assert second.portrait == Path("/abs/b.jpg") and second.coeffs == tmp_path / "c.csv"
     assert second.orbit and second.options.motion.lambda_exp == 2.0 and second.options.size == 256
     assert [j.number for j in from_csv] == [1, 2] and first.where == "job 1 (line 2)"
@@ -107,6 +108,7 @@ def test_every_problem_is_reported_with_its_job(tmp_path):
         {"portrait": "p.png", "audio": "a.wav", "out": "o1.mp4", "mask_window": "x", "orbit": "maybe"},
         "not an object",
         {"portrait": "p.png", "out": "o7.mp4", "device": "tpu"},
+        {"portrait": "p.png", "audio": "a.wav", "out": "o8.mp4", "framing": "face", "zoom": 7},
     ])
     with pytest.raises(JobsFileError) as err:
         load_jobs(bad)
@@ -115,7 +117,8 @@ def test_every_problem_is_reported_with_its_job(tmp_path):
                 r"^job 3: size must be between 32 and 2048", r"^job 4: unknown key 'sise'",
                 r"^job 4: alpha_m must be in \[0, 1\]", r"^job 5: mask_window must be a whole number",
                 r"^job 5: orbit must be true or false", r"^job 6: must be an object",
-                r"^job 7: missing audio", r"^job 7: device must be auto, cpu or cuda"]
+                r"^job 7: missing audio", r"^job 7: device must be auto, cpu or cuda",
+                r"^job 8: zoom must be between", r"^job 8: framing must be one of"]
     for pattern in expected:
         assert any(re.search(pattern, p) for p in problems), (pattern, problems)
     assert not any(p.startswith("job 1:") for p in problems)

@@ -2,7 +2,7 @@
 
 Each job (a CSV row, a JSON object) has ``portrait``, ``audio`` or ``coeffs``, ``out`` and,
 optionally, the render options under the names of ``render``'s flags: ``size``, ``yaw``,
-``pitch``, ``orbit``, ``alpha_m``, ``lambda_exp``, ``mask_window``, ``device`` (``alpha-m`` is
+``pitch``, ``zoom``, ``orbit``, ``alpha_m``, ``lambda_exp``, ``mask_window``, ``framing``, ``device`` (``alpha-m`` is
 accepted for ``alpha_m``; an empty CSV cell or a JSON null means "not given"). Relative paths are
 relative to the jobs file's folder.
 
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import UserInputError
-from core.options import RenderOptions
-from core.render.camera import OrbitPose
+from core.options import RenderOptions, checked_zoom
+from core.render.camera import DEFAULT_FRAMING, OrbitPose
 
 PATH_KEYS = ("portrait", "audio", "coeffs", "out")
-OPTION_KEYS = ("size", "yaw", "pitch", "orbit", "alpha_m", "lambda_exp", "mask_window", "device")
+OPTION_KEYS = ("size", "yaw", "pitch", "zoom", "orbit", "alpha_m", "lambda_exp", "mask_window", "framing", "device")
 KNOWN_KEYS = PATH_KEYS + OPTION_KEYS
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -62,13 +62,14 @@ class Job:
     options: RenderOptions = RenderOptions()
     yaw: float = 0.0
     pitch: float = 0.0
+    zoom: float = 1.0
     orbit: bool = False
     device: str = "auto"
     where: str = field(default="", compare=False)  # "job 2 (line 3)": for messages
 
     @property
     def pose(self) -> OrbitPose:
-        return OrbitPose(self.yaw, self.pitch)
+        return OrbitPose(self.yaw, self.pitch, self.zoom)
 
     @property
     def driver(self) -> Path:
@@ -239,6 +240,14 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
     lambda_exp = number_of("lambda_exp", float, None)
     yaw = number_of("yaw", float, 0.0)
     pitch = number_of("pitch", float, 0.0)
+    zoom = number_of("zoom", float, 1.0)
+    if zoom is not _BAD:
+        try:
+            zoom = checked_zoom(zoom)
+        except UserInputError as exc:
+            problems.append(str(exc).replace("--zoom", "zoom"))
+            zoom = _BAD
+    framing = str(values.get("framing") or DEFAULT_FRAMING).strip().lower() or DEFAULT_FRAMING
     orbit = False
     if "orbit" in values:
         v = values["orbit"]
@@ -256,11 +265,11 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
     options = None
     if _BAD not in (size, mask_window, alpha_m, lambda_exp):
         try:
-            options = RenderOptions.from_values(size, alpha_m, lambda_exp, mask_window)
+            options = RenderOptions.from_values(size, alpha_m, lambda_exp, mask_window, framing)
         except UserInputError as exc:
             # from_values names command-line flags (--mask-window); the jobs file uses key names.
             problems.append(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc)))
-    if problems or options is None:
+    if problems or options is None or zoom is _BAD:
         return None
     return Job(number, paths["portrait"], paths["out"], paths.get("audio"), paths.get("coeffs"), options,
-               yaw, pitch, orbit, device, where)
+               yaw, pitch, zoom, orbit, device, where)
