@@ -36,6 +36,28 @@ class VideoJob:
 
 
 ProgressFn = Callable[[int, int], None]
+H264_CRF = 18  # visually lossless for most content
+
+
+def h264_settings() -> dict:
+    """imageio-ffmpeg ``write_frames`` settings of every video written here (H.264, yuv420p)."""
+    return dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
+                pix_fmt_out="yuv420p", ffmpeg_log_level="error",
+                output_params=["-crf", str(H264_CRF), "-preset", "veryfast", "-threads", "1",
+                               "-movflags", "+faststart"])
+
+
+def encode_frames(images: list[np.ndarray], out: Path) -> None:
+    """``images`` (uint8 [H, W, 3], even sizes) as an H.264 MP4 without sound, with the settings
+    of ``write_video`` (for comparisons: what the encoder alone changes)."""
+    import imageio_ffmpeg
+
+    h, w = images[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(out), (w, h), **h264_settings())
+    writer.send(None)
+    for image in images:
+        writer.send(np.ascontiguousarray(image))
+    writer.close()
 
 
 def text_progress(stream=sys.stderr) -> ProgressFn:
@@ -81,9 +103,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
     os.close(fd)
-    kwargs = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
-                  pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                  output_params=["-crf", "18", "-preset", "veryfast", "-threads", "1", "-movflags", "+faststart"])
+    kwargs = h264_settings()
     if job.audio_path is not None:
         kwargs.update(audio_path=str(job.audio_path), audio_codec="aac")
         kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]
