@@ -31,6 +31,8 @@ from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from core.render.camera import OrbitPose
 from viewer.clock import open_clock
+from viewer.keys import HELP as KEYS_HELP
+from viewer.keys import apply_key
 from viewer.render_process import RenderProcess
 from viewer.session import Session, ViewSettings
 
@@ -73,6 +75,7 @@ class ViewerApp:
         self._closed = False
         self._threads: list[threading.Thread] = []  # background tasks, joined on close
         self._exports: list[tuple] = []  # (process, output, partial files there before it)
+        self._export_dir: Path | None = None  # where the last export went (S saves views there)
         self.session = Session()
         self.session.clock.loop = loop
         self.portrait_path: Path | None = None  # the portrait the render process shows
@@ -265,6 +268,8 @@ class ViewerApp:
         import re
         import subprocess
 
+        self._export_dir = Path(out).absolute().parent
+
         def job(task: Task):
             cmd = self.export_command(out, orbit)
             before = set(_partial_files(out))
@@ -301,6 +306,34 @@ class ViewerApp:
                 proc.wait(timeout=5)
             for part in set(_partial_files(out)) - before:
                 part.unlink(missing_ok=True)
+
+    def views_folder(self) -> Path:
+        """Where S saves the view: the folder of the last export, else ``out/`` here."""
+        return self._export_dir if self._export_dir is not None else Path.cwd() / "out"
+
+    def save_view(self, folder: Path | None = None) -> Path | None:
+        """Save the frame on screen (at its render size) as a PNG named by the time; says where."""
+        shown = self._shown
+        if shown is None or shown.image is None:
+            self.say("no frame to save yet")
+            return None
+        folder = Path(folder) if folder is not None else self.views_folder()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, n = folder / f"view_{stamp}.png", 2
+        while path.exists():
+            path, n = folder / f"view_{stamp}_{n}.png", n + 1
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            ok = cv2.imwrite(str(path), cv2.cvtColor(shown.image, cv2.COLOR_RGB2BGR))
+        except (OSError, cv2.error) as exc:
+            ok, why = False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        else:
+            why = "could not write the file"
+        if not ok:
+            self.say(f"saving the view failed: {path}: {why}")
+            return None
+        self.say(f"saved view: {path}")
+        return path
 
     # ------------------------------------------------------------------ per UI frame
     def tick(self) -> None:
@@ -504,7 +537,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                 dpg.add_progress_bar(tag="progress", default_value=0.0, width=PANEL_PX, show=False)
                 dpg.add_text("", tag="task_text", wrap=PANEL_PX + 100)
                 dpg.add_separator()
-                dpg.add_text("drag: orbit   wheel: zoom\ndouble-click: reset view", color=(160, 160, 160))
+                dpg.add_text(KEYS_HELP, color=(160, 160, 160))
                 dpg.add_text("", tag="messages", wrap=PANEL_PX + 100)
         dpg.add_text("", tag="status")
 
@@ -527,7 +560,20 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
         if dpg.is_item_hovered("view"):
             app.set_setting(pose=OrbitPose())
 
+    key_names = {dpg.mvKey_Spacebar: "space", dpg.mvKey_R: "r", dpg.mvKey_S: "s", dpg.mvKey_Left: "left",
+                 dpg.mvKey_Right: "right", dpg.mvKey_Up: "up", dpg.mvKey_Down: "down"}
+
+    def keys_blocked() -> bool:
+        """A file dialog is open, or a control takes the keys (a slider typed into, the combo)."""
+        return (any(dpg.is_item_shown(d) for d in ("dlg_portrait", "dlg_audio", "dlg_export"))
+                or any(dpg.is_item_active(t) for t in ("time", "alpha_m", "lambda_exp", "mask_window", "resolution")))
+
+    def on_key(sender, key):
+        if key in key_names and not keys_blocked():
+            apply_key(app, key_names[key])
+
     with dpg.handler_registry():
+        dpg.add_key_press_handler(callback=on_key)  # repeats while held
         dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=on_down)
         dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=2.0, callback=on_drag)
         dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=on_release)

@@ -5,7 +5,7 @@ exit code, no traceback, no 'leaked shared_memory' warning, no process it starte
 its /dev/shm segments left; an export cut short leaves neither its video nor its ``.part`` file.
 
 Runs the real window under Xvfb (skipped where Xvfb cannot host an OpenGL window, as the smoke
-test is).
+test is); the keyboard check also needs xdotool.
 """
 from __future__ import annotations
 
@@ -190,8 +190,27 @@ def _recogniser_running(v: Viewer) -> bool:
 
 # ---------------------------------------------------------------------------- the exits
 def test_closing_the_window_ends_everything(viewer):
-    """The window closes (what its close button does: the DearPyGui loop stops)."""
+    """The window closes (what its close button does: the DearPyGui loop stops); also the keys."""
     v = viewer
+    if shutil.which("xdotool"):  # one key end to end: the arrow orbits, S saves a PNG
+        env = dict(os.environ, DISPLAY=v.display)
+        s = v.wait(lambda s: s["rects"]["view"]["size"][0] > 0, 10, "the layout")
+        win = subprocess.run(["xdotool", "search", "--name", "Talking head"], env=env, capture_output=True,
+                             text=True).stdout.split()
+        assert win, "viewer window not found"
+        (vx, vy), (vw, vh) = s["rects"]["view"]["min"], s["rects"]["view"]["size"]
+        subprocess.run(["xdotool", "mousemove", "--window", win[0], str(vx + vw // 2), str(vy + vh // 2)],
+                       env=env, check=True)
+        for key in ("Left", "Left", "Up"):
+            subprocess.run(["xdotool", "key", key], env=env, check=True)
+            time.sleep(0.1)
+        s = v.wait(lambda s: s["rendered"] and s["rendered"]["yaw"] == pytest.approx(10.0)
+                   and s["rendered"]["pitch"] == pytest.approx(-5.0), 30, "the frame after the arrow keys")
+        subprocess.run(["xdotool", "key", "s"], env=env, check=True)
+        saved = _wait_for(lambda: list((v.folder / "out").glob("view_*.png")), 15, "the saved view")
+        assert saved[0].stat().st_size > 1000
+        assert any(str(saved[0]) in m for m in v.wait(lambda s: any("saved view" in m for m in s["messages"]),
+                                                      10, "the message")["messages"])
     processes, segments = _children_and_segments(v)
     v.command(quit=True)
     assert_clean_exit(v, processes, segments, 0)
