@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.commands import prepare_command, run_guarded
+    from core.commands import prepare_command, run_guarded, terminate_raises
+
+    terminate_raises()  # SIGTERM cleans up like Ctrl+C (the viewer installs its own handlers)
 
     command = args.command or "viewer"
     if args.command is None:

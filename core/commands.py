@@ -1,6 +1,7 @@
 """Command implementations behind ``main.py``. Each returns a process exit code."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,16 +41,34 @@ def prepare_command(portrait: Path | None, cache_dir: Path | None, no_cache: boo
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like a Ctrl+C so that the same clean-up runs (a partial video is removed)."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def terminate_raises() -> None:
+    """From now on SIGTERM raises ``Terminated`` in the main thread (``run_guarded`` turns it into
+    exit code 143), instead of killing the process before its ``finally`` blocks run."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def run_guarded(fn, *args, **kwargs) -> int:
-    """Run a command; user errors print a message instead of a traceback."""
+    """Run a command; user errors print a message instead of a traceback, an interrupt one line
+    (exit code 130 for Ctrl+C, 143 for SIGTERM)."""
     try:
         return fn(*args, **kwargs)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
 
 
 def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):

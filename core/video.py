@@ -60,6 +60,21 @@ def encode_frames(images: list[np.ndarray], out: Path) -> None:
     writer.close()
 
 
+class _Discard(BaseException):
+    """Thrown into the ffmpeg writer to kill ffmpeg at once: its output is being thrown away."""
+
+
+def _discard_writer(writer) -> None:
+    """Stop ffmpeg without letting it finish the file (imageio-ffmpeg kills it on a
+    BaseException); a writer that has already ended is left alone."""
+    if writer is None:
+        return
+    try:
+        writer.throw(_Discard())
+    except (_Discard, StopIteration, Exception):
+        pass
+
+
 def text_progress(stream=sys.stderr) -> ProgressFn:
     """A one-line progress bar on ``stream``."""
     start = time.perf_counter()
@@ -109,6 +124,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]
     render_s = 0.0
     t0 = time.perf_counter()
+    writer = None
     try:
         writer = imageio_ffmpeg.write_frames(tmp, (size, size), **kwargs)
         writer.send(None)
@@ -125,8 +141,11 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a video should be readable like any file
         os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
+        try:
+            _discard_writer(writer)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         raise
     wall = time.perf_counter() - t0
     duration = engine.num_frames / FPS

@@ -4,11 +4,18 @@ Threads: the UI thread runs DearPyGui and only builds requests and uploads finis
 render process (viewer.render_process, single latest-request slot) renders; preprocessing, audio analysis and video export
 run on their own threads and report progress. Audio (sounddevice) is the master clock: the frame
 shown is floor(t * 25); late frames are dropped, never queued. Playback never moves the camera.
+
+Exit: closing the window, Ctrl+C (SIGINT) and SIGTERM all leave the loop and run
+``ViewerApp.close()``: an export in progress is stopped and its partial file removed, the
+microphone's and the render process end, the shared memory is freed.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -25,6 +32,8 @@ from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from core.performance import Performance
 from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from viewer.clock import open_clock
+from viewer.keys import HELP as KEYS_HELP
+from viewer.keys import apply_key
 from viewer.render_process import RenderProcess
 from viewer.session import Session, ViewSettings
 
@@ -54,10 +63,22 @@ class Task:
     error: str | None = None
 
 
+class _Closed(Exception):
+    """Raised in a background task's progress report once the viewer is closing: the task ends
+    between two steps instead of being cut off inside native code at interpreter exit."""
+
+
+TASK_JOIN_S = 15.0  # how long close() waits for background tasks to reach a progress report
+
+
 class ViewerApp:
     def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
                  loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0):
         self.device = device
+        self._closed = False
+        self._threads: list[threading.Thread] = []  # background tasks, joined on close
+        self._exports: list[tuple] = []  # (process, output, partial files there before it)
+        self._export_dir: Path | None = None  # where the last export went (S saves views there)
         self.session = Session()
         self.performance = Performance()  # the frames shown while playing, for export
         self.session.clock.loop = loop
@@ -110,6 +131,8 @@ class ViewerApp:
         def body():
             try:
                 fn(task)
+            except _Closed:
+                pass
             except UserInputError as exc:
                 task.error = str(exc)
             except Exception as exc:  # never take the viewer down; keep what the user had
@@ -118,13 +141,21 @@ class ViewerApp:
             finally:
                 task.done = True
 
-        threading.Thread(target=body, name=f"task-{key}", daemon=True).start()
+        thread = threading.Thread(target=body, name=f"task-{key}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _check_open(self) -> None:
+        """Called by background tasks between steps: raises ``_Closed`` once the viewer closes."""
+        if self._closed:
+            raise _Closed()
 
     def load_portrait(self, path: Path) -> None:
         def job(task: Task):
             from core.preprocess.pipeline import prepare
 
             def progress(stage: str, fraction: float) -> None:
+                self._check_open()
                 task.progress, task.message = fraction, stage
 
             result = prepare(path, progress=progress)  # fills the cache the render process reads
@@ -139,10 +170,14 @@ class ViewerApp:
             from core.audio.audio2exp import coefficients_for_file
             from core.audio.loading import load_audio
 
+            def progress(fraction: float) -> None:
+                self._check_open()
+                task.progress = fraction
+
             task.message = "reading audio"
             samples = load_audio(path)
             task.message = "speech -> expressions"
-            coeffs = coefficients_for_file(path, progress=lambda f: setattr(task, "progress", f))
+            coeffs = coefficients_for_file(path, progress=progress)
             self._pending_audio = (samples, coeffs, path)
 
         self._run_task("audio", f"analysing {Path(path).name}", job)
@@ -259,9 +294,15 @@ class ViewerApp:
         import re
         import subprocess
 
+        self._export_dir = Path(out).absolute().parent
+
         def job(task: Task):
             cmd = self.export_command(out, mode)
+            before = set(_partial_files(out))
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            self._exports.append((proc, Path(out), before))
+            if self._closed:  # the viewer closed while this started
+                self._cancel_exports()
             tail: deque = deque(maxlen=5)
             for line in proc.stdout:
                 tail.append(line.strip())
@@ -270,10 +311,55 @@ class ViewerApp:
                     task.progress = float(m.group(1)) / 100.0
                     task.message = line.strip()[-40:]
             if proc.wait() != 0:
+                if self._closed:
+                    return  # stopped by close(): not a failure to report
                 raise UserInputError(f"export failed: {' / '.join(tail)}")
             self.say(f"exported {out}")
 
         self._run_task("export", f"exporting {Path(out).name}", job)
+
+    def _cancel_exports(self) -> None:
+        """Stop the exports in progress and make sure no partial file of them remains (``main.py
+        render`` removes its own on SIGTERM; one killed instead would leave it)."""
+        running = [(proc, out, before) for proc, out, before in self._exports if proc.poll() is None]
+        for proc, _, _ in running:
+            proc.terminate()
+        for proc, out, before in running:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            for part in set(_partial_files(out)) - before:
+                part.unlink(missing_ok=True)
+
+    def views_folder(self) -> Path:
+        """Where S saves the view: the folder of the last export, else ``out/`` here."""
+        return self._export_dir if self._export_dir is not None else Path.cwd() / "out"
+
+    def save_view(self, folder: Path | None = None) -> Path | None:
+        """Save the frame on screen (at its render size) as a PNG named by the time; says where."""
+        shown = self._shown
+        if shown is None or shown.image is None:
+            self.say("no frame to save yet")
+            return None
+        folder = Path(folder) if folder is not None else self.views_folder()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, n = folder / f"view_{stamp}.png", 2
+        while path.exists():
+            path, n = folder / f"view_{stamp}_{n}.png", n + 1
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            ok = cv2.imwrite(str(path), cv2.cvtColor(shown.image, cv2.COLOR_RGB2BGR))
+        except (OSError, cv2.error) as exc:
+            ok, why = False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        else:
+            why = "could not write the file"
+        if not ok:
+            self.say(f"saving the view failed: {path}: {why}")
+            return None
+        self.say(f"saved view: {path}")
+        return path
 
     # ------------------------------------------------------------------ per UI frame
     def tick(self) -> None:
@@ -354,10 +440,59 @@ class ViewerApp:
         return "   ".join(parts)
 
     def close(self) -> None:
-        self.worker.stop()
-        self.session.clock.close()
-        if self._mic is not None:
-            self._mic.close()
+        """End everything the viewer started: the export (its partial file removed), the
+        microphone and its recogniser process, the render process and its shared memory, the
+        sound stream; background tasks stop at their next progress report (waited for, up to
+        ``TASK_JOIN_S``). Idempotent; each step runs even if one before it fails."""
+        if self._closed:
+            return
+        self._closed = True
+        mic = self._mic
+        for step in (self._cancel_exports, mic.close if mic is not None else None, self.worker.stop,
+                     self.session.clock.close):
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception:
+                traceback.print_exc()
+        deadline = time.monotonic() + TASK_JOIN_S
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _partial_files(out: Path) -> list[Path]:
+    """The temporary files ``core.video.write_video`` writes beside ``out`` (``stem.*.part.mp4``)."""
+    import glob
+
+    out = Path(out)
+    return list(out.parent.glob(f"{glob.escape(out.stem)}.*.part{out.suffix}"))
+
+
+_SIGNAL_EXIT = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
+def _stop_on_signals(received: list) -> dict:
+    """SIGINT and SIGTERM append to ``received`` (the loop then ends and the viewer closes
+    normally) instead of raising wherever the UI thread is. A signal the process was started
+    ignoring stays ignored. Returns the previous handlers, for ``_restore_signals``."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum, frame):
+        received.append(signum)
+
+    previous = {}
+    for sig in _SIGNAL_EXIT:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
@@ -366,6 +501,8 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     """Open the window (the caller has checked that a display exists)."""
     import dearpygui.dearpygui as dpg
 
+    stop_signals: list[int] = []
+    previous_handlers = _stop_on_signals(stop_signals)  # from here a signal only ends the loop
     app = ViewerApp(portrait, audio, device, loop, framing, zoom)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
     dpg.create_context()
@@ -429,7 +566,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                 dpg.add_progress_bar(tag="progress", default_value=0.0, width=PANEL_PX, show=False)
                 dpg.add_text("", tag="task_text", wrap=PANEL_PX + 100)
                 dpg.add_separator()
-                dpg.add_text("drag: orbit   wheel: zoom\ndouble-click: reset view", color=(160, 160, 160))
+                dpg.add_text(KEYS_HELP, color=(160, 160, 160))
                 dpg.add_text("", tag="messages", wrap=PANEL_PX + 100)
         dpg.add_text("", tag="status")
 
@@ -452,7 +589,20 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
         if dpg.is_item_hovered("view"):
             app.reset_view()
 
+    key_names = {dpg.mvKey_Spacebar: "space", dpg.mvKey_R: "r", dpg.mvKey_S: "s", dpg.mvKey_Left: "left",
+                 dpg.mvKey_Right: "right", dpg.mvKey_Up: "up", dpg.mvKey_Down: "down"}
+
+    def keys_blocked() -> bool:
+        """A file dialog is open, or a control takes the keys (a slider typed into, the combo)."""
+        return (any(dpg.is_item_shown(d) for d in ("dlg_portrait", "dlg_audio", "dlg_export"))
+                or any(dpg.is_item_active(t) for t in ("time", "alpha_m", "lambda_exp", "mask_window", "resolution")))
+
+    def on_key(sender, key):
+        if key in key_names and not keys_blocked():
+            apply_key(app, key_names[key])
+
     with dpg.handler_registry():
+        dpg.add_key_press_handler(callback=on_key)  # repeats while held
         dpg.add_mouse_click_handler(button=dpg.mvMouseButton_Left, callback=on_down)
         dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, threshold=2.0, callback=on_drag)
         dpg.add_mouse_release_handler(button=dpg.mvMouseButton_Left, callback=on_release)
@@ -466,7 +616,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     started = time.perf_counter()
     pending_capture: list = []
     try:
-        while dpg.is_dearpygui_running():
+        while dpg.is_dearpygui_running() and not stop_signals:
             frame_start = time.perf_counter()
             app.tick()
             tex = app.take_new_frame()
@@ -499,6 +649,10 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     finally:
         app.close()
         dpg.destroy_context()
+        _restore_signals(previous_handlers)
+    if stop_signals:
+        print(_SIGNAL_EXIT[stop_signals[0]], file=sys.stderr, flush=True)
+        return 128 + stop_signals[0]
     return 0
 
 
@@ -537,6 +691,8 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
                 app.toggle_microphone(True, simulated=load_audio(cmd["mic_file"]))
             except ValueError as exc:  # an unusable file: say so, keep the viewer running
                 app.say(f"microphone file: {exc}")
+        if "export" in cmd:  # {"export": "out.mp4", "mode": "view"}: what the Export button does
+            app.export_video(Path(cmd["export"]), str(cmd.get("mode", "view")))
         if cmd.get("quit"):
             dpg.stop_dearpygui()
     if now - app._last_state_write < 0.2:
@@ -573,6 +729,7 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
             "settled_share": app._mic.settled_share},
         "rects": rects,
         "messages": list(app.messages),
+        "tasks": {key: {"progress": task.progress, "message": task.message} for key, task in list(app.tasks.items())},
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))

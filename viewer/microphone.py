@@ -25,8 +25,11 @@ MAX_BACKLOG_S = 3.0   # a recogniser this far behind is no use live: stop it, sa
 
 def _recogniser_main(inbox, outbox) -> None:
     """Child process: audio chunks in, (index, coefficients) of settled frames out. Ends on
-    ``None`` or when the viewer process is gone."""
+    ``None`` or when the viewer process is gone; ignores SIGINT (the viewer decides)."""
     import multiprocessing as mp
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp
 
@@ -61,11 +64,15 @@ class RemoteAudio2Exp:
     def __init__(self) -> None:
         import multiprocessing as mp
 
+        from viewer.render_process import sigint_ignored
+
         ctx = mp.get_context("spawn")
         self._inbox, self._outbox = ctx.Queue(), ctx.Queue()
         self._proc = ctx.Process(target=_recogniser_main, args=(self._inbox, self._outbox),
                                  name="live-recogniser", daemon=True)
-        self._proc.start()
+        self._closed = False
+        with sigint_ignored():
+            self._proc.start()
         self.ready = False                           # True once the child has loaded its model
         self.error: str | None = None                # why the child stopped, if it did
         self._sent = 0                               # samples sent to the child
@@ -100,7 +107,10 @@ class RemoteAudio2Exp:
                 self._frames_back += len(batch)
 
     def close(self) -> None:
-        """Stop the child and release the queues without ever blocking on a full pipe."""
+        """Stop the child and release the queues without ever blocking on a full pipe. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self._inbox.cancel_join_thread()             # unsent audio is not worth waiting for
         try:
             self._inbox.put(None)
@@ -109,6 +119,9 @@ class RemoteAudio2Exp:
         self._proc.join(timeout=1.0)
         if self._proc.is_alive():
             self._proc.terminate()
+            self._proc.join(timeout=1.0)
+        if self._proc.is_alive():
+            self._proc.kill()
             self._proc.join(timeout=1.0)
         for q in (self._inbox, self._outbox):
             q.close()
@@ -244,6 +257,9 @@ class LiveMouth:
         return float(np.median(self.latencies) * 1000) if self.latencies else None
 
     def close(self) -> None:
+        """Stop the input, the thread and the recogniser process. Idempotent."""
+        if self._stop:
+            return
         self._stop = True
         if self.stream is not None:
             try:

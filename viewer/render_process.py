@@ -5,10 +5,18 @@ the GIL between its many small tensor operations and slows down by an order of m
 child process renders without that contention; frames come back through shared memory. The
 slot's pump thread in the UI process forwards only the newest pending request when the child is
 idle (late frames are dropped, never queued) and publishes each finished frame in a result slot.
+
+Exit: the parent decides when the child stops. The child ignores SIGINT (a Ctrl+C in a terminal
+reaches the whole process group) and ends on the parent's ``quit`` message or when its pipe
+closes (the parent is gone). ``stop()`` may be called any number of times, from a ``finally``
+block or a signal handler; the shared memory is unlinked exactly once.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import signal
+import threading
 import time
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -20,9 +28,25 @@ from viewer.frame_slot import FinishedFrame, FrameSlot, Message
 MAX_SIZE = 1024
 
 
+@contextlib.contextmanager
+def sigint_ignored():
+    """Start a child process inside this block and it is born ignoring SIGINT (the disposition
+    survives exec), so a Ctrl+C during its start-up cannot interrupt it. Only the main thread may
+    change signal handlers; elsewhere the child ignores SIGINT once its own code runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _child_main(conn, shm_name: str, device: str) -> None:
     import os
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
     os.environ.setdefault("GLOG_minloglevel", "2")
     import torch
 
@@ -38,7 +62,10 @@ def _child_main(conn, shm_name: str, device: str) -> None:
     driver = None
     try:
         while True:
-            kind, payload = conn.recv()
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):  # the parent is gone: quit quietly
+                break
             try:
                 if kind == "quit":
                     break
@@ -64,8 +91,13 @@ def _child_main(conn, shm_name: str, device: str) -> None:
                     h, w = img.shape[:2]
                     frame_buf[:h, :w] = img
                     conn.send(("frame", (h, w, time.perf_counter() - t)))
+            except (ConnectionError, EOFError):  # nobody to reply to: quit
+                break
             except Exception as exc:  # report, keep serving
-                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+                try:
+                    conn.send(("error", f"{type(exc).__name__}: {exc}"))
+                except (OSError, EOFError):
+                    break
     finally:
         del frame_buf
         shm.close()
@@ -77,18 +109,36 @@ class RenderProcess:
 
     def __init__(self, device: str = "auto", on_error=None):
         ctx = mp.get_context("spawn")
+        self._stop_lock = threading.Lock()   # held for good by the first stop()
+        self._send_lock = threading.Lock()   # the pump and stop() both send on the pipe
+        self._stopping = False
+        self._on_error = on_error
         self._shm = shared_memory.SharedMemory(create=True, size=MAX_SIZE * MAX_SIZE * 3)
         self._frames = np.ndarray((MAX_SIZE, MAX_SIZE, 3), np.uint8, buffer=self._shm.buf)
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_child_main, args=(child, self._shm.name, device), daemon=True,
                                  name="render-process")
-        self._proc.start()
+        try:
+            with sigint_ignored():
+                self._proc.start()
+        except BaseException:
+            self._shm.close()
+            self._shm.unlink()
+            raise
+        child.close()  # the child's end lives in the child: its exit closes the pipe for us
         self.device: str | None = None
-        self._slot = FrameSlot(self._exchange, on_error)
+        self._slot = FrameSlot(self._exchange, self._report)
+
+    def _report(self, exc: BaseException) -> None:
+        if not self._stopping and self._on_error is not None:  # a pipe closing on exit is no error
+            self._on_error(exc)
 
     def _exchange(self, message: Message) -> Message:
         """Send one message to the child and wait for its reply (a frame is read from shared memory)."""
-        self._conn.send(message)
+        with self._send_lock:
+            if self._stopping:
+                raise EOFError("stopping")
+            self._conn.send(message)
         kind, payload = self._conn.recv()
         if kind == "ok" and message[0] == "subject":
             self.device = payload
@@ -118,14 +168,38 @@ class RenderProcess:
     def rendered(self) -> int:
         return self._slot.rendered
 
-    def stop(self) -> None:
-        self._slot.stop()
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the child (after the render in flight), the pump, and free the shared memory.
+        Idempotent and never blocking on a second call; bounded in time (the child is terminated,
+        then killed, if it does not quit)."""
+        if not self._stop_lock.acquire(blocking=False):
+            return
+        self._stopping = True
+        self._slot.stop(timeout=0)  # no new message goes out; the one in flight finishes
         try:
-            self._conn.send(("quit", None))
-        except (OSError, BrokenPipeError):
-            pass
-        self._proc.join(timeout=5)
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._shm.close()
-        self._shm.unlink()
+            if self._send_lock.acquire(timeout=timeout):
+                try:
+                    self._conn.send(("quit", None))
+                except (OSError, ValueError):
+                    pass
+                finally:
+                    self._send_lock.release()
+            self._proc.join(timeout=timeout)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(timeout=2)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(timeout=2)
+            self._slot.stop(timeout=2)  # the pump sees the reply or the closed pipe
+            self._conn.close()
+        finally:
+            self._frames = None
+            try:
+                self._shm.close()
+            except BufferError:  # a pump stuck mid-copy still holds a view: unlinking is what counts
+                pass
+            try:
+                self._shm.unlink()
+            except FileNotFoundError:
+                pass
