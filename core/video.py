@@ -64,6 +64,26 @@ class _Discard(BaseException):
     """Thrown into the ffmpeg writer to kill ffmpeg at once: its output is being thrown away."""
 
 
+def _ffmpeg_process(writer):
+    """The ffmpeg ``subprocess.Popen`` behind a started imageio-ffmpeg writer (a local of its
+    generator in the pinned imageio-ffmpeg 0.6), or None where that is not available."""
+    frame = getattr(writer, "gi_frame", None)
+    proc = frame.f_locals.get("p") if frame is not None else None
+    return proc if hasattr(proc, "wait") and hasattr(proc, "kill") else None
+
+
+def _reap(proc, timeout_s: float = 5.0) -> None:
+    """Kill ``proc`` if it still runs and wait until it has ended."""
+    if proc is None:
+        return
+    try:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=timeout_s)
+    except Exception:
+        pass
+
+
 def _discard_writer(writer) -> None:
     """Stop ffmpeg without letting it finish the file (imageio-ffmpeg kills it on a
     BaseException); a writer that has already ended is left alone."""
@@ -125,9 +145,11 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     render_s = 0.0
     t0 = time.perf_counter()
     writer = None
+    ffmpeg = None
     try:
         writer = imageio_ffmpeg.write_frames(tmp, (size, size), **kwargs)
         writer.send(None)
+        ffmpeg = _ffmpeg_process(writer)
         total = engine.num_frames
         for k, request in enumerate(frame_requests(engine, job)):
             t = time.perf_counter()
@@ -144,6 +166,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
         try:
             _discard_writer(writer)
+            _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
         finally:
             Path(tmp).unlink(missing_ok=True)
         raise
