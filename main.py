@@ -77,10 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
+    from core.batch.jobs import OPTION_KEYS as JOB_OPTION_KEYS
+
     bt = sub.add_parser("batch", help="render many jobs from a CSV or JSON jobs file",
                         description="Render every job of a jobs file (a CSV with a header row, or a JSON list of "
-                                    "objects) with keys portrait, audio or coeffs, out, and optionally size, yaw, "
-                                    "pitch, orbit, alpha_m, lambda_exp, mask_window, device. Relative paths are "
+                                    "objects) with keys portrait, audio or coeffs, out, and optionally "
+                                    f"{', '.join(JOB_OPTION_KEYS)}. Relative paths are "
                                     "relative to the jobs file's folder. Exit code 0: all done or skipped; 1: a "
                                     "job failed; 2: the jobs file cannot be used.")
     bt.add_argument("jobs", type=Path, metavar="JOBS", help="jobs file (.csv or .json)")
@@ -159,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"Rendering the sample to a video instead: {out}", flush=True)
             from core.commands import render_command
 
-            return run_guarded(render_command, args.portrait, args.audio, None, out, device=args.device)
+            from core.options import RenderOptions, checked_zoom
+            from core.render.camera import OrbitPose
+
+            return run_guarded(lambda: render_command(
+                args.portrait, args.audio, None, out, RenderOptions.from_values(framing=args.framing),
+                pose=OrbitPose(zoom=checked_zoom(args.zoom)), device=args.device))
         from core.options import checked_zoom
         from viewer.app import run_viewer
 

@@ -94,6 +94,14 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     from core.performance import Performance
 
     recorded = Performance.load(performance) if performance is not None else None
+    if recorded is not None:
+        # The recording's own portrait and speech unless others are given; it sets the camera
+        # and the sliders of every frame (only the size is taken from the options).
+        portrait = portrait or recorded.portrait
+        if coeffs_csv is None and audio is None:
+            audio = recorded.audio
+        _say("note: the camera and the sliders of every frame come from the performance; "
+             "--yaw/--pitch/--zoom/--orbit, the sliders' flags and --framing do not apply")
     if coeffs_csv is None and audio is None:
         audio = SAMPLE_SPEECH
     portrait = portrait or SAMPLE_PORTRAIT

@@ -112,7 +112,7 @@ class Engine:
         if request.reference:
             surface = self.reference.prepare(frame)
         else:
-            surface = self.fast.prepare(faces.current, frame, request.size, request.pose.zoom)
+            surface = self.fast.prepare(faces.current, frame, request.size, request.pose.clamped().zoom)
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         raw = render_relief(surface.scene, cam, surface.query, surface.source_of, surface.steps,

@@ -1,7 +1,7 @@
 """A performance: what the viewer showed, frame by frame (camera and sliders), so that an export
 renders exactly what the user saw while dragging the head and moving the sliders.
 
-Stored as JSON: ``{"format": 1, "fps": 25, "frames": [{"frame": k, "yaw": .., "pitch": ..,
+Stored as JSON: ``{"format": 1, "fps": 25, "portrait": PATH, "audio": PATH, "frames": [{"frame": k, "yaw": .., "pitch": ..,
 "zoom": .., "alpha_m": .., "lambda_exp": .., "mask_window": .., "framing": ..}, ...]}``, one
 entry per video frame of the audio that was shown. ``render --performance FILE`` renders it.
 """
@@ -14,10 +14,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.audio.motion import MotionParams
 from core.errors import UserInputError
 from core.options import RenderOptions, checked_zoom
-from core.render.camera import FRAMINGS, OrbitPose
+from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from core.request import FrameRequest
 
 FORMAT = 1
@@ -37,8 +36,10 @@ class Performance:
     rendering, or not reached) take the view of the nearest shown frame before them (or the
     first shown frame)."""
 
-    def __init__(self) -> None:
+    def __init__(self, portrait: Path | None = None, audio: Path | None = None) -> None:
         self.frames: dict[int, PerformedFrame] = {}
+        self.portrait = portrait  # what was performed (saved with the recording, used by default)
+        self.audio = audio
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -73,7 +74,8 @@ class Performance:
             rows.append({"frame": k, "yaw": f.pose.yaw_deg, "pitch": f.pose.pitch_deg, "zoom": f.pose.zoom,
                          "alpha_m": f.options.motion.alpha_m, "lambda_exp": f.options.motion.lambda_exp,
                          "mask_window": f.options.mask_window, "framing": f.options.framing})
-        return {"format": FORMAT, "fps": FPS, "frames": rows}
+        return {"format": FORMAT, "fps": FPS, "portrait": None if self.portrait is None else str(self.portrait),
+                "audio": None if self.audio is None else str(self.audio), "frames": rows}
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file renamed into place)."""
@@ -99,7 +101,7 @@ class Performance:
             raise UserInputError(f"Cannot read the performance file {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("frames"), list):
             raise UserInputError(f"{path} is not a performance file (format {FORMAT}).")
-        perf = Performance()
+        perf = Performance(*(Path(data[k]) if isinstance(data.get(k), str) else None for k in ("portrait", "audio")))
         for i, row in enumerate(data["frames"]):
             try:
                 k = int(row["frame"])
@@ -107,13 +109,11 @@ class Performance:
                 if k < 0 or not all(math.isfinite(v) for v in values):
                     raise ValueError("negative frame or a value that is not a number")
                 yaw, pitch, zoom, alpha_m, lambda_exp = values
-                framing = str(row.get("framing", "head"))
-                if framing not in FRAMINGS:
-                    raise ValueError(f"framing {framing!r}")
-                options = RenderOptions(motion=MotionParams(alpha_m, lambda_exp), mask_window=int(row["mask_window"]),
-                                        framing=framing)
+                options = RenderOptions.from_values(mask_window=int(row["mask_window"]), alpha_m=alpha_m,
+                                                    lambda_exp=lambda_exp,
+                                                    framing=str(row.get("framing", DEFAULT_FRAMING)))
                 perf.frames[k] = PerformedFrame(OrbitPose(yaw, pitch, checked_zoom(zoom)).clamped(), options)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:  # UserInputError is a ValueError
                 raise UserInputError(f"{path}: frame entry {i} is unusable ({exc}).") from None
         if not perf.frames:
             raise UserInputError(f"{path} holds no frames.")

@@ -28,7 +28,7 @@ class FakeTime:
 
 
 def test_a_recording_round_trips_and_holds_the_view_over_frames_not_shown(tmp_path):
-    perf = Performance()
+    perf = Performance(tmp_path / "me.png", tmp_path / "hello.wav")
     perf.record(FrameRequest(pose=OrbitPose(10.0, -5.0, 1.2), frame_index=2, size=384,
                              motion=MotionParams(0.3, 2.0), mask_window=3, framing="photo"))
     perf.record(FrameRequest(pose=OrbitPose(25.0, 0.0), frame_index=5))
@@ -37,6 +37,7 @@ def test_a_recording_round_trips_and_holds_the_view_over_frames_not_shown(tmp_pa
     path = tmp_path / "take.performance.json"
     perf.save(path)
     again = Performance.load(path)
+    assert (again.portrait, again.audio) == (tmp_path / "me.png", tmp_path / "hello.wav")
     reqs = again.requests(8, size=256)
     assert [r.frame_index for r in reqs] == list(range(8))
     assert all(r.size == 256 for r in reqs)
@@ -50,7 +51,10 @@ def test_a_recording_round_trips_and_holds_the_view_over_frames_not_shown(tmp_pa
                                      json.dumps({"format": 1, "frames": [{"frame": 0, "yaw": "x"}]}),
                                      json.dumps({"format": 1, "frames": [{"frame": 0, "yaw": 0, "pitch": 0, "zoom": 9,
                                                                           "alpha_m": 0.5, "lambda_exp": 1,
-                                                                          "mask_window": 7}]})])
+                                                                          "mask_window": 7}]}),
+                                     json.dumps({"format": 1, "frames": [{"frame": 0, "yaw": 0, "pitch": 0, "zoom": 1,
+                                                                          "alpha_m": 0.5, "lambda_exp": 1,
+                                                                          "mask_window": 100000}]})])
 def test_an_unusable_recording_is_refused_with_a_message(tmp_path, content):
     path = tmp_path / "bad.json"
     path.write_text(content)

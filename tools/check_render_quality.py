@@ -61,8 +61,8 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     # 1. Photo reproduction (square photos only: the view is the photo's central square crop).
     psnr = None
     if h == w:
-        img = engine.render(FrameRequest(size=side, motion=MotionParams(alpha_m=0.0)))
-        x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(size=side)))
+        img = engine.render(FrameRequest(framing="photo", size=side, motion=MotionParams(alpha_m=0.0)))
+        x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(framing="photo", size=side)))
         mse = np.mean((img[y0:y1, x0:x1].astype(float) - photo[y0:y1, x0:x1]) ** 2)
         psnr = float(10 * np.log10(255**2 / max(mse, 1e-9)))
     # 2. Detection over the orbit grid (zoomed so that the face is a reasonable size).
@@ -72,7 +72,7 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     for pitch in PITCHES:
         row = []
         for yaw in YAWS:
-            img = engine.render(FrameRequest(pose=OrbitPose(yaw, pitch, zoom), size=render_size, mask_window=1))
+            img = engine.render(FrameRequest(framing="photo", pose=OrbitPose(yaw, pitch, zoom), size=render_size, mask_window=1))
             ok = bool(_run_face_mesh(img, max_faces=1))
             found += ok
             tile = cv2.resize(img, (160, 160), interpolation=cv2.INTER_AREA)
@@ -86,7 +86,7 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     gaps, frames = [], []
     jaw = driver[:, 0]
     for k in range(len(driver)):
-        img = engine.render(FrameRequest(pose=OrbitPose(0, 0, zoom), size=render_size, frame_index=k))
+        img = engine.render(FrameRequest(framing="photo", pose=OrbitPose(0, 0, zoom), size=render_size, frame_index=k))
         frames.append(img)
         gaps.append(lip_gap(img))
     g = np.array([np.nan if v is None else v for v in gaps])
@@ -95,8 +95,8 @@ def check_face(path: Path, driver: np.ndarray, out: Path) -> dict:
     valid = ~np.isnan(g)
     corr = float(np.corrcoef(g[valid], jaw[valid])[0, 1]) if valid.sum() > 3 else None
     # Flicker at the photo's own framing: everything outside the (padded) face box must hold still.
-    still_frames = [engine.render(FrameRequest(size=render_size, frame_index=k)) for k in range(len(driver))]
-    x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(size=render_size)), pad=int(0.08 * render_size))
+    still_frames = [engine.render(FrameRequest(framing="photo", size=render_size, frame_index=k)) for k in range(len(driver))]
+    x0, y0, x1, y1 = face_box(subject, engine.camera(FrameRequest(framing="photo", size=render_size)), pad=int(0.08 * render_size))
     still = np.ones(still_frames[0].shape[:2], bool)
     still[y0:y1 + int(0.05 * render_size), x0:x1] = False
     diffs = [np.abs(a.astype(float) - b.astype(float)).mean(axis=2)[still].mean()

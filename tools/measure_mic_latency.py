@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.audio.audio2exp import LIVE_CONFIG, Audio2Exp  # noqa: E402
 from core.audio.loading import load_audio  # noqa: E402
 from core.audio.playout import PlayoutConfig  # noqa: E402
-from core.engine import FrameRequest  # noqa: E402
+from viewer.session import Session  # noqa: E402
 from core.face.arkit import EXPRESSION_INDEX  # noqa: E402
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH  # noqa: E402
 from core.preprocess.pipeline import prepare  # noqa: E402
@@ -85,6 +85,8 @@ def main() -> None:
     submitted: dict = {}
     shown_jaw: dict = {}                           # frame index -> jawOpen it was shown with
     scheduler = FrameScheduler()                   # the viewer's render-latency estimate
+    session = Session()                            # keeps the live frames' mask window as the viewer does
+    session.settings = session.settings.with_(size=args.size)
     shown, seen, last = [], 0, None
     tick = time.perf_counter()
     end = tick + audio.size / 16000 + 1.0
@@ -93,7 +95,8 @@ def main() -> None:
         live = mouth.current(now + scheduler.latency_s + scheduler.margin_s)  # due when rendered
         if live is not None:
             shown_jaw[live.index] = float(live.coefficients[JAW])
-            request = FrameRequest(size=args.size, coefficients=tuple(map(float, live.coefficients)))
+            session.push_live_frame(live.index, live.coefficients)
+            request = session.request()
             if request != last:
                 worker.submit(request)
                 sound_at[request] = (live.sound_at, live.index)

@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--display", default=":93")
     ap.add_argument("--mic", type=Path, help="speech file to play into microphone mode")
+    ap.add_argument("--framing", choices=("head", "photo"), default="head", help="the viewer's framing")
     args = ap.parse_args()
     if args.mic is not None:
         from core.audio.loading import probe_audio
@@ -41,7 +42,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     state = tmp / "state.json"
     env = dict(os.environ, DISPLAY=args.display)
-    viewer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "viewer", "--loop", "--automation", str(state),
+    viewer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "viewer", "--loop", "--framing", args.framing,
+                               "--automation", str(state),
                                "--max-seconds", str(args.seconds + 60)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

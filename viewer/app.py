@@ -285,6 +285,7 @@ class ViewerApp:
             if not len(self.performance):
                 raise UserInputError("Nothing performed yet: play the audio (drag, move the sliders), then export.")
             recording = Path(out).with_suffix(".performance.json")
+            self.performance.portrait, self.performance.audio = self.portrait_path, self._audio_file
             self.performance.save(recording)
             cmd += ["--performance", str(recording)]
         return cmd

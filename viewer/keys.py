@@ -41,9 +41,8 @@ def action_for(key: str) -> str | None:
 
 
 def pose_after(action: str, pose: OrbitPose, step_deg: float = ORBIT_STEP_DEG) -> OrbitPose:
-    """The camera pose after one press of an orbit or reset key (other actions: unchanged)."""
-    if action == RESET_VIEW:
-        return OrbitPose()
+    """The camera pose after one press of an orbit key (other actions: unchanged; the reset key
+    is ``ViewerApp.reset_view``, which also restores the framing)."""
     if action in _ORBIT_STEPS:
         dyaw, dpitch = _ORBIT_STEPS[action]
         return OrbitPose(pose.yaw_deg + dyaw * step_deg, pose.pitch_deg + dpitch * step_deg,

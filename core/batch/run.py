@@ -7,7 +7,7 @@ locally, from Ray's object store on Ray) instead of preparing it again. A portra
 used fails its jobs with its message; the other jobs go on.
 
 Exit codes: 0 every job done or skipped, 1 some job failed, 2 the jobs file cannot be used,
-130 interrupted (Ctrl+C: workers are stopped and no partial output is left).
+130 interrupted (Ctrl+C: workers are stopped and no partial output is left), 143 after SIGTERM.
 """
 from __future__ import annotations
 
@@ -55,11 +55,12 @@ class BatchReport:
     backend: str = ""
     wall_seconds: float = 0.0
     interrupted: bool = False
+    terminated: bool = False  # the interruption was a SIGTERM, not a Ctrl+C
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return 130
+            return 143 if self.terminated else 130
         return 1 if any(r.status == FAILED for r in self.rows) else 0
 
 
@@ -186,8 +187,11 @@ def run_batch(jobs_file: str | Path, workers: int | None = None, overwrite: bool
                 else:
                     inflight.pop(job.number, None)
                     finish(group, job, result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from core.commands import Terminated
+
         report.interrupted = True
+        report.terminated = isinstance(exc, Terminated)
         if backend is not None:
             backend.stop()
         for job in inflight.values():
@@ -231,6 +235,6 @@ def batch_command(jobs_file: Path, workers: int | None = None, overwrite: bool =
                   ray_address: str | None = None, cache_dir: Path | None = None) -> int:
     report = run_batch(jobs_file, workers, overwrite, ray_address, cache_dir)
     if report.interrupted:
-        print("interrupted: the workers were stopped; finished videos are kept, no partial file is left",
-              file=sys.stderr)
+        print(f"{'terminated' if report.terminated else 'interrupted'}: the workers were stopped; finished "
+              "videos are kept, no partial file is left", file=sys.stderr)
     return report.exit_code

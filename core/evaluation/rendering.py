@@ -20,7 +20,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.engine import FPS, Engine, FrameRequest
+from core.engine import Engine, FrameRequest
 from core.geometry.pinhole import resize_pixels
 from core.options import RenderOptions
 from core.render.camera import DEFAULT_FRAMING, YAW_LIMIT_DEG, OrbitPose
@@ -125,10 +125,9 @@ class ClipWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.size = size
         self._even = size + size % 2          # yuv420p needs even sizes
-        kwargs = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
-                      pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                      output_params=["-crf", "18", "-preset", "veryfast", "-threads", "1",
-                                     "-movflags", "+faststart"])  # x264 must not fight the renderer
+        from core.video import h264_settings
+
+        kwargs = h264_settings()  # the videos `render` writes (x264 on one thread: it must not fight the renderer)
         if audio_path is not None:
             kwargs.update(audio_path=str(audio_path), audio_codec="aac")
             kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]

@@ -8,7 +8,7 @@ the mouth mask of Eq. 13 averages. It is a pure function of the request and the 
 is carried from one request to the next.
 
 Every per-frame channel of the face lives here: today the expression coefficients and the lip
-seal; blinks, gaze and head motion are further fields of ``FaceState``.
+seal; blinks, gaze and head motion would be further fields of ``FaceState``.
 """
 from __future__ import annotations
 

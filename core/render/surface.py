@@ -62,7 +62,8 @@ class FastSurface:
         self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def level_for(self, size: int, zoom: float) -> int:
-        """Half resolution (1) when the output, zoomed, needs no more than half of the geometry."""
+        """Half resolution (1) when the output, zoomed, needs no more than half of the geometry
+        (``zoom`` as the camera applies it, i.e. clamped)."""
         return 1 if 2 * size * zoom <= self.levels[0].geo.width else 0
 
     def prepare(self, face: FaceState, frame: FrameDeformation, size: int, zoom: float) -> SurfacePass:
