@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import UserInputError
+from core.files import write_atomically
 from core.options import RenderOptions, checked_zoom
 from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from core.request import FrameRequest
@@ -48,8 +47,7 @@ class Performance:
         """Record a shown frame (driver frames only; live microphone frames have no index)."""
         if request.frame_index is None:
             return
-        options = RenderOptions(request.size, request.motion, request.mask_window, request.framing)
-        self.frames[int(request.frame_index)] = PerformedFrame(request.pose, options)
+        self.frames[int(request.frame_index)] = PerformedFrame(request.pose, request.options)
 
     def clear(self) -> None:
         self.frames.clear()
@@ -79,16 +77,7 @@ class Performance:
 
     def save(self, path: Path) -> None:
         """Write atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_json(), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(Path(path), json.dumps(self.to_json(), indent=1).encode())
 
     @staticmethod
     def load(path: Path) -> "Performance":

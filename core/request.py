@@ -43,6 +43,11 @@ class FrameRequest:
         if self.framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {FRAMINGS}, got {self.framing!r}")
 
+    @property
+    def options(self) -> RenderOptions:
+        """The user's options this request was made with (the inverse of ``with_options``)."""
+        return RenderOptions(self.size, self.motion, self.mask_window, self.framing)
+
     @staticmethod
     def with_options(options: RenderOptions, **fields) -> "FrameRequest":
         """A request with the user's ``options`` (size, motion, mask window, framing) and ``fields``."""

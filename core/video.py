@@ -5,9 +5,7 @@ interrupted or failed render never leaves a half-written video under the request
 """
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +15,7 @@ import numpy as np
 
 from core.engine import FPS, Engine, FrameRequest
 from core.errors import UserInputError
+from core.files import partial_path, publish
 from core.options import RenderOptions
 from core.performance import Performance
 from core.render.camera import OrbitPose, turntable_path
@@ -39,12 +38,18 @@ ProgressFn = Callable[[int, int], None]
 H264_CRF = 18  # visually lossless for most content
 
 
-def h264_settings() -> dict:
-    """imageio-ffmpeg ``write_frames`` settings of every video written here (H.264, yuv420p)."""
-    return dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
-                pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                output_params=["-crf", str(H264_CRF), "-preset", "veryfast", "-threads", "1",
-                               "-movflags", "+faststart"])
+def h264_settings(audio_path: Path | None = None) -> dict:
+    """imageio-ffmpeg ``write_frames`` settings of every video written here (H.264, yuv420p, x264
+    on one thread so that it does not fight the renderer), with ``audio_path`` muxed in as AAC
+    and cut to the video's length when given."""
+    settings = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
+                    pix_fmt_out="yuv420p", ffmpeg_log_level="error",
+                    output_params=["-crf", str(H264_CRF), "-preset", "veryfast", "-threads", "1",
+                                   "-movflags", "+faststart"])
+    if audio_path is not None:
+        settings.update(audio_path=str(audio_path), audio_codec="aac")
+        settings["output_params"] = settings["output_params"] + ["-shortest"]
+    return settings
 
 
 def encode_frames(images: list[np.ndarray], out: Path) -> None:
@@ -135,19 +140,14 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     size = job.options.size + (job.options.size % 2)  # H.264 with yuv420p needs even sizes
     job = replace(job, options=replace(job.options, size=size))
     out = Path(job.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".part" + out.suffix, dir=out.parent)
-    os.close(fd)
-    kwargs = h264_settings()
-    if job.audio_path is not None:
-        kwargs.update(audio_path=str(job.audio_path), audio_codec="aac")
-        kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]
+    tmp = partial_path(out)
+    kwargs = h264_settings(job.audio_path)
     render_s = 0.0
     t0 = time.perf_counter()
     writer = None
     ffmpeg = None
     try:
-        writer = imageio_ffmpeg.write_frames(tmp, (size, size), **kwargs)
+        writer = imageio_ffmpeg.write_frames(str(tmp), (size, size), **kwargs)
         writer.send(None)
         ffmpeg = _ffmpeg_process(writer)
         total = engine.num_frames
@@ -159,16 +159,13 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
             if progress:
                 progress(k + 1, total)
         writer.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a video should be readable like any file
-        os.replace(tmp, out)
+        publish(tmp, out)
     except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
         try:
             _discard_writer(writer)
             _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
         raise
     wall = time.perf_counter() - t0
     duration = engine.num_frames / FPS

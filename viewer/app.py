@@ -29,6 +29,7 @@ import numpy as np
 from core.errors import UserInputError
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.paths import SAMPLE_PORTRAIT, SAMPLE_SPEECH
+from core.files import partial_files
 from core.performance import Performance
 from core.render.camera import DEFAULT_FRAMING, OrbitPose
 from viewer.clock import open_clock
@@ -299,7 +300,7 @@ class ViewerApp:
 
         def job(task: Task):
             cmd = self.export_command(out, mode)
-            before = set(_partial_files(out))
+            before = set(partial_files(out))
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
             self._exports.append((proc, Path(out), before))
             if self._closed:  # the viewer closed while this started
@@ -331,7 +332,7 @@ class ViewerApp:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-            for part in set(_partial_files(out)) - before:
+            for part in set(partial_files(out)) - before:
                 part.unlink(missing_ok=True)
 
     def views_folder(self) -> Path:
@@ -461,14 +462,6 @@ class ViewerApp:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def _partial_files(out: Path) -> list[Path]:
-    """The temporary files ``core.video.write_video`` writes beside ``out`` (``stem.*.part.mp4``)."""
-    import glob
-
-    out = Path(out)
-    return list(out.parent.glob(f"{glob.escape(out.stem)}.*.part{out.suffix}"))
 
 
 _SIGNAL_EXIT = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}

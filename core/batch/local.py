@@ -131,18 +131,17 @@ class LocalBackend:
                 conn.send(None)
             except (OSError, ValueError):
                 pass
-        for proc, conn in self._workers:
-            proc.join(timeout=STOP_GRACE_S)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-            conn.close()
+        self._reap()
 
     def stop(self) -> None:
         """Stop every worker now (Ctrl+C): SIGTERM, then SIGKILL after a grace period."""
         for proc, _ in self._workers:
             if proc.is_alive():
                 proc.terminate()
+        self._reap()
+
+    def _reap(self) -> None:
+        """Wait for every worker to end (SIGKILL after the grace period) and close its pipe."""
         for proc, conn in self._workers:
             proc.join(timeout=STOP_GRACE_S)
             if proc.is_alive():

@@ -11,7 +11,6 @@ to which the project's code is sent as the job's working directory.
 """
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from core.batch.jobs import Job
 from core.errors import UserInputError
+from core.files import write_atomically
 from core.paths import PROJECT_ROOT
 
 INSTALL_HINT = ("--ray needs Ray, which is optional and not installed. Install it with `make ray-setup` "
@@ -108,22 +108,6 @@ def _render_remote(job: Job, subject_payload, driver_data: bytes | None, threads
             message = outcome.message.replace(str(driver), str(job.driver)).replace(str(out), str(job.out))
             return JobOutcome(job.number, False, message, outcome.seconds), None
         return outcome, out.read_bytes()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``data`` into ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".part" + path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RayBackend:

@@ -11,7 +11,6 @@ Exit codes: 0 every job done or skipped, 1 some job failed, 2 the jobs file cann
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import sys
@@ -24,6 +23,7 @@ from typing import Callable
 from core.batch.jobs import Job, load_jobs
 from core.batch.work import JobOutcome, PrepareOutcome
 from core.errors import UserInputError
+from core.files import partial_files
 
 DONE, FAILED, SKIPPED, INTERRUPTED, NOT_RUN = "done", "failed", "skipped", "interrupted", "not run"
 
@@ -90,8 +90,7 @@ def _portrait_key(path: Path) -> str:
 def _remove_partials(job: Job) -> None:
     """Temporary files of an interrupted render of ``job`` (core.video's naming), if a worker had
     no time to delete its own."""
-    pattern = f"{glob.escape(job.out.stem)}.*.part{glob.escape(job.out.suffix)}"
-    for part in job.out.parent.glob(pattern):
+    for part in partial_files(job.out):
         part.unlink(missing_ok=True)
 
 

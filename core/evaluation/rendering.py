@@ -11,8 +11,6 @@ the largest offset the renderer allows, not a full flip; the report states the o
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.engine import Engine, FrameRequest
+from core.files import partial_path, publish
 from core.geometry.pinhole import resize_pixels
 from core.options import RenderOptions
 from core.render.camera import DEFAULT_FRAMING, YAW_LIMIT_DEG, OrbitPose
@@ -127,13 +126,9 @@ class ClipWriter:
         self._even = size + size % 2          # yuv420p needs even sizes
         from core.video import h264_settings
 
-        kwargs = h264_settings()  # the videos `render` writes (x264 on one thread: it must not fight the renderer)
-        if audio_path is not None:
-            kwargs.update(audio_path=str(audio_path), audio_codec="aac")
-            kwargs["output_params"] = kwargs["output_params"] + ["-shortest"]
-        fd, self._tmp = tempfile.mkstemp(prefix=self.out.stem + ".", suffix=".part.mp4", dir=self.out.parent)
-        os.close(fd)
-        self._writer = imageio_ffmpeg.write_frames(self._tmp, (self._even, self._even), **kwargs)
+        self._tmp = partial_path(self.out)
+        self._writer = imageio_ffmpeg.write_frames(str(self._tmp), (self._even, self._even),
+                                                   **h264_settings(audio_path))
         self._writer.send(None)
 
     def add(self, frame: np.ndarray) -> None:
@@ -145,10 +140,7 @@ class ClipWriter:
 
     def close(self) -> Path:
         self._writer.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)     # mkstemp creates 0600 files
-        os.replace(self._tmp, self.out)
+        publish(self._tmp, self.out)
         return self.out
 
     def abort(self) -> None:
@@ -156,7 +148,7 @@ class ClipWriter:
             self._writer.close()
         except Exception:  # noqa: BLE001 (the file is removed anyway)
             pass
-        Path(self._tmp).unlink(missing_ok=True)
+        self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "ClipWriter":
         return self

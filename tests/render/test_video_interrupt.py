@@ -13,36 +13,18 @@ import numpy as np
 import pytest
 
 from core.commands import Terminated, run_guarded
+from proctree import command_line, descendants, start_time
 from core.video import VideoJob, write_video
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"  # a zombie has ended
+    return start_time(pid) is not None
 
 
 def _ffmpegs_below(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            todo += children
-            for child in children:
-                try:
-                    if b"ffmpeg" in Path(f"/proc/{child}/cmdline").read_bytes() and _running(child):
-                        found.append(child)
-                except OSError:
-                    pass
-    return found
+    return [p for p in descendants(pid) if b"ffmpeg" in command_line(p)]
 
 
 class _Engine:
