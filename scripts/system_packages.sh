@@ -2,7 +2,7 @@
 # Debian/Ubuntu packages the program and its tests need. Installs them when run as root (CI),
 # otherwise prints the apt-get line to run and carries on if they are already present.
 set -euo pipefail
-PACKAGES=(libportaudio2 espeak-ng libespeak-ng1 xvfb xdotool libgl1 libgl1-mesa-dri libglx-mesa0 libglib2.0-0 python3-venv)
+PACKAGES=(libportaudio2 espeak-ng libespeak-ng1 xvfb xdotool libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libglib2.0-0 python3-venv)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
