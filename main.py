@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                             f"photo's largest square (default {defaults.framing})")
         p.add_argument("--zoom", type=float, default=None,
                        help="move the camera toward the head by this factor (0.5 to 3; default 1)")
+    def add_renderer(p: argparse.ArgumentParser) -> None:
+        from core.options import DEFAULT_RENDERER, RENDERERS
+
+        p.add_argument("--renderer", choices=RENDERERS, default=DEFAULT_RENDERER,
+                       help="raster: OpenGL (hardware, or Mesa's software rasteriser); march: the torch ray "
+                            f"marcher; auto: raster where OpenGL works (default {DEFAULT_RENDERER})")
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mask-window", type=int, default=defaults.mask_window,
                    help=f"mouth-mask averaging window n (default {defaults.mask_window})")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    add_renderer(r)
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
     from core.batch.jobs import OPTION_KEYS as JOB_OPTION_KEYS
@@ -97,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
     v.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    add_renderer(v)
     v.add_argument("--loop", action="store_true", help="loop the audio")
     add_framing(v)
     v.add_argument("--automation", type=Path, help=argparse.SUPPRESS)  # test hook: state JSON file
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
                                   pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir,
-                                  performance=args.performance)
+                                  performance=args.performance, renderer=args.renderer)
 
         return run_guarded(render)
     if command == "batch":
@@ -166,12 +174,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_guarded(lambda: render_command(
                 args.portrait, args.audio, None, out, RenderOptions.from_values(framing=args.framing),
-                pose=OrbitPose(zoom=checked_zoom(args.zoom)), device=args.device))
+                pose=OrbitPose(zoom=checked_zoom(args.zoom)), device=args.device, renderer=args.renderer))
         from core.options import checked_zoom
         from viewer.app import run_viewer
 
         return run_guarded(lambda: run_viewer(args.portrait, args.audio, args.device, args.automation,
-                                              args.max_seconds, args.loop, args.framing, checked_zoom(args.zoom)))
+                                              args.max_seconds, args.loop, args.framing, checked_zoom(args.zoom),
+                                              args.renderer))
     if command == "eval":
         from core.evaluation.commands import eval_command
 

@@ -84,7 +84,8 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
 
 def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path | None, out: Path,
                    options: RenderOptions = RenderOptions(), pose: OrbitPose = OrbitPose(), orbit: bool = False,
-                   device: str = "auto", cache_dir: Path | None = None, performance: Path | None = None) -> int:
+                   device: str = "auto", cache_dir: Path | None = None, performance: Path | None = None,
+                   renderer: str = "auto") -> int:
     """Render a talking-head video with sound (no display or sound card needed)."""
     from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
@@ -109,8 +110,8 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     result = prepare(portrait, cache_root=cache_dir)
     for msg in result.messages:
         _say(f"note: {msg}")
-    engine = Engine(result.subject, device)
-    _say(f"driver: {coeffs_csv or audio}  (device {engine.device})")
+    engine = Engine(result.subject, device, renderer=renderer)
+    _say(f"driver: {coeffs_csv or audio}  (device {engine.device}, renderer {engine.renderer})")
     t0 = time.perf_counter()
     driver = load_driver(audio, coeffs_csv)
     a2e_s = time.perf_counter() - t0

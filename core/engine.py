@@ -5,7 +5,10 @@ request is a frozen description of one frame; the engine orchestrates the stages
 
     expression track (core.expression.track)  request -> the face of this frame and the n before
     deformation (core.render.deformation)     face -> vertex displacements -> 3D field (Eq. 5-6)
-    surface (core.render.surface)             fast deformed height field, or Eq. 7 per sample
+    raster (core.render.raster)               fast path: the person mesh moved by the deformation,
+                                              rasterised over the background with OpenGL
+    surface (core.render.surface)             ray-marcher paths: deformed height field, or Eq. 7
+                                              per sample (the reference)
     ray marching (core.render.relief_renderer) the person layer over the background (Eq. 2, 7)
     mouth (core.render.mouth_compositor)      inner mouth blended with the averaged mask (Eq. 12-13)
 
@@ -14,6 +17,7 @@ camera) is not rendered again.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ import torch
 from core.device import resolve_device
 from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
 from core.face.face_model import FaceModel, load_face_model
+from core.options import DEFAULT_RENDERER, RENDERERS
 from core.preprocess.subject import Subject
 from core.preprocess.mouth_colours import MouthColours
 from core.render.camera import ViewCamera, head_framing, photo_framing, view_camera
@@ -31,11 +36,14 @@ from core.render.config import RenderConfig
 from core.render.deformation import Deformer, FrameDeformation
 from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
+from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
+from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh
+from core.render.raster.surface import DeformedMesh
 from core.render.relief_renderer import ReliefScene, render_relief
 from core.render.surface import FastSurface, ReferenceSurface
 from core.request import FrameRequest
 
-__all__ = ["FPS", "Engine", "FrameRequest", "RenderResult"]
+__all__ = ["FPS", "RENDERERS", "Engine", "FrameRequest", "RenderResult"]
 
 FPS = 25
 
@@ -51,7 +59,10 @@ class Engine:
     """Renders one subject. Thread-safe: one render at a time."""
 
     def __init__(self, subject: Subject, device: str | torch.device = "auto", model: FaceModel | None = None,
-                 config: RenderConfig = RenderConfig(), expression: ExpressionConfig = ExpressionConfig()):
+                 config: RenderConfig = RenderConfig(), expression: ExpressionConfig = ExpressionConfig(),
+                 renderer: str = DEFAULT_RENDERER, mesh: MeshConfig = MeshConfig()):
+        if renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
         self.subject = subject
         self.config = config
         self.model = model or load_face_model()
@@ -73,6 +84,37 @@ class Engine:
         self.framings = {"photo": photo_framing(photo, focus_px), "head": head_framing(photo, self.face_box_px)}
         self._lock = threading.Lock()
         self._last: tuple[tuple, RenderResult] | None = None
+        self.raster: RasterRenderer | None = None
+        if renderer != "march":
+            self._start_raster(renderer, mesh)
+        self.renderer = "raster" if self.raster is not None else "march"
+
+    def _start_raster(self, renderer: str, mesh_config: MeshConfig) -> None:
+        mesh = build_relief_mesh(self.scene, mesh_config, self.config.hidden_side)
+        scene = self.scene
+        background = BackgroundPlane(
+            np.clip(scene.background[0].permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8),
+            scene.background_geo, scene.background_depth)
+        appearance = scene.appearance[0].permute(1, 2, 0).cpu().numpy()
+        try:
+            self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
+                                         self.config.hidden_side)
+        except RasterUnavailable as err:
+            if renderer == "raster":
+                raise
+            print(f"OpenGL is not available, rendering with the ray marcher: {err}", file=sys.stderr)
+            return
+        self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init)
+        self._mesh_key: tuple | None = None
+
+    def close(self) -> None:
+        """Release the OpenGL renderer (its thread and context); the engine can still render
+        with the ray marcher afterwards."""
+        with self._lock:
+            if self.raster is not None:
+                self.raster.close()
+                self.raster = None
+                self.renderer = "march"
 
     # ----------------------------------------------------------------- driver
     def set_driver(self, coefficients: np.ndarray) -> None:
@@ -109,6 +151,8 @@ class Engine:
             last = self._last[1]
             return RenderResult(last.image.copy(), last.mouth_mask.copy(), {"total": 0.0})
         frame = self._deform(faces.current)
+        if self.raster is not None and not request.reference:
+            return self._render_raster(request, cam, faces, frame, polygons, key, times, t0)
         if request.reference:
             surface = self.reference.prepare(frame)
         else:
@@ -122,6 +166,26 @@ class Engine:
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
         mask = self.mouth.composite(rgb, raw.hit_depth.cpu().numpy(), polygons,
                                     frame.vertices.cpu().numpy(), cam)
+        times["mouth"] = time.perf_counter() - t2
+        image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        times["total"] = time.perf_counter() - t0
+        self._last = (key, RenderResult(image, mask, times))
+        return RenderResult(image.copy(), mask.copy(), times)
+
+    def _render_raster(self, request, cam, faces, frame, polygons, key, times, t0) -> RenderResult:
+        """The fast path: the deformed person mesh rasterised with OpenGL."""
+        mesh_key = faces.current.key()
+        positions = None
+        if mesh_key != self._mesh_key:
+            positions = self.mesh.positions(frame)
+            self._mesh_key = mesh_key
+        times["deform"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        raw = self.raster.render(cam, positions)
+        times["raster"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        rgb = raw.rgb.astype(np.float32)
+        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, frame.vertices.cpu().numpy(), cam)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0

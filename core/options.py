@@ -16,6 +16,10 @@ DEFAULT_SIZE_PX = 256  # output height and width
 DEFAULT_MASK_WINDOW = 7  # n of Eq. 13 (frames)
 SIZE_LIMITS_PX = (32, 2048)
 MASK_WINDOW_LIMITS = (1, 60)
+# How frames are drawn: "raster", the OpenGL mesh renderer (fails where no OpenGL context can be
+# made); "march", the torch ray marcher (CPU or CUDA); "auto": raster where OpenGL works, else march.
+RENDERERS = ("auto", "raster", "march")
+DEFAULT_RENDERER = "auto"
 
 
 @dataclass(frozen=True)

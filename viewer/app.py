@@ -74,8 +74,9 @@ TASK_JOIN_S = 15.0  # how long close() waits for background tasks to reach a pro
 
 class ViewerApp:
     def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
-                 loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0):
+                 loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0, renderer: str = "auto"):
         self.device = device
+        self.renderer = renderer
         self._closed = False
         self._threads: list[threading.Thread] = []  # background tasks, joined on close
         self._exports: list[tuple] = []  # (process, output, partial files there before it)
@@ -87,7 +88,7 @@ class ViewerApp:
         self.home_framing = framing
         self.session.settings = self.session.settings.with_(pose=OrbitPose(zoom=zoom), framing=framing)
         self.portrait_path: Path | None = None  # the portrait the render process shows
-        self.worker = RenderProcess(device, on_error=self._render_error)
+        self.worker = RenderProcess(device, on_error=self._render_error, renderer=renderer)
         self.tasks: dict[str, Task] = {}
         self.messages: deque = deque(maxlen=4)
         self._drag_start: OrbitPose | None = None
@@ -279,7 +280,7 @@ class ViewerApp:
                "--yaw", f"{s.pose.yaw_deg:.3f}", "--pitch", f"{s.pose.pitch_deg:.3f}",
                "--zoom", f"{s.pose.zoom:.4f}", "--framing", s.framing,
                "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
-               "--mask-window", str(s.mask_window), "--device", self.device]
+               "--mask-window", str(s.mask_window), "--device", self.device, "--renderer", self.renderer]
         if mode == "orbit":
             cmd.append("--orbit")
         elif mode == "performance":
@@ -491,13 +492,13 @@ def _restore_signals(previous: dict) -> None:
 
 def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
                automation: Path | None = None, max_seconds: float | None = None, loop: bool = False,
-               framing: str = DEFAULT_FRAMING, zoom: float = 1.0) -> int:
+               framing: str = DEFAULT_FRAMING, zoom: float = 1.0, renderer: str = "auto") -> int:
     """Open the window (the caller has checked that a display exists)."""
     import dearpygui.dearpygui as dpg
 
     stop_signals: list[int] = []
     previous_handlers = _stop_on_signals(stop_signals)  # from here a signal only ends the loop
-    app = ViewerApp(portrait, audio, device, loop, framing, zoom)
+    app = ViewerApp(portrait, audio, device, loop, framing, zoom, renderer)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
     dpg.create_context()
     with dpg.texture_registry():

@@ -43,7 +43,7 @@ def sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _child_main(conn, shm_name: str, device: str) -> None:
+def _child_main(conn, shm_name: str, device: str, renderer: str = "auto") -> None:
     import os
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
@@ -70,7 +70,9 @@ def _child_main(conn, shm_name: str, device: str) -> None:
                 if kind == "quit":
                     break
                 if kind == "subject":
-                    engine = Engine(prepare(Path(payload)).subject, device)
+                    if engine is not None:
+                        engine.close()
+                    engine = Engine(prepare(Path(payload)).subject, device, renderer=renderer)
                     if driver is not None:
                         engine.set_driver(driver)
                     from core.engine import FrameRequest
@@ -107,7 +109,7 @@ class RenderProcess:
     """submit(request) / latest() on a single latest-request slot; set_subject(path) /
     set_driver(array) go to the child before any pending request."""
 
-    def __init__(self, device: str = "auto", on_error=None):
+    def __init__(self, device: str = "auto", on_error=None, renderer: str = "auto"):
         ctx = mp.get_context("spawn")
         self._stop_lock = threading.Lock()   # held for good by the first stop()
         self._send_lock = threading.Lock()   # the pump and stop() both send on the pipe
@@ -116,7 +118,7 @@ class RenderProcess:
         self._shm = shared_memory.SharedMemory(create=True, size=MAX_SIZE * MAX_SIZE * 3)
         self._frames = np.ndarray((MAX_SIZE, MAX_SIZE, 3), np.uint8, buffer=self._shm.buf)
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(child, self._shm.name, device), daemon=True,
+        self._proc = ctx.Process(target=_child_main, args=(child, self._shm.name, device, renderer), daemon=True,
                                  name="render-process")
         try:
             with sigint_ignored():

@@ -28,9 +28,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
-@pytest.fixture(scope="module")
-def engine(sample_subject):
-    return Engine(sample_subject, "cpu")
+@pytest.fixture(scope="module", params=["raster", "march"])
+def engine(sample_subject, request):
+    """Every test runs with both fast paths: the OpenGL rasteriser and the torch ray marcher."""
+    return Engine(sample_subject, "cpu", renderer=request.param)
 
 
 def face_box(subject, scale=1.0):
@@ -166,17 +167,20 @@ def test_side_views_match_the_reference_at_the_silhouette(engine):
         assert wrong.mean() < 0.004  # 0.006-0.007 with the old march
 
 
-def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tmp_path):
+@pytest.mark.parametrize("renderer, mean_levels, share_off", [("march", 0.36, 0.002), ("raster", 1.0, 0.003)])
+def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tmp_path, renderer, mean_levels,
+                                                                 share_off):
     """The photo shows the head turned ~40 degrees; turning back shows the far side of the nose,
-    filled from its mirror point. The fast path must not stipple it (neighbouring hits on the
-    nose's steep hidden side used to mirror from far-apart points)."""
+    filled from its mirror point. The fast paths must not stipple it (neighbouring hits on the
+    nose's steep hidden side used to mirror from far-apart points). Measured: march 0.23 levels /
+    0.11 % off by > 30; raster (its mesh about 2 geometry pixels apart) 0.78 / 0.19 %."""
     subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path).subject
-    engine = Engine(subject, "cpu")
+    engine = Engine(subject, "cpu", renderer=renderer)
     req = FrameRequest(framing="photo", pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)
     diff = np.abs(fast - ref).max(axis=2)
-    assert diff.mean() < 0.36 and (diff > 30).mean() < 0.002
+    assert diff.mean() < mean_levels and (diff > 30).mean() < share_off
 
 
 def test_fast_path_matches_the_reference_when_the_geometry_grid_does_not_divide_the_photo(
@@ -186,7 +190,7 @@ def test_fast_path_matches_the_reference_when_the_geometry_grid_does_not_divide_
     rgb = np.asarray(Image.open(sample_portrait).convert("RGB").resize((683, 683)))
     wide = np.concatenate([rgb[:, :1].repeat(170, axis=1), rgb, rgb[:, -1:].repeat(171, axis=1)], axis=1)
     Image.fromarray(wide).save(tmp_path / "wide.png")
-    engine = Engine(prepare(tmp_path / "wide.png", cache_root=tmp_path / "cache").subject, "cpu")
+    engine = Engine(prepare(tmp_path / "wide.png", cache_root=tmp_path / "cache").subject, "cpu", renderer="march")
     req = FrameRequest(framing="photo", size=256, mask_window=1, motion=MotionParams(alpha_m=0.0))
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)

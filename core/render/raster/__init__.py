@@ -1,0 +1,1 @@
+"""The rasterised renderer: the relief as triangle meshes drawn with OpenGL (the fast path)."""

@@ -1,0 +1,319 @@
+"""Rasterising the layered relief with OpenGL (moderngl, headless).
+
+Two layers, drawn into an off-screen framebuffer and read back:
+
+* the background plane (``ReliefScene.background``, continued past the photo's frame) as one big
+  textured quad at the background depth;
+* the person mesh (``relief_mesh.ReliefMesh``): positions rewritten every frame (the deformed
+  surface), texture coordinates into the full-resolution appearance fixed (each point keeps its
+  canonical colour, as Eq. 7 reads the canonical field), depth-tested, blended over what is behind
+  it with the person matte's alpha. The hidden-side fill mixes in the mirror point's colour with a
+  per-vertex weight whose view term is computed in the vertex shader.
+
+A second colour attachment keeps the world z of the nearest person surface (the mouth compositor
+hides the mouth behind nearer surfaces). On a machine without a GPU the context runs on Mesa's
+llvmpipe (software); with a GPU the same code runs in hardware.
+
+OpenGL work happens on one thread owned by the renderer (an EGL context is current on one thread
+only), so ``render`` may be called from any thread.
+"""
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.geometry.pinhole import Intrinsics
+from core.render.camera import ViewCamera
+from core.render.config import HiddenSideConfig
+from core.render.raster.relief_mesh import ReliefMesh
+
+# The z attachment's value where no person surface was drawn. Zero, not a huge number: blending
+# (which also runs on that attachment, with alpha 1) may compute src * a + dst - dst * a, exact
+# only for moderate dst. Every drawn surface lies beyond the near plane (z > 0).
+MISS_Z = 0.0
+CLEAR_RGB = (1.0, 0.0, 1.0)  # never shown: the background quad covers every pixel (tests check for it)
+
+
+class RasterUnavailable(RuntimeError):
+    """No OpenGL 3.3 context could be created (no EGL / driver); the ray marcher is used instead."""
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    near_cm: float = 1.0  # near clipping plane
+    far_margin: float = 4.0  # far plane = this x the background plane's depth
+
+
+def projection_matrix(k: Intrinsics, near: float, far: float) -> np.ndarray:
+    """Camera frame (x right, y down, z forward, cm) -> OpenGL clip space, float64 [4, 4], such
+    that pixel coordinate (u, v) of ``core.geometry.pinhole`` lands on window position
+    (u + 0.5, v + 0.5): image row 0 is the framebuffer's first row (read back first)."""
+    a = (far + near) / (far - near)
+    b = -2.0 * far * near / (far - near)
+    return np.array([
+        [2 * k.focal_px / k.width, 0.0, 2 * (k.cx + 0.5) / k.width - 1.0, 0.0],
+        [0.0, 2 * k.focal_px / k.height, 2 * (k.cy + 0.5) / k.height - 1.0, 0.0],
+        [0.0, 0.0, a, b],
+        [0.0, 0.0, 1.0, 0.0],
+    ])
+
+
+def view_projection(camera: ViewCamera, near: float, far: float) -> np.ndarray:
+    """World -> clip, float64 [4, 4]."""
+    view = np.eye(4)
+    view[:3, :3] = camera.rotation.T
+    view[:3, 3] = -camera.rotation.T @ camera.position
+    return projection_matrix(camera.intrinsics, near, far) @ view
+
+
+_PERSON_VS = """
+#version 330
+uniform mat4 view_proj;
+uniform vec3 eye;
+uniform vec3 head_x;
+uniform vec2 view_turn;
+in vec3 position;
+in vec2 texcoord;
+in vec2 mirror_coord;
+in float mirror_weight;
+in float to_photo_x;
+out vec2 v_tex;
+out vec2 v_mirror;
+out float v_weight;
+out float v_z;
+void main() {
+    gl_Position = view_proj * vec4(position, 1.0);
+    float to_view = -dot(normalize(position - eye), head_x);
+    float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
+    float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
+    v_weight = mirror_weight * toward;
+    v_tex = texcoord;
+    v_mirror = mirror_coord;
+    v_z = position.z;
+}
+"""
+
+_PERSON_FS = """
+#version 330
+uniform sampler2D appearance;
+uniform float min_weight;
+in vec2 v_tex;
+in vec2 v_mirror;
+in float v_weight;
+in float v_z;
+layout(location = 0) out vec4 colour;
+layout(location = 1) out vec4 surface_z;
+void main() {
+    vec4 app = texture(appearance, v_tex);
+    vec3 rgb = app.rgb;
+    if (v_weight > min_weight) {
+        rgb = mix(rgb, texture(appearance, v_mirror).rgb, v_weight);
+    }
+    colour = vec4(rgb, app.a);
+    surface_z = vec4(v_z, 0.0, 0.0, 1.0);
+}
+"""
+
+_BACKGROUND_VS = """
+#version 330
+uniform mat4 view_proj;
+in vec3 position;
+in vec2 texcoord;
+out vec2 v_tex;
+void main() {
+    gl_Position = view_proj * vec4(position, 1.0);
+    v_tex = texcoord;
+}
+"""
+
+_BACKGROUND_FS = """
+#version 330
+uniform sampler2D background;
+uniform float miss_z;
+in vec2 v_tex;
+layout(location = 0) out vec4 colour;
+layout(location = 1) out vec4 surface_z;
+void main() {
+    colour = vec4(texture(background, v_tex).rgb, 1.0);
+    surface_z = vec4(miss_z, 0.0, 0.0, 1.0);
+}
+"""
+
+
+@dataclass
+class RasterImage:
+    """rgb uint8 [H, W, 3]; hit_depth float32 [H, W] (cm, world z of the person surface, +inf
+    where the pixel shows only the background)."""
+
+    rgb: np.ndarray
+    hit_depth: np.ndarray
+
+
+@dataclass(frozen=True)
+class BackgroundPlane:
+    """The background layer: image uint8 [H, W, 3] seen through ``camera`` (the photo camera,
+    principal point shifted for the continuation past the frame) on the plane z = ``depth_cm``."""
+
+    image: np.ndarray
+    camera: Intrinsics
+    depth_cm: float
+
+    def quad(self, reach: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+        """Corners [4, 3] (world) and texture coordinates [4, 2] of a quad ``reach`` times the
+        image's size on every side (texture lookups beyond the image clamp to its edge)."""
+        k = self.camera
+        w, h = k.width, k.height
+        us = np.array([-0.5 - reach * w, w - 0.5 + reach * w])
+        vs = np.array([-0.5 - reach * h, h - 0.5 + reach * h])
+        uv = np.array([[us[0], vs[0]], [us[1], vs[0]], [us[0], vs[1]], [us[1], vs[1]]])
+        corners = k.unproject(uv, np.full(4, self.depth_cm))
+        tex = (uv + 0.5) / np.array([w, h])
+        return corners.astype(np.float32), tex.astype(np.float32)
+
+
+def create_context():
+    """A headless OpenGL >= 3.3 context: EGL on Linux (no display needed), the platform's
+    default elsewhere. Raises RasterUnavailable with the reason."""
+    try:
+        import moderngl
+    except ImportError as err:  # pragma: no cover - moderngl is a pinned dependency
+        raise RasterUnavailable(f"moderngl is not installed ({err})") from err
+    backends = [{"backend": "egl"}, {}] if sys.platform.startswith("linux") else [{}]
+    errors = []
+    for kwargs in backends:
+        try:
+            ctx = moderngl.create_standalone_context(require=330, **kwargs)
+            return ctx
+        except Exception as err:  # noqa: BLE001 - every backend failure is reported together
+            errors.append(f"{kwargs.get('backend', 'default')}: {err}")
+    raise RasterUnavailable("no headless OpenGL 3.3 context (" + "; ".join(errors) + ")")
+
+
+class RasterRenderer:
+    """Owns the OpenGL context, the subject's textures and buffers, and one framebuffer per size."""
+
+    def __init__(self, mesh: ReliefMesh, appearance: np.ndarray, background: BackgroundPlane,
+                 head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig()):
+        """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
+        head_x: the head frame's x axis in the world [3] (the hidden-side view term)."""
+        self.mesh = mesh
+        self.hidden = hidden
+        self.near = clip.near_cm
+        self.far = clip.far_margin * max(background.depth_cm, 10.0)
+        self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl")
+        try:
+            self._gl.submit(self._setup, _as_rgba8(appearance), background, np.asarray(head_x, np.float32)).result()
+        except Exception:
+            self._gl.shutdown(wait=True)
+            raise
+        self._framebuffers: dict[tuple[int, int], object] = {}
+
+    # ------------------------------------------------------------------ set-up (GL thread)
+    def _setup(self, appearance: np.ndarray, background: BackgroundPlane, head_x: np.ndarray) -> None:
+        import moderngl
+
+        ctx = self.ctx = create_context()
+        h, w = appearance.shape[:2]
+        self.appearance = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
+        self.appearance.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.appearance.repeat_x = self.appearance.repeat_y = False
+        bg = np.ascontiguousarray(background.image, np.uint8)
+        self.background = ctx.texture((bg.shape[1], bg.shape[0]), 3, bg.tobytes(), alignment=1)
+        self.background.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.background.repeat_x = self.background.repeat_y = False
+
+        self.person_program = ctx.program(vertex_shader=_PERSON_VS, fragment_shader=_PERSON_FS)
+        self.person_program["head_x"].value = tuple(float(x) for x in head_x)
+        self.person_program["view_turn"].value = (self.hidden.view_turn.start, self.hidden.view_turn.span)
+        self.person_program["min_weight"].value = self.hidden.min_weight
+        self.person_program["appearance"].value = 0
+        m = self.mesh
+        self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
+        static = np.concatenate([m.texcoords, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None]],
+                                axis=1).astype(np.float32)
+        self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
+        self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
+        self.person = ctx.vertex_array(self.person_program, [
+            (self.positions, "3f", "position"),
+            (self.static, "2f 2f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x"),
+        ], index_buffer=self.indices, index_element_size=4)
+
+        self.background_program = ctx.program(vertex_shader=_BACKGROUND_VS, fragment_shader=_BACKGROUND_FS)
+        self.background_program["background"].value = 1
+        self.background_program["miss_z"].value = MISS_Z
+        corners, tex = background.quad()
+        quad = np.concatenate([corners, tex], axis=1)[[0, 1, 2, 1, 3, 2]].astype(np.float32)
+        self.quad = ctx.vertex_array(self.background_program, [(ctx.buffer(quad.tobytes()), "3f 2f", "position", "texcoord")])
+
+    def _framebuffer(self, width: int, height: int):
+        fbo = self._framebuffers.get((width, height))
+        if fbo is None:
+            ctx = self.ctx
+            fbo = ctx.framebuffer(
+                color_attachments=[ctx.renderbuffer((width, height), 4),
+                                   ctx.renderbuffer((width, height), 1, dtype="f4")],
+                depth_attachment=ctx.depth_renderbuffer((width, height)))
+            self._framebuffers[(width, height)] = fbo
+        return fbo
+
+    # ------------------------------------------------------------------ per frame
+    def render(self, camera: ViewCamera, positions: np.ndarray | None = None) -> RasterImage:
+        """Draw the scene from ``camera``; ``positions`` float32 [V, 3] are the deformed mesh
+        vertices (world, cm), None keeps the last ones."""
+        return self._gl.submit(self._render, camera, positions).result()
+
+    def _render(self, camera: ViewCamera, positions: np.ndarray | None) -> RasterImage:
+        import moderngl
+
+        ctx = self.ctx
+        k = camera.intrinsics
+        fbo = self._framebuffer(k.width, k.height)
+        fbo.use()
+        fbo.clear(*CLEAR_RGB, 1.0, depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        matrix = view_projection(camera, self.near, self.far).T.astype(np.float32).tobytes()
+        self.background.use(1)
+        self.background_program["view_proj"].write(matrix)
+        ctx.disable(moderngl.BLEND)
+        self.quad.render(moderngl.TRIANGLES)
+        if positions is not None:
+            self.positions.write(np.ascontiguousarray(positions, np.float32).tobytes())
+        self.appearance.use(0)
+        self.person_program["view_proj"].write(matrix)
+        self.person_program["eye"].value = tuple(float(x) for x in camera.position)
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        # A height field is solid behind its surface: a ray never sees the surface from behind
+        # (where it recedes faster than the ray, the ray meets the solid first). The mesh's
+        # triangles all wind counter-clockwise in the photo's view, so culling back faces
+        # keeps exactly the part a ray can see first.
+        ctx.enable(moderngl.CULL_FACE)
+        self.person.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.CULL_FACE)
+        rgb = np.frombuffer(fbo.read(components=3, attachment=0, alignment=1), np.uint8).reshape(k.height, k.width, 3)
+        z = np.frombuffer(fbo.read(components=1, attachment=1, dtype="f4", alignment=1), np.float32)
+        z = z.reshape(k.height, k.width)
+        hit = np.where(z > MISS_Z, z, np.float32(np.inf))
+        return RasterImage(rgb.copy(), hit)
+
+    def close(self) -> None:
+        """Release the GL objects and stop the GL thread."""
+        def release():
+            ctx = getattr(self, "ctx", None)
+            if ctx is not None:
+                ctx.release()
+                self.ctx = None
+        try:
+            self._gl.submit(release).result()
+        finally:
+            self._gl.shutdown(wait=True)
+
+
+def _as_rgba8(image: np.ndarray) -> np.ndarray:
+    """float [H, W, 4] in 0..1 (or uint8) -> uint8 [H, W, 4]."""
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.asarray(image, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,144 @@
+"""The relief's person layer as a triangle mesh, for the rasterised renderer.
+
+The person height field (``ReliefScene.depth``, seen from the photo's camera) is sampled on a
+regular grid of geometry pixels; each grid vertex is the canonical surface point on that pixel's
+ray. Grid cells whose four corners all lie on the person become two triangles, so there are no
+triangles across the silhouette: what the ray marcher makes see-through (its silhouette wall),
+the mesh simply does not have.
+
+Per vertex the mesh also carries what the hidden-side fill needs and does not change from
+frame to frame (``relief_renderer._mirror_where_seen_better`` computes the same per ray sample):
+the photo coordinates of the left/right mirror point and the fill's weight without its view term.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.geometry.pinhole import Intrinsics
+from core.render.config import HiddenSideConfig
+from core.render.relief_renderer import NO_SURFACE_CM, ReliefScene
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """How finely the person height field is triangulated."""
+
+    vertex_budget: int = 40_000  # grid vertices over the person at most (sets the grid step) ...
+    min_step_px: int = 1  # ... with a step of at least this many geometry pixels
+
+
+@dataclass
+class ReliefMesh:
+    """The person layer as triangles (world = the photo's camera frame, cm).
+
+    positions:     float32 [V, 3]  canonical surface points
+    texcoords:     float32 [V, 2]  where each vertex's colour is in the photo (0..1, (u + 0.5) / W)
+    mirror_coords: float32 [V, 2]  texcoords of the vertex's left/right mirror point
+    mirror_weight: float32 [V]     hidden-side fill weight without its view term (0..1)
+    to_photo_x:    float32 [V]     head-frame x of the unit vector from the vertex to the photo camera
+    triangles:     int32 [F, 3]
+    step_px:       grid step in geometry pixels (may be fractional)
+    """
+
+    positions: np.ndarray
+    texcoords: np.ndarray
+    mirror_coords: np.ndarray
+    mirror_weight: np.ndarray
+    to_photo_x: np.ndarray
+    triangles: np.ndarray
+    step_px: float
+
+
+def grid_step(person_pixels: int, config: MeshConfig = MeshConfig()) -> float:
+    """The grid step (geometry pixels, may be fractional) that puts about the budget of vertices
+    on the person."""
+    return max(float(config.min_step_px), math.sqrt(max(person_pixels, 1) / config.vertex_budget))
+
+
+def _grid_lines(length: int, step: float) -> np.ndarray:
+    """Evenly spaced pixel positions from 0 to length - 1, about ``step`` apart. [n] float64."""
+    return np.linspace(0.0, length - 1.0, max(int(round((length - 1) / step)) + 1, 2))
+
+
+def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear lookup of image [H, W] at pixel coordinates uv [N, 2] (centres at integers),
+    border-clamped. Returns [N]."""
+    h, w = image.shape
+    u = np.clip(uv[:, 0], 0, w - 1)
+    v = np.clip(uv[:, 1], 0, h - 1)
+    x0 = np.minimum(np.floor(u).astype(np.int64), w - 2) if w > 1 else np.zeros(len(u), np.int64)
+    y0 = np.minimum(np.floor(v).astype(np.int64), h - 2) if h > 1 else np.zeros(len(v), np.int64)
+    fx, fy = u - x0, v - y0
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _texcoords(uv: np.ndarray, photo: Intrinsics) -> np.ndarray:
+    """Photo pixel coordinates [N, 2] -> OpenGL texture coordinates [N, 2] (0..1 over the image;
+    row 0 of the uploaded image is v = 0)."""
+    return ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
+
+
+def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
+                      hidden: HiddenSideConfig = HiddenSideConfig()) -> ReliefMesh:
+    """Triangulate the person layer of ``scene`` (see module docstring)."""
+    on_person = scene.depth[0, 0].cpu().numpy() < 0.5 * NO_SURFACE_CM
+    depth_open = scene.depth_open[0, 0].cpu().numpy().astype(np.float64)
+    geo, photo = scene.geo, scene.photo
+    step = grid_step(int(on_person.sum()), config)
+    ys, xs = _grid_lines(geo.height, step), _grid_lines(geo.width, step)
+    sub = on_person[np.ix_(np.round(ys).astype(int), np.round(xs).astype(int))]
+    cell = sub[:-1, :-1] & sub[1:, :-1] & sub[:-1, 1:] & sub[1:, 1:]
+    used = np.zeros_like(sub)
+    used[:-1, :-1] |= cell
+    used[1:, :-1] |= cell
+    used[:-1, 1:] |= cell
+    used[1:, 1:] |= cell
+    index = -np.ones(sub.shape, np.int64)
+    index[used] = np.arange(int(used.sum()))
+    jj, ii = np.nonzero(used)
+    uv_geo = np.stack([xs[ii], ys[jj]], axis=1)
+    z = _bilinear(depth_open, uv_geo)
+    positions = geo.unproject(uv_geo, z)
+    r, c = np.nonzero(cell)
+    a, b = index[r, c], index[r, c + 1]
+    d, e = index[r + 1, c], index[r + 1, c + 1]
+    # Split each cell along the diagonal whose ends are closer in depth (follows creases).
+    split_ae = np.abs(z[a] - z[e]) <= np.abs(z[b] - z[d])
+    tri_ae = np.concatenate([np.stack([a, b, e], 1), np.stack([a, e, d], 1)])
+    tri_bd = np.concatenate([np.stack([a, b, d], 1), np.stack([b, e, d], 1)])
+    keep_ae = np.concatenate([split_ae, split_ae])
+    triangles = np.where(keep_ae[:, None], tri_ae, tri_bd).astype(np.int32)
+    uv_photo = photo.project(positions)
+    mirror_uv, weight, to_photo_x = _hidden_side(scene, positions, uv_photo, hidden)
+    return ReliefMesh(positions.astype(np.float32), _texcoords(uv_photo, photo), _texcoords(mirror_uv, photo),
+                      weight.astype(np.float32), to_photo_x.astype(np.float32), triangles, step)
+
+
+def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
+                 config: HiddenSideConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per vertex: the mirror point's photo pixels [V, 2], the fill weight without its view term
+    [V] and the head-frame x of the direction to the photo camera [V] (see
+    ``relief_renderer._mirror_where_seen_better``, which this follows term by term)."""
+    face_fill = scene.face_fill[0, 0].cpu().numpy().astype(np.float64)
+    depth_open = scene.depth_open[0, 0].cpu().numpy().astype(np.float64)
+    head = scene.head_affine.cpu().numpy().astype(np.float64)
+    mirror = scene.mirror_affine.cpu().numpy().astype(np.float64)
+    photo, geo = scene.photo, scene.geo
+    cover = _bilinear(face_fill, uv)
+    x_head = points @ head[0, :3] + head[0, 3]
+    to_photo = -(points / np.linalg.norm(points, axis=1, keepdims=True)) @ head[0, :3]
+    side = np.sign(to_photo)
+    q = points @ mirror[:, :3].T + mirror[:, 3]
+    q_uv = photo.project(q)
+    q_geo = (q_uv + 0.5) * np.array([geo.width / photo.width, geo.height / photo.height]) - 0.5
+    seen = 1.0 - config.mirror_hidden_cm(q[:, 2] - _bilinear(depth_open, q_geo))
+    mirrored_cover = _bilinear(face_fill, q_uv)
+    weight = cover * config.photo_turn(np.abs(to_photo)) * config.past_plane_cm(-side * x_head) * seen * mirrored_cover
+    weight = np.where(cover > config.min_face_mask, weight, 0.0)
+    return q_uv, weight, to_photo
