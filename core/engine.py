@@ -150,9 +150,9 @@ class Engine:
         if self._last is not None and self._last[0] == key:
             last = self._last[1]
             return RenderResult(last.image.copy(), last.mouth_mask.copy(), {"total": 0.0})
-        frame = self._deform(faces.current)
         if self.raster is not None and not request.reference:
-            return self._render_raster(request, cam, faces, frame, polygons, key, times, t0)
+            return self._render_raster(cam, faces.current, polygons, key, times, t0)
+        frame = self._deform(faces.current)
         if request.reference:
             surface = self.reference.prepare(frame)
         else:
@@ -172,26 +172,31 @@ class Engine:
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)
 
-    def _render_raster(self, request, cam, faces, frame, polygons, key, times, t0) -> RenderResult:
+    def _render_raster(self, cam: ViewCamera, face: FaceState, polygons: list[np.ndarray], key: tuple,
+                       times: dict[str, float], t0: float) -> RenderResult:
         """The fast path: the deformed person mesh rasterised with OpenGL."""
-        mesh_key = faces.current.key()
+        dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
         positions = None
-        if mesh_key != self._mesh_key:
-            positions = self.mesh.positions(frame)
-            self._mesh_key = mesh_key
+        if face.key() != self._mesh_key:
+            positions = self.mesh.positions(dv)
+            self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         raw = self.raster.render(cam, positions)
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)
-        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, frame.vertices.cpu().numpy(), cam)
+        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)
 
+    def _seal(self, face: FaceState) -> np.ndarray | None:
+        """The lip seal's vertex displacement [478, 3] (head frame, cm), None when open."""
+        return face.seal * self.seal_field if face.seal > 0 else None
+
     def _deform(self, face: FaceState) -> FrameDeformation:
-        return self.deformer.frame(face.beta, extra=face.seal * self.seal_field if face.seal > 0 else None)
+        return self.deformer.frame(face.beta, extra=self._seal(face))
 

@@ -112,10 +112,7 @@ class Deformer:
     def frame(self, beta: np.ndarray, extra: np.ndarray | None = None) -> FrameDeformation:
         """Deformation for expression ``beta`` [K] (after the motion parameters), plus an optional
         extra head-frame vertex displacement [478, 3] (cm; the lip seal)."""
-        beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
-        dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
-        if extra is not None:
-            dv = dv + torch.as_tensor(np.asarray(extra, np.float32), device=self.device)
+        dv = self.vertex_displacement(beta, extra)
         vertices = self.head_init + dv
         a = self.num_active
         both = torch.sparse.mm(self.carry, -dv)  # [2A, 3]
@@ -125,6 +122,14 @@ class Deformer:
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])
         return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices)
+
+    def vertex_displacement(self, beta: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:
+        """dV = V(beta) - V_init (+ ``extra``), [478, 3] head frame (cm): what the mapping carries."""
+        beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
+        dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
+        if extra is not None:
+            dv = dv + torch.as_tensor(np.asarray(extra, np.float32), device=self.device)
+        return dv
 
     # ----------------------------------------------------------------- lookups
     def to_head(self, points: torch.Tensor) -> torch.Tensor:

@@ -74,6 +74,24 @@ def test_raster_matches_the_literal_ray_deformation_at_the_mouth(engines, sample
         assert 10 * np.log10(255.0**2 / mse) > 28.0
 
 
+def test_mesh_mapping_matrix_matches_the_grid_lookup(engines, sample_subject):
+    """The folded vertex-from-face-vertex matrix against the plain path: each vertex looking
+    the deformer's grid fields up, with the canonical mouth line."""
+    from core.render.raster.surface import ReferenceMesh
+
+    raster, _ = engines
+    plain = ReferenceMesh(raster.mesh.rest, raster.deformer, sample_subject.beta_init)
+    beta = sample_subject.beta_init.copy()
+    beta[EXPRESSION_INDEX["jawOpen"]] += 0.8
+    beta[EXPRESSION_INDEX["mouthSmileLeft"]] += 0.5
+    frame = raster.deformer.frame(beta)
+    dv = raster.deformer.vertex_displacement(beta).numpy()
+    fast, ref = raster.mesh.positions(dv), plain.positions(frame)
+    moved = np.abs(ref - raster.mesh.rest).max(axis=1)
+    assert (moved > 0.3).sum() > 100  # the jaw does move vertices
+    np.testing.assert_allclose(fast, ref, atol=2e-4)
+
+
 def test_photo_view_reproduces_the_portrait(engines, sample_subject, sample_portrait):
     from PIL import Image
 

@@ -26,7 +26,7 @@ from core.render.relief_renderer import NO_SURFACE_CM, ReliefScene
 class MeshConfig:
     """How finely the person height field is triangulated."""
 
-    vertex_budget: int = 40_000  # grid vertices over the person at most (sets the grid step) ...
+    vertex_budget: int = 24_000  # grid vertices over the person at most (sets the grid step) ...
     min_step_px: int = 1  # ... with a step of at least this many geometry pixels
 
 
