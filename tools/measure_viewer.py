@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--display", default=":93")
     ap.add_argument("--mic", type=Path, help="speech file to play into microphone mode")
     ap.add_argument("--framing", choices=("head", "photo"), default="head", help="the viewer's framing")
+    ap.add_argument("--portrait", type=Path, help="portrait to show (default: the bundled sample)")
+    ap.add_argument("--renderer", default="auto", help="the viewer's --renderer (auto, raster, march)")
     args = ap.parse_args()
     if args.mic is not None:
         from core.audio.loading import probe_audio
@@ -42,8 +44,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     state = tmp / "state.json"
     env = dict(os.environ, DISPLAY=args.display)
+    portrait = ["--portrait", str(args.portrait.resolve())] if args.portrait else []
     viewer = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "viewer", "--loop", "--framing", args.framing,
-                               "--automation", str(state),
+                               "--renderer", args.renderer, "--automation", str(state), *portrait,
                                "--max-seconds", str(args.seconds + 60)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -54,7 +57,7 @@ def main() -> None:
         last_count = json.loads(state.read_text())["frames_uploaded"]
         if args.mic is not None:
             state.with_suffix(".cmd").write_text(json.dumps({"mic_file": str(args.mic.resolve())}))
-        mic = None
+        mic = size = renderer = None
         while time.time() - start < args.seconds:
             time.sleep(1.0)
             try:
@@ -66,9 +69,11 @@ def main() -> None:
             last_count = s["frames_uploaded"]
             stats = s["offset_stats"]
             mic = s.get("mic") or mic
+            size = (s.get("rendered") or {}).get("size")
+            renderer = s.get("renderer")
         state.with_suffix(".cmd").write_text(json.dumps({"quit": True}))
         report = {
-            "seconds": args.seconds,
+            "seconds": args.seconds, "size": size, "renderer": renderer,
             "frames_shown_per_s": float(np.mean(shown)),
             "ui_fps_min": float(np.min(ui)), "ui_fps_mean": float(np.mean(ui)),
             "av_offset": stats,

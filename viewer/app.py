@@ -44,6 +44,9 @@ UI_FPS_CAP = 60.0
 RESOLUTIONS = ("128", "256", "384", "512")
 EXPORT_MODES = {"current view": "view", "orbit path": "orbit", "what I performed": "performance"}  # label -> mode
 EXPORT_MIN_SIZE = 256  # exports are rendered at least this large
+# The resolution the view starts at, once the render process says which renderer it has: the
+# OpenGL rasteriser is live at 512 on two cores, the ray marcher at 256.
+LIVE_SIZE_PX = {"raster": 512, "march": 256}
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 
@@ -89,6 +92,7 @@ class ViewerApp:
         self.session.settings = self.session.settings.with_(pose=OrbitPose(zoom=zoom), framing=framing)
         self.portrait_path: Path | None = None  # the portrait the render process shows
         self.worker = RenderProcess(device, on_error=self._render_error, renderer=renderer)
+        self._size_chosen = False
         self.tasks: dict[str, Task] = {}
         self.messages: deque = deque(maxlen=4)
         self._drag_start: OrbitPose | None = None
@@ -222,6 +226,21 @@ class ViewerApp:
     # ------------------------------------------------------------------ controls
     def set_setting(self, **changes) -> None:
         self.session.settings = self.session.settings.with_(**changes)
+
+    def choose_size(self, size: int) -> None:
+        """The user picked a resolution: it is kept from now on."""
+        self._size_chosen = True
+        self.set_setting(size=size)
+
+    def live_size(self) -> int | None:
+        """The default resolution for the render process's renderer, once known and while the
+        user has not picked one (then it is applied and None is returned from then on)."""
+        if self._size_chosen or self.worker.renderer is None:
+            return None
+        self._size_chosen = True
+        size = LIVE_SIZE_PX.get(self.worker.renderer, self.session.settings.size)
+        self.set_setting(size=size)
+        return size
 
     def reset_view(self) -> None:
         """Back to the photo's own view angle with the default framing (double-click, Reset view)."""
@@ -553,7 +572,7 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                 dpg.add_slider_int(label="mask window n", tag="mask_window", width=PANEL_PX, default_value=defaults.mask_window, min_value=1,
                                    max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
                 dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value=str(defaults.size),
-                              callback=lambda s, v: app.set_setting(size=int(v)))
+                              callback=lambda s, v: app.choose_size(int(v)))
                 dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.reset_view())
                 dpg.add_separator()
                 dpg.add_radio_button(list(EXPORT_MODES), tag="export_mode", default_value="current view")
@@ -614,6 +633,8 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
         while dpg.is_dearpygui_running() and not stop_signals:
             frame_start = time.perf_counter()
             app.tick()
+            if (size := app.live_size()) is not None:
+                dpg.set_value("resolution", str(size))
             tex = app.take_new_frame()
             if tex is not None:
                 dpg.set_value("frame_tex", tex)
@@ -706,6 +727,7 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
                      "mask_window": app.session.settings.mask_window},
         "rendered": None if shown is None else {"alpha_m": shown.motion.alpha_m, "lambda_exp": shown.motion.lambda_exp,
                                                 "mask_window": shown.mask_window, "yaw": shown.pose.yaw_deg,
+                                                "size": shown.size,
                                                 "pitch": shown.pose.pitch_deg, "frame_index": shown.frame_index,
                                                 "jaw_open": (None if shown.coefficients is None
                                                              else shown.coefficients[EXPRESSION_INDEX["jawOpen"]])},
@@ -718,6 +740,7 @@ def _automation_step(app: ViewerApp, dpg, path: Path, pending_capture: list) -> 
         "latency_ms": app.session.scheduler.latency_s * 1000,
         "render_ms": None if app._shown is None else app._shown.render_s * 1000,
         "dropped": app.worker.dropped,
+        "renderer": app.worker.renderer,
         "mic": None if app._mic is None else {
             "sound_to_shown_ms": _latency_stats(app.mic_latencies),
             "recogniser_ms": _latency_stats(app._mic.latencies),

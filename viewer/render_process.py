@@ -78,7 +78,7 @@ def _child_main(conn, shm_name: str, device: str, renderer: str = "auto") -> Non
                     from core.engine import FrameRequest
 
                     engine.render(FrameRequest(size=128))  # warm-up: first-call costs off the clock
-                    conn.send(("ok", str(engine.device)))
+                    conn.send(("ok", (str(engine.device), engine.renderer)))
                 elif kind == "driver":
                     driver = payload
                     if engine is not None:
@@ -128,7 +128,8 @@ class RenderProcess:
             self._shm.unlink()
             raise
         child.close()  # the child's end lives in the child: its exit closes the pipe for us
-        self.device: str | None = None
+        self.device: str | None = None  # the engine's device and renderer, once a subject is loaded
+        self.renderer: str | None = None
         self._slot = FrameSlot(self._exchange, self._report)
 
     def _report(self, exc: BaseException) -> None:
@@ -143,7 +144,7 @@ class RenderProcess:
             self._conn.send(message)
         kind, payload = self._conn.recv()
         if kind == "ok" and message[0] == "subject":
-            self.device = payload
+            self.device, self.renderer = payload
         elif kind == "frame":
             h, w, render_s = payload
             return kind, (self._frames[:h, :w].copy(), render_s)
