@@ -70,9 +70,10 @@ class MouthCompositor:
         head_now = np.asarray(vertices, np.float64)
         cfg = self.config.mask
         mask = mouth_model.averaged_mask(polygons, camera, cfg)
-        # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it.
+        # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it,
+        # and beyond the head's silhouette (in side views the lip polygon can reach past it).
         lips_z = self.to_world(head_now[_LIP_POLYGON])[:, 2].min()
-        mask *= (hit_depth >= lips_z - cfg.occluder_margin_cm) | ~np.isfinite(hit_depth)
+        mask *= np.isfinite(hit_depth) & (hit_depth >= lips_z - cfg.occluder_margin_cm)
         ys, xs = np.nonzero(mask > cfg.threshold)
         if len(ys) == 0:
             return mask
