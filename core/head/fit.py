@@ -1,0 +1,158 @@
+"""Fit the head template to one subject's FaceMesh-topology mesh.
+
+``fit_head(template, face_mesh_head)``: (1) a similarity from the template's 478 corresponded
+points to the subject's mesh, (2) MakeHuman identity target weights by bounded, ridge-regularised
+least squares on those points, (3) a smooth displacement (bi-Laplacian regularised, solved with
+scipy.sparse) that brings the corresponded points onto the subject's mesh while the skull, ears
+and neck follow smoothly. Eyeballs, teeth, tongue and joints move with the fit (rigidly, by the
+mean displacement of the skin vertices nearest to them).
+
+All positions: head frame of ``core.face.basis_builder`` (cm; x subject's left, y down, z into
+the head).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.optimize import lsq_linear
+from scipy.spatial import cKDTree
+
+from core.face import topology as topo
+from core.head import surface
+from core.head.template import HeadTemplate
+
+
+@dataclass(frozen=True)
+class HeadFitConfig:
+    """Constants of the fit (units: cm unless stated)."""
+
+    iris_weight: float = 0.0  # weight of the 10 iris points (they sit on the eyeball, not skin)
+    inner_lip_weight: float = 0.5  # inner-lip points: the template's mouth is closed
+    target_ridge: float = 0.05  # ridge on target weights, relative to the data term's scale
+    target_rounds: int = 2  # alternations of similarity and target weights
+    stiffness: float = 2.0  # weight of |L d|^2 (bi-Laplacian smoothness of the displacement)
+    anchor: float = 1e-4  # weight of |d|^2 (keeps far vertices in place; makes the system definite)
+    follow_neighbours: int = 24  # skin vertices whose mean displacement moves a part or joint
+
+
+@dataclass
+class FittedHead:
+    """The template fitted to one subject (head frame, cm).
+
+    vertices:        float32 [V, 3]  skin of head, ears and neck
+    triangles:       int32   [F, 3]  (the template's)
+    regions:         uint8   [V]     index into core.head.template.REGION_NAMES
+    parts:           name -> (vertices float32 [n, 3], triangles int32 [m, 3]) for eye_left,
+                     eye_right, teeth_upper, teeth_lower, tongue
+    joints:          name -> float32 [3] for head, neck, jaw, eye_left, eye_right
+    target_weights:  float32 [T]     MakeHuman target weights (template.target_names order)
+    scale, rotation, translation:    the similarity template -> subject (float, [3, 3], [3])
+    landmark_residual: float32 [478] distance of each corresponded template point to the
+                     subject's point after the fit, cm (iris points are not fitted)
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    regions: np.ndarray
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]
+    joints: dict[str, np.ndarray]
+    target_weights: np.ndarray
+    scale: float
+    rotation: np.ndarray
+    translation: np.ndarray
+    landmark_residual: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def residual_cm(self) -> tuple[float, float]:
+        """(mean, max) landmark residual over the 468 skin points, cm."""
+        r = self.landmark_residual[:topo.NUM_MESH_VERTICES]
+        return float(r.mean()), float(r.max())
+
+
+def landmark_weights(config: HeadFitConfig) -> np.ndarray:
+    """Per-FaceMesh-point weight of the data terms, float64 [478]."""
+    w = np.ones(topo.NUM_LANDMARKS)
+    w[topo.NUM_MESH_VERTICES:] = config.iris_weight
+    w[list(topo.LIP_INNER_UPPER[1:-1] + topo.LIP_INNER_LOWER[1:-1])] = config.inner_lip_weight
+    return w
+
+
+@lru_cache(maxsize=4)
+def _solver(template: HeadTemplate, config: HeadFitConfig):
+    """(landmark matrix B [478, V], factorised system of the displacement solve). Both depend
+    only on the template and the config, so they are shared by every subject."""
+    v = template.num_vertices
+    b = surface.barycentric_matrix(v, template.triangles, template.landmark_triangle,
+                                   template.landmark_barycentric)
+    lap = surface.graph_laplacian(v, template.triangles)
+    w = sp.diags(landmark_weights(config))
+    a = b.T @ w @ b + config.stiffness * (lap.T @ lap) + config.anchor * sp.identity(v)
+    return b, spla.splu(a.tocsc())
+
+
+def _fit_targets(template: HeadTemplate, base: np.ndarray, goal: np.ndarray, s: float,
+                 r: np.ndarray, w: np.ndarray, config: HeadFitConfig) -> np.ndarray:
+    """Bounded ridge least squares for the target weights. base/goal: [478, 3] landmark points
+    (the similarity-placed template and the subject). Returns float64 [T]."""
+    b, _ = _solver(template, config)
+    d = template.target_deltas  # [T, V, 3]
+    at_lm = np.stack([b @ d[k] for k in range(len(d))])  # [T, 478, 3]
+    a = (s * at_lm @ r.T) * np.sqrt(w)[None, :, None]
+    a = a.reshape(len(d), -1).T
+    rhs = ((goal - base) * np.sqrt(w)[:, None]).ravel()
+    ridge = np.sqrt(config.target_ridge * np.mean(np.sum(a * a, axis=0)))
+    a_aug = np.vstack([a, ridge * np.eye(len(d))])
+    rhs_aug = np.r_[rhs, np.zeros(len(d))]
+    res = lsq_linear(a_aug, rhs_aug, bounds=(template.target_lower.astype(np.float64), 1.0),
+                     method="bvls")
+    return res.x
+
+
+def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
+             config: HeadFitConfig = HeadFitConfig()) -> FittedHead:
+    """Fit the template to ``face_mesh_head`` (float [478, 3], cm, head frame: the subject's
+    FaceMesh-topology mesh, ``Subject.head_mesh``). Deterministic."""
+    goal = np.asarray(face_mesh_head, np.float64)
+    assert goal.shape == (topo.NUM_LANDMARKS, 3), goal.shape
+    b, solve = _solver(template, config)
+    w = landmark_weights(config)
+    rest = template.vertices.astype(np.float64)
+    weights = np.zeros(len(template.target_names))
+    for _ in range(config.target_rounds):
+        shaped = rest + np.tensordot(weights, template.target_deltas, axes=1)
+        s, r, t = surface.similarity(b @ shaped, goal, w)
+        placed = s * rest @ r.T + t
+        weights = _fit_targets(template, b @ placed, goal, s, r, w, config)
+    shaped_rest = rest + np.tensordot(weights, template.target_deltas, axes=1)
+    shaped = s * shaped_rest @ r.T + t
+    disp = solve.solve(b.T @ ((goal - b @ shaped) * w[:, None]))
+    vertices = shaped + disp
+    residual = np.linalg.norm(b @ vertices - goal, axis=1)
+
+    tree = cKDTree(shaped)
+
+    def follow(points: np.ndarray) -> np.ndarray:
+        """Mean displacement of the skin vertices nearest to the centroid of points [n, 3]."""
+        _, idx = tree.query(points.mean(axis=0), k=config.follow_neighbours)
+        return disp[idx].mean(axis=0)
+
+    parts = {}
+    for name, part in template.parts.items():
+        pv = s * (part.vertices + np.tensordot(weights, part.deltas, axes=1)) @ r.T + t
+        parts[name] = ((pv + follow(pv)).astype(np.float32), part.triangles)
+    joints = {}
+    for name, p in template.joints.items():
+        if name.startswith("eye_"):  # eyeball centre: the moved eyeball's centre
+            jp = parts[name][0].mean(axis=0)
+        else:
+            jp = s * np.asarray(p, np.float64) @ r.T + t
+            jp = jp + follow(jp[None])
+        joints[name] = np.asarray(jp, np.float32)
+    return FittedHead(vertices.astype(np.float32), template.triangles, template.regions, parts,
+                      joints, weights.astype(np.float32), float(s), r, t,
+                      residual.astype(np.float32))

@@ -1,0 +1,190 @@
+"""Contact sheet of the fitted head for the bundled sample and the development faces.
+
+    python tools/head_sheet.py [--out out/head_sheets] [--size 256]
+
+For each portrait: prepare the subject, fit the head template, render it (Lambert shading,
+moderngl offscreen through EGL) at yaw -45..45 by 15 degrees and pitch -25, 0, 25, plus the
+photo with the fitted head's silhouette (photo camera) drawn over it. One PNG per portrait.
+Regions are tinted (face warm, scalp grey, ears green, neck blue, back of head violet).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.head import surface  # noqa: E402
+from core.head.fit import FittedHead, fit_head  # noqa: E402
+from core.head.template import REGION_NAMES, load_head_template  # noqa: E402
+
+YAWS = tuple(range(-45, 46, 15))
+PITCHES = (-25, 0, 25)
+REGION_TINT = {"face": (0.92, 0.78, 0.68), "scalp": (0.75, 0.75, 0.75), "ears": (0.65, 0.85, 0.6),
+               "neck": (0.6, 0.7, 0.9), "back": (0.78, 0.65, 0.88)}
+PART_TINT = {"eye_left": (0.95, 0.95, 0.95), "eye_right": (0.95, 0.95, 0.95),
+             "teeth_upper": (1.0, 1.0, 0.9), "teeth_lower": (1.0, 1.0, 0.9), "tongue": (0.85, 0.4, 0.4)}
+CAMERA_DISTANCE_CM = 70.0
+FOV_DEG = 24.0
+
+VERTEX_SHADER = """
+#version 330
+uniform mat3 rot; uniform vec3 shift; uniform float focal; uniform float near; uniform float far;
+in vec3 pos; in vec3 nrm; in vec3 col;
+out vec3 v_nrm; out vec3 v_col;
+void main() {
+    vec3 p = rot * pos + shift;          // OpenCV camera frame: x right, y down, z forward
+    v_nrm = rot * nrm; v_col = col;
+    float a = (far + near) / (far - near), b = -2.0 * far * near / (far - near);
+    gl_Position = vec4(focal * p.x, -focal * p.y, a * p.z + b, p.z);
+}
+"""
+FRAGMENT_SHADER = """
+#version 330
+in vec3 v_nrm; in vec3 v_col; out vec4 color;
+void main() {
+    vec3 light = normalize(vec3(-0.4, -0.5, -1.0));   // from the upper left, toward the head
+    float lambert = abs(dot(normalize(v_nrm), light));
+    color = vec4(v_col * (0.25 + 0.75 * lambert), 1.0);
+}
+"""
+
+
+def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """Head frame -> camera for a camera orbiting the head: yaw about y, then pitch about x."""
+    y, p = np.radians(yaw_deg), np.radians(pitch_deg)
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    return rx @ ry
+
+
+def scene_arrays(head: FittedHead) -> np.ndarray:
+    """Interleaved (pos, normal, colour) rows [N, 9] float32 of every triangle corner."""
+    chunks = []
+    tint = np.array([REGION_TINT[n] for n in REGION_NAMES])[head.regions]
+    meshes = [(head.vertices, head.triangles, tint)]
+    meshes += [(v, t, np.tile(PART_TINT[n], (len(v), 1))) for n, (v, t) in head.parts.items()]
+    for v, t, c in meshes:
+        n = surface.vertex_normals(v, t)
+        idx = np.asarray(t).ravel()
+        chunks.append(np.hstack([v[idx], n[idx], c[idx]]))
+    return np.vstack(chunks).astype(np.float32)
+
+
+class HeadRenderer:
+    """Offscreen Lambert renderer of a fitted head (moderngl, EGL)."""
+
+    def __init__(self, size: int):
+        import moderngl
+
+        self.size = size
+        self.ctx = moderngl.create_standalone_context(backend="egl")
+        self.prog = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
+        self.fbo = self.ctx.simple_framebuffer((size, size), components=3)
+
+    def render(self, rows: np.ndarray, center: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+        """RGB uint8 [size, size, 3] of the head seen from (yaw, pitch) degrees."""
+        import moderngl
+
+        r = rotation(yaw, pitch)
+        vbo = self.ctx.buffer(rows.tobytes())
+        vao = self.ctx.vertex_array(self.prog, [(vbo, "3f 3f 3f", "pos", "nrm", "col")])
+        self.prog["rot"].write(r.T.astype("f4").tobytes())  # GLSL matrices are column-major
+        self.prog["shift"].value = tuple((np.array([0, 0, CAMERA_DISTANCE_CM]) - r @ center).tolist())
+        self.prog["focal"].value = 1.0 / np.tan(np.radians(FOV_DEG) / 2)
+        self.prog["near"].value, self.prog["far"].value = 10.0, 200.0
+        self.fbo.use()
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.fbo.clear(0.12, 0.12, 0.14, 1.0)
+        vao.render()
+        img = np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(self.size, self.size, 3)
+        vao.release()
+        vbo.release()
+        return img[::-1].copy()
+
+
+def photo_overlay(subject, head: FittedHead) -> np.ndarray:
+    """The photo (RGB uint8) with the head's silhouette in the photo camera: filled tint and
+    outline, FaceMesh points in red."""
+    photo = np.clip(subject.relief.appearance * 255, 0, 255).astype(np.uint8) \
+        if subject.relief.appearance.dtype != np.uint8 else subject.relief.appearance.copy()
+    cam = head.vertices.astype(np.float64) @ subject.rotation.T + subject.translation
+    uv = subject.intrinsics.project(cam)
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    for tri in head.triangles:
+        cv2.fillConvexPoly(mask, np.round(uv[tri] * 4).astype(np.int32), 255, lineType=cv2.LINE_8, shift=2)
+    out = photo.copy()
+    tint = np.array([90, 200, 255], np.float64)
+    sel = mask > 0
+    out[sel] = (0.7 * out[sel] + 0.3 * tint).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, (40, 255, 40), 1)
+    for u, v in subject.intrinsics.project(subject.mesh.astype(np.float64)):
+        cv2.circle(out, (int(round(u)), int(round(v))), 1, (255, 40, 40), -1)
+    return out
+
+
+def sheet(subject, head: FittedHead, renderer: HeadRenderer, title: str) -> np.ndarray:
+    rows = scene_arrays(head)
+    center = np.array([0.0, 0.0, 0.5 * (head.vertices[:, 2].min() + head.vertices[:, 2].max())])
+    center[1] = 0.5 * (head.vertices[:, 1].min() + head.vertices[:, 1].max())
+    s = renderer.size
+    tiles = [np.hstack([renderer.render(rows, center, yaw, pitch) for yaw in YAWS]) for pitch in PITCHES]
+    grid = np.vstack(tiles)
+    over = photo_overlay(subject, head)
+    h = grid.shape[0]
+    over = cv2.resize(over, (int(over.shape[1] * h / over.shape[0]), h), interpolation=cv2.INTER_AREA)
+    img = np.hstack([grid, over])
+    bar = np.full((28, img.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, title, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    del s
+    return np.vstack([bar, img])
+
+
+def portraits() -> list[Path]:
+    from core.paths import SAMPLE_PORTRAIT
+
+    out = [SAMPLE_PORTRAIT]
+    faces = ROOT.parent / "shared" / "data" / "faces"
+    if faces.is_dir():
+        out += sorted(p for p in faces.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".ppm"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from core.preprocess.pipeline import prepare
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "out" / "head_sheets"))
+    ap.add_argument("--size", type=int, default=256)
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    template = load_head_template()
+    renderer = HeadRenderer(args.size)
+    for path in portraits():
+        try:
+            subject = prepare(path, cache_root=out / "cache").subject
+        except Exception as exc:  # a development face the pipeline refuses: note it, go on
+            print(f"{path.name}: skipped ({exc})")
+            continue
+        t0 = time.perf_counter()
+        head = fit_head(template, subject.head_mesh)
+        dt = time.perf_counter() - t0
+        mean, worst = head.residual_cm
+        title = (f"{path.name}: fit {dt * 1000:.0f} ms, landmark residual {mean:.3f} cm mean / "
+                 f"{worst:.3f} max; yaw {YAWS[0]}..{YAWS[-1]}, pitch {PITCHES}")
+        img = sheet(subject, head, renderer, title)
+        dest = out / f"{path.stem}_head.png"
+        cv2.imwrite(str(dest), img[:, :, ::-1])
+        print(f"{dest}: {title}")
+
+
+if __name__ == "__main__":
+    main()
