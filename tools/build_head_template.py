@@ -96,6 +96,7 @@ ICP_FACE_MAX_CM = 1.0  # template -> mean pairs farther than this are ignored
 ICP_NORMAL_MIN_COS = 0.5  # ... and so are pairs whose normals disagree (mouth, eye sockets)
 ICP_ANCHOR = 1e-3  # weight pulling every vertex to its previous place (keeps the system definite)
 FACE_LABEL_MAX_CM = 0.6  # deformed-template vertices this close to the face mesh are "face"
+FACE_INSIDE_MAX_CM = 2.5  # ... and so are those behind it this far (eye sockets, mouth)
 
 
 # ----------------------------------------------------------------------------- reading the wheel
@@ -314,8 +315,11 @@ def build(data: Path) -> dict[str, np.ndarray]:
 
     # Regions.
     ftri, fbary, fdist = surface.closest_points(deformed, mean, face_tris)
-    rim = surface.on_boundary(face_tris, ftri, fbary)
-    face = (fdist < FACE_LABEL_MAX_CM) & ~rim
+    oval = np.isin(face_tris[ftri], topo.FACE_OVAL) | (fbary < 1e-6)
+    rim = surface.on_boundary(face_tris, ftri, fbary) & oval.all(axis=1)  # outer rim, not holes
+    # On the face: near the face mesh, or inside it (eye sockets, mouth) where the closest face
+    # point is not on the face mesh's rim.
+    face = ((fdist < FACE_LABEL_MAX_CM) | (fdist < FACE_INSIDE_MAX_CM)) & ~rim
     face[np.unique(tris[tri])] = True
     ears = ear_vertices(data, n_all)[keep] & ~face
     mh = verts_dm[keep]

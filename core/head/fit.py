@@ -36,7 +36,18 @@ class HeadFitConfig:
     target_rounds: int = 2  # alternations of similarity and target weights
     stiffness: float = 2.0  # weight of |L d|^2 (bi-Laplacian smoothness of the displacement)
     anchor: float = 1e-4  # weight of |d|^2 (keeps far vertices in place; makes the system definite)
-    follow_neighbours: int = 24  # skin vertices whose mean displacement moves a part or joint
+    follow_neighbours: int = 24  # skin vertices whose mean displacement moves the head/neck joints
+
+
+# FaceMesh points whose mean displacement moves each part rigidly (eyeballs follow their lids,
+# teeth and tongue the inner lips, so the refinement cannot push lips through the teeth).
+PART_FOLLOWS = {
+    "eye_left": topo.LEFT_EYE_UPPER + topo.LEFT_EYE_LOWER,
+    "eye_right": topo.RIGHT_EYE_UPPER + topo.RIGHT_EYE_LOWER,
+    "teeth_upper": topo.LIP_INNER_UPPER,
+    "teeth_lower": topo.LIP_INNER_LOWER,
+    "tongue": topo.LIP_INNER_UPPER + topo.LIP_INNER_LOWER,
+}
 
 
 @dataclass
@@ -141,10 +152,12 @@ def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
         _, idx = tree.query(points.mean(axis=0), k=config.follow_neighbours)
         return disp[idx].mean(axis=0)
 
+    disp_at_landmarks = b @ disp  # [478, 3]
     parts = {}
     for name, part in template.parts.items():
         pv = s * (part.vertices + np.tensordot(weights, part.deltas, axes=1)) @ r.T + t
-        parts[name] = ((pv + follow(pv)).astype(np.float32), part.triangles)
+        shift = disp_at_landmarks[list(PART_FOLLOWS[name])].mean(axis=0)
+        parts[name] = ((pv + shift).astype(np.float32), part.triangles)
     joints = {}
     for name, p in template.joints.items():
         if name.startswith("eye_"):  # eyeball centre: the moved eyeball's centre
