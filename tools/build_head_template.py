@@ -18,7 +18,8 @@ Steps (all deterministic):
    displacement) of the template's face onto the mean; project each of the 478 FaceMesh points
    onto the deformed template: triangle id + barycentric weights (valid on the undeformed
    template, which is what is stored);
-4. label regions (face / scalp / ears / neck / back of head) and store a selection of the
+4. label regions (face / scalp / ears / neck / back of head / inside of mouth, nose and eye
+   sockets) and store a selection of the
    modelling targets restricted to the kept vertices, as signed directions (incr - decr) / 2.
 """
 from __future__ import annotations
@@ -91,12 +92,14 @@ EAR_TARGET_MIN_SHARE = 0.1  # "ears": skin such a target moves by this share of 
 NECK_TOP_DM = 6.97  # MakeHuman y of joint-head: below it (and not face) is neck
 
 # Non-rigid ICP of the template's face onto the face model's mean.
-ICP_STIFFNESS = (30.0, 10.0, 3.0, 1.0, 0.5)  # Laplacian weight per iteration
+ICP_STIFFNESS = (30.0, 10.0, 5.0, 3.0)  # Laplacian weight per iteration
 ICP_FACE_MAX_CM = 1.0  # template -> mean pairs farther than this are ignored
 ICP_NORMAL_MIN_COS = 0.5  # ... and so are pairs whose normals disagree (mouth, eye sockets)
 ICP_ANCHOR = 1e-3  # weight pulling every vertex to its previous place (keeps the system definite)
 FACE_LABEL_MAX_CM = 0.6  # deformed-template vertices this close to the face mesh are "face"
 FACE_INSIDE_MAX_CM = 2.5  # ... and so are those behind it this far (eye sockets, mouth)
+INSIDE_DEPTH_CM = 0.2  # face vertices this far behind the face surface are "inside"
+INSIDE_MIN_NEIGHBOURS, INSIDE_CLEANUP = 2, 2  # passes dropping "inside" with fewer such neighbours
 
 
 # ----------------------------------------------------------------------------- reading the wheel
@@ -199,6 +202,13 @@ def smooth_deform(verts: np.ndarray, lap: sp.csr_matrix, rows: sp.csr_matrix, ta
     return verts + spla.splu(a).solve(rhs)
 
 
+def outward_normals(mean: np.ndarray, face_tris: np.ndarray) -> np.ndarray:
+    """Vertex normals [478, 3] of the face mesh (whose triangles are not consistently oriented),
+    turned away from the head origin."""
+    fn = surface.vertex_normals(mean, face_tris)
+    return fn * np.where(np.sum(fn * mean, axis=1) < 0, -1.0, 1.0)[:, None]
+
+
 def fit_to_face(verts: np.ndarray, tris: np.ndarray, mean: np.ndarray, face_tris: np.ndarray
                 ) -> np.ndarray:
     """Non-rigid ICP of the template (already aligned) onto the face mesh. Returns the deformed
@@ -206,8 +216,7 @@ def fit_to_face(verts: np.ndarray, tris: np.ndarray, mean: np.ndarray, face_tris
     lap = surface.graph_laplacian(len(verts), tris)
     lm = mean[:topo.NUM_MESH_VERTICES]
     x = verts.copy()
-    fn = surface.vertex_normals(mean, face_tris)
-    fn *= np.sign(np.sum(fn * mean, axis=1))[:, None]  # outward: away from the head origin
+    fn = outward_normals(mean, face_tris)
     for stiffness in ICP_STIFFNESS:
         # Landmarks pull their closest template points ...
         tri, bary, _ = surface.closest_points(lm, x, tris)
@@ -319,15 +328,30 @@ def build(data: Path) -> dict[str, np.ndarray]:
     rim = surface.on_boundary(face_tris, ftri, fbary) & oval.all(axis=1)  # outer rim, not holes
     # On the face: near the face mesh, or inside it (eye sockets, mouth) where the closest face
     # point is not on the face mesh's rim.
-    face = ((fdist < FACE_LABEL_MAX_CM) | (fdist < FACE_INSIDE_MAX_CM)) & ~rim
+    face = (fdist < FACE_INSIDE_MAX_CM) & ~rim
     face[np.unique(tris[tri])] = True
+    # Hidden skin: far from the face surface, behind it, or facing away from it (the inner
+    # sides of the lips and lids, the mouth cavity, nostrils, eye sockets).
+    fn = outward_normals(mean, face_tris)
+    n_at = surface.surface_points(fn, face_tris, ftri, fbary)
+    n_at /= np.maximum(np.linalg.norm(n_at, axis=1, keepdims=True), 1e-12)
+    q = surface.surface_points(mean, face_tris, ftri, fbary)
+    behind = np.sum((deformed - q) * n_at, axis=1) < -INSIDE_DEPTH_CM
+    facing_away = np.sum(surface.vertex_normals(deformed, tris) * n_at, axis=1) < 0
+    inside = face & ((fdist >= FACE_LABEL_MAX_CM) | behind | facing_away)
+    inside[np.unique(tris[tri[:topo.NUM_MESH_VERTICES]])] = False
+    e = surface.edges(tris)
+    adj = sp.coo_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
+                        shape=(len(deformed),) * 2).tocsr()
+    for _ in range(INSIDE_CLEANUP):  # isolated specks on the visible face stay face
+        inside &= (adj @ inside.astype(float)) >= INSIDE_MIN_NEIGHBOURS
     ears = ear_vertices(data, n_all)[keep] & ~face
     mh = verts_dm[keep]
     neck = ~face & ~ears & (mh[:, 1] < NECK_TOP_DM)
     ear_z = mh[ears, 2].mean()
     back = ~face & ~ears & ~neck & (mh[:, 2] < ear_z)
-    labels = np.select([face, ears, neck, back], [REGION_NAMES.index(n) for n in
-                                                  ("face", "ears", "neck", "back")],
+    labels = np.select([inside, face, ears, neck, back],
+                       [REGION_NAMES.index(n) for n in ("inside", "face", "ears", "neck", "back")],
                        REGION_NAMES.index("scalp")).astype(np.uint8)
 
     # Targets, converted like the vertices (rotation and scale only).

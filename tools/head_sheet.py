@@ -4,8 +4,11 @@
 
 For each portrait: prepare the subject, fit the head template, render it (Lambert shading,
 moderngl offscreen through EGL) at yaw -45..45 by 15 degrees and pitch -25, 0, 25, plus the
-photo with the fitted head's silhouette (photo camera) drawn over it. One PNG per portrait.
-Regions are tinted (face warm, scalp grey, ears green, neck blue, back of head violet).
+photo with the fitted head's silhouette (photo camera) drawn over it, and a last row with the
+head driven by the face model's jawOpen = 0.7 through ``core.head.drive`` (the audio path). One
+PNG per portrait. Pitch > 0 looks from above.
+Regions are tinted (face warm, scalp grey, ears green, neck blue, back of head violet, inside
+of mouth, nose and eye sockets red).
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from core.head.template import REGION_NAMES, load_head_template  # noqa: E402
 YAWS = tuple(range(-45, 46, 15))
 PITCHES = (-25, 0, 25)
 REGION_TINT = {"face": (0.92, 0.78, 0.68), "scalp": (0.75, 0.75, 0.75), "ears": (0.65, 0.85, 0.6),
-               "neck": (0.6, 0.7, 0.9), "back": (0.78, 0.65, 0.88)}
+               "neck": (0.6, 0.7, 0.9), "back": (0.78, 0.65, 0.88),
+               "inside": (0.9, 0.55, 0.55)}
 PART_TINT = {"eye_left": (0.95, 0.95, 0.95), "eye_right": (0.95, 0.95, 0.95),
              "teeth_upper": (1.0, 1.0, 0.9), "teeth_lower": (1.0, 1.0, 0.9), "tongue": (0.85, 0.4, 0.4)}
 CAMERA_DISTANCE_CM = 70.0
@@ -64,12 +68,16 @@ def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
     return rx @ ry
 
 
-def scene_arrays(head: FittedHead) -> np.ndarray:
-    """Interleaved (pos, normal, colour) rows [N, 9] float32 of every triangle corner."""
+def scene_arrays(head: FittedHead, skin: np.ndarray | None = None,
+                 part_shift: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Interleaved (pos, normal, colour) rows [N, 9] float32 of every triangle corner; ``skin``
+    [V, 3] and ``part_shift`` (name -> [3]) replace / move the fitted positions."""
     chunks = []
     tint = np.array([REGION_TINT[n] for n in REGION_NAMES])[head.regions]
-    meshes = [(head.vertices, head.triangles, tint)]
-    meshes += [(v, t, np.tile(PART_TINT[n], (len(v), 1))) for n, (v, t) in head.parts.items()]
+    meshes = [(head.vertices if skin is None else skin, head.triangles, tint)]
+    shift = part_shift or {}
+    meshes += [(v + shift.get(n, 0.0), t, np.tile(PART_TINT[n], (len(v), 1)))
+               for n, (v, t) in head.parts.items()]
     for v, t, c in meshes:
         n = surface.vertex_normals(v, t)
         idx = np.asarray(t).ravel()
@@ -130,12 +138,28 @@ def photo_overlay(subject, head: FittedHead) -> np.ndarray:
     return out
 
 
+def talking_rows(subject, head: FittedHead) -> np.ndarray:
+    """Scene rows of the head with jawOpen = 0.7 added to the photo's expression."""
+    from core.face.face_model import load_face_model
+    from core.head.drive import expression_binding
+
+    model = load_face_model()
+    bind = expression_binding(head, subject.head_mesh, model.triangles)
+    beta = np.zeros(model.num_expressions, np.float32)
+    beta[model.names.index("jawOpen")] = 0.7
+    dv = model.displacement(beta)
+    return scene_arrays(head, head.vertices + bind.skin_displacement(dv),
+                        {n: bind.part_displacement(n, dv) for n in head.parts})
+
+
 def sheet(subject, head: FittedHead, renderer: HeadRenderer, title: str) -> np.ndarray:
     rows = scene_arrays(head)
     center = np.array([0.0, 0.0, 0.5 * (head.vertices[:, 2].min() + head.vertices[:, 2].max())])
     center[1] = 0.5 * (head.vertices[:, 1].min() + head.vertices[:, 1].max())
     s = renderer.size
     tiles = [np.hstack([renderer.render(rows, center, yaw, pitch) for yaw in YAWS]) for pitch in PITCHES]
+    talking = talking_rows(subject, head)
+    tiles.append(np.hstack([renderer.render(talking, center, yaw, 0) for yaw in YAWS]))
     grid = np.vstack(tiles)
     over = photo_overlay(subject, head)
     h = grid.shape[0]
@@ -179,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         dt = time.perf_counter() - t0
         mean, worst = head.residual_cm
         title = (f"{path.name}: fit {dt * 1000:.0f} ms, landmark residual {mean:.3f} cm mean / "
-                 f"{worst:.3f} max; yaw {YAWS[0]}..{YAWS[-1]}, pitch {PITCHES}")
+                 f"{worst:.3f} max; yaw {YAWS[0]}..{YAWS[-1]}, pitch {PITCHES} (+ from above); "
+                 "last row jawOpen 0.7")
         img = sheet(subject, head, renderer, title)
         dest = out / f"{path.stem}_head.png"
         cv2.imwrite(str(dest), img[:, :, ::-1])

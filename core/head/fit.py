@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from core.face import topology as topo
 from core.head import surface
-from core.head.template import HeadTemplate
+from core.head.template import REGION_NAMES, HeadTemplate
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,10 @@ class HeadFitConfig:
     inner_lip_weight: float = 0.5  # inner-lip points: the template's mouth is closed
     target_ridge: float = 0.05  # ridge on target weights, relative to the data term's scale
     target_rounds: int = 2  # alternations of similarity and target weights
-    stiffness: float = 2.0  # weight of |L d|^2 (bi-Laplacian smoothness of the displacement)
+    stiffness: float = 5.0  # weight of |L d|^2 (bi-Laplacian smoothness of the displacement)
     anchor: float = 1e-4  # weight of |d|^2 (keeps far vertices in place; makes the system definite)
     follow_neighbours: int = 24  # skin vertices whose mean displacement moves the head/neck joints
+    inside_neighbours: int = 4  # face vertices whose mean displacement an "inside" vertex takes
 
 
 # FaceMesh points whose mean displacement moves each part rigidly (eyeballs follow their lids,
@@ -95,30 +96,38 @@ def landmark_weights(config: HeadFitConfig) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _solver(template: HeadTemplate, config: HeadFitConfig):
-    """(landmark matrix B [478, V], factorised system of the displacement solve). Both depend
-    only on the template and the config, so they are shared by every subject."""
+    """(landmark matrix B [478, V], factorised system of the displacement solve, "inside"
+    vertex ids [I], their face-surface neighbours [I, k], the targets at the landmarks
+    [T, 478, 3]). All depend only on the template and
+    the config, so they are shared by every subject."""
     v = template.num_vertices
     b = surface.barycentric_matrix(v, template.triangles, template.landmark_triangle,
                                    template.landmark_barycentric)
     lap = surface.graph_laplacian(v, template.triangles)
     w = sp.diags(landmark_weights(config))
     a = b.T @ w @ b + config.stiffness * (lap.T @ lap) + config.anchor * sp.identity(v)
-    return b, spla.splu(a.tocsc())
+    # Hidden skin (mouth cavity, nostrils, eye sockets) takes the refinement's displacement of
+    # the nearest face-surface vertices, so it keeps its depth behind the lips and lids.
+    inside = np.flatnonzero(template.regions == REGION_NAMES.index("inside"))
+    surface_idx = np.flatnonzero(template.regions == REGION_NAMES.index("face"))
+    _, near = cKDTree(template.vertices[surface_idx]).query(template.vertices[inside],
+                                                            k=config.inside_neighbours)
+    at_landmarks = np.stack([b @ d for d in template.target_deltas])  # [T, 478, 3]
+    return (b, spla.splu(a.tocsc()), inside, surface_idx[near.reshape(len(inside), -1)],
+            at_landmarks)
 
 
 def _fit_targets(template: HeadTemplate, base: np.ndarray, goal: np.ndarray, s: float,
                  r: np.ndarray, w: np.ndarray, config: HeadFitConfig) -> np.ndarray:
     """Bounded ridge least squares for the target weights. base/goal: [478, 3] landmark points
     (the similarity-placed template and the subject). Returns float64 [T]."""
-    b, _ = _solver(template, config)
-    d = template.target_deltas  # [T, V, 3]
-    at_lm = np.stack([b @ d[k] for k in range(len(d))])  # [T, 478, 3]
+    at_lm = _solver(template, config)[4]
     a = (s * at_lm @ r.T) * np.sqrt(w)[None, :, None]
-    a = a.reshape(len(d), -1).T
+    a = a.reshape(len(at_lm), -1).T
     rhs = ((goal - base) * np.sqrt(w)[:, None]).ravel()
     ridge = np.sqrt(config.target_ridge * np.mean(np.sum(a * a, axis=0)))
-    a_aug = np.vstack([a, ridge * np.eye(len(d))])
-    rhs_aug = np.r_[rhs, np.zeros(len(d))]
+    a_aug = np.vstack([a, ridge * np.eye(len(at_lm))])
+    rhs_aug = np.r_[rhs, np.zeros(len(at_lm))]
     res = lsq_linear(a_aug, rhs_aug, bounds=(template.target_lower.astype(np.float64), 1.0),
                      method="bvls")
     return res.x
@@ -130,18 +139,18 @@ def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
     FaceMesh-topology mesh, ``Subject.head_mesh``). Deterministic."""
     goal = np.asarray(face_mesh_head, np.float64)
     assert goal.shape == (topo.NUM_LANDMARKS, 3), goal.shape
-    b, solve = _solver(template, config)
+    b, solve, inside, inside_from, at_lm = _solver(template, config)
     w = landmark_weights(config)
     rest = template.vertices.astype(np.float64)
     weights = np.zeros(len(template.target_names))
+    rest_lm = b @ rest
     for _ in range(config.target_rounds):
-        shaped = rest + np.tensordot(weights, template.target_deltas, axes=1)
-        s, r, t = surface.similarity(b @ shaped, goal, w)
-        placed = s * rest @ r.T + t
-        weights = _fit_targets(template, b @ placed, goal, s, r, w, config)
+        s, r, t = surface.similarity(rest_lm + np.tensordot(weights, at_lm, axes=1), goal, w)
+        weights = _fit_targets(template, s * rest_lm @ r.T + t, goal, s, r, w, config)
     shaped_rest = rest + np.tensordot(weights, template.target_deltas, axes=1)
     shaped = s * shaped_rest @ r.T + t
     disp = solve.solve(b.T @ ((goal - b @ shaped) * w[:, None]))
+    disp[inside] = disp[inside_from].mean(axis=1)
     vertices = shaped + disp
     residual = np.linalg.norm(b @ vertices - goal, axis=1)
 

