@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.head import surface  # noqa: E402
 from core.head.fit import FittedHead, fit_head  # noqa: E402
+from core.head.silhouette import Silhouette  # noqa: E402
 from core.head.template import REGION_NAMES, load_head_template  # noqa: E402
 
 YAWS = tuple(range(-45, 46, 15))
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "out" / "head_sheets"))
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--no-silhouette", action="store_true", help="do not fit the cranium to the matte")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -199,14 +201,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{path.name}: skipped ({exc})")
             continue
         t0 = time.perf_counter()
-        head = fit_head(template, subject.head_mesh)
+        sil = None if args.no_silhouette else Silhouette.from_subject(subject)
+        head = fit_head(template, subject.head_mesh, silhouette=sil)
         dt = time.perf_counter() - t0
         mean, worst = head.residual_cm
         title = (f"{path.name}: fit {dt * 1000:.0f} ms, landmark residual {mean:.3f} cm mean / "
                  f"{worst:.3f} max; yaw {YAWS[0]}..{YAWS[-1]}, pitch {PITCHES} (+ from above); "
-                 "last row jawOpen 0.7")
+                 "last row jawOpen 0.7; " + "; ".join(head.notes))
         img = sheet(subject, head, renderer, title)
-        dest = out / f"{path.stem}_head.png"
+        dest = out / f"{path.stem}_head{'_nosil' if args.no_silhouette else ''}.png"
         cv2.imwrite(str(dest), img[:, :, ::-1])
         print(f"{dest}: {title}")
 

@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 
 from core.face import topology as topo
 from core.head import surface
+from core.head.silhouette import Silhouette, SilhouetteConfig, fit_cranium
 from core.head.template import REGION_NAMES, HeadTemplate
 
 
@@ -134,9 +135,12 @@ def _fit_targets(template: HeadTemplate, base: np.ndarray, goal: np.ndarray, s: 
 
 
 def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
-             config: HeadFitConfig = HeadFitConfig()) -> FittedHead:
+             config: HeadFitConfig = HeadFitConfig(), silhouette: Silhouette | None = None,
+             silhouette_config: SilhouetteConfig = SilhouetteConfig()) -> FittedHead:
     """Fit the template to ``face_mesh_head`` (float [478, 3], cm, head frame: the subject's
-    FaceMesh-topology mesh, ``Subject.head_mesh``). Deterministic."""
+    FaceMesh-topology mesh, ``Subject.head_mesh``). With a ``silhouette`` (the person matte and
+    camera, ``Silhouette.from_subject(subject)``) the cranium is then scaled toward the matte
+    (``core.head.silhouette``). Deterministic."""
     goal = np.asarray(face_mesh_head, np.float64)
     assert goal.shape == (topo.NUM_LANDMARKS, 3), goal.shape
     b, solve, inside, inside_from, at_lm = _solver(template, config)
@@ -152,6 +156,12 @@ def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
     disp = solve.solve(b.T @ ((goal - b @ shaped) * w[:, None]))
     disp[inside] = disp[inside_from].mean(axis=1)
     vertices = shaped + disp
+    notes = []
+    if silhouette is not None:
+        vertices, ratios = fit_cranium(vertices, template.triangles, template.regions, goal,
+                                       silhouette, silhouette_config)
+        notes.append("cranium scaled to the matte: "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     residual = np.linalg.norm(b @ vertices - goal, axis=1)
 
     tree = cKDTree(shaped)
@@ -177,4 +187,4 @@ def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
         joints[name] = np.asarray(jp, np.float32)
     return FittedHead(vertices.astype(np.float32), template.triangles, template.regions, parts,
                       joints, weights.astype(np.float32), float(s), r, t,
-                      residual.astype(np.float32))
+                      residual.astype(np.float32), notes)

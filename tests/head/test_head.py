@@ -2,6 +2,7 @@
 expression binding."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from core.face import topology as topo
 from core.head import surface
 from core.head.drive import expression_binding
 from core.head.fit import FittedHead, HeadFitConfig, fit_head
+from core.head.silhouette import Silhouette, fit_cranium, head_mask
 from core.head.template import JOINT_NAMES, PART_NAMES, REGION_NAMES, load_head_template
 
 
@@ -174,3 +176,28 @@ def test_expression_binding_moves_the_face_only(mean_fit, face_model):
         assert np.abs(skin[mean_fit.regions == REGION_NAMES.index(still)]).max() == 0.0
     assert bind.part_displacement("teeth_lower", dv)[1] > 1.0
     assert np.abs(bind.part_displacement("teeth_upper", dv)).max() == 0.0
+
+
+def test_cranium_follows_the_matte(template, sample_subject, sample_fit):
+    sil = Silhouette.from_subject(sample_subject)
+    # A matte that is the head's own outline changes nothing (ratios ~1).
+    import cv2
+
+    def ratios_for(alpha):
+        return fit_cranium(sample_fit.vertices, sample_fit.triangles, sample_fit.regions,
+                           sample_subject.head_mesh, dataclasses.replace(sil, alpha=alpha))[1]
+
+    own = head_mask(sample_fit.vertices, sample_fit.triangles, sil)
+    assert all(abs(r - 1.0) < 0.02 for r in ratios_for(own).values())
+    # Grown by 2 px (the head reaches about 40 px from the centres here): ratios about 1.05.
+    grown = ratios_for(cv2.dilate(own, np.ones((5, 5), np.uint8)))
+    assert all(1.02 < r < 1.12 for r in grown.values()), grown
+    # A matte that fills the photo says nothing about the head's edge.
+    assert ratios_for(np.ones_like(sil.alpha)) == {"up": 1.0, "left": 1.0, "right": 1.0}
+    # The sample's matte holds her hair: the crown rises, the face does not move.
+    head = fit_head(template, sample_subject.head_mesh, silhouette=sil)
+    assert head.vertices[:, 1].min() < sample_fit.vertices[:, 1].min() - 0.5
+    fixed = np.isin(head.regions, [REGION_NAMES.index(n) for n in ("face", "inside", "neck")])
+    np.testing.assert_array_equal(head.vertices[fixed], sample_fit.vertices[fixed])
+    assert head.residual_cm == sample_fit.residual_cm
+    assert head.notes and "cranium" in head.notes[0]
