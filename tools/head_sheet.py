@@ -70,14 +70,14 @@ def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
 
 
 def scene_arrays(head: FittedHead, skin: np.ndarray | None = None,
-                 part_shift: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                 parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Interleaved (pos, normal, colour) rows [N, 9] float32 of every triangle corner; ``skin``
-    [V, 3] and ``part_shift`` (name -> [3]) replace / move the fitted positions."""
+    [V, 3] and ``parts`` (name -> [n, 3]) replace the fitted positions."""
     chunks = []
     tint = np.array([REGION_TINT[n] for n in REGION_NAMES])[head.regions]
     meshes = [(head.vertices if skin is None else skin, head.triangles, tint)]
-    shift = part_shift or {}
-    meshes += [(v + shift.get(n, 0.0), t, np.tile(PART_TINT[n], (len(v), 1)))
+    moved = parts or {}
+    meshes += [(moved.get(n, v), t, np.tile(PART_TINT[n], (len(v), 1)))
                for n, (v, t) in head.parts.items()]
     for v, t, c in meshes:
         n = surface.vertex_normals(v, t)
@@ -150,7 +150,7 @@ def talking_rows(subject, head: FittedHead) -> np.ndarray:
     beta[model.names.index("jawOpen")] = 0.7
     dv = model.displacement(beta)
     return scene_arrays(head, head.vertices + bind.skin_displacement(dv),
-                        {n: bind.part_displacement(n, dv) for n in head.parts})
+                        {n: bind.move_part(n, v, dv) for n, (v, _) in head.parts.items()})
 
 
 def sheet(subject, head: FittedHead, renderer: HeadRenderer, title: str) -> np.ndarray:

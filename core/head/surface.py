@@ -148,3 +148,29 @@ def on_boundary(triangles: np.ndarray, tri: np.ndarray, bary: np.ndarray, eps: f
         elif len(vs) == 2:
             out[i] = tuple(sorted(vs.tolist())) in edge_set
     return out
+
+
+def ray_hits(origins: np.ndarray, directions: np.ndarray, vertices: np.ndarray,
+             triangles: np.ndarray, max_distance: float, min_distance: float = 1e-3,
+             chunk: int = 64) -> np.ndarray:
+    """Whether each ray (origin [N, 3], unit direction [N, 3]) hits the mesh between
+    ``min_distance`` and ``max_distance`` (Moller-Trumbore, both faces). Returns bool [N]."""
+    v = np.asarray(vertices, np.float64)
+    t = np.asarray(triangles)
+    a, e1, e2 = v[t[:, 0]], v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]]
+    out = np.zeros(len(origins), bool)
+    for s in range(0, len(origins), chunk):
+        o = np.asarray(origins[s:s + chunk], np.float64)[:, None, :]
+        d = np.asarray(directions[s:s + chunk], np.float64)[:, None, :]
+        p = np.cross(d, e2[None])
+        det = np.sum(e1[None] * p, axis=-1)
+        ok = np.abs(det) > 1e-12
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        tv = o - a[None]
+        u = np.sum(tv * p, axis=-1) * inv
+        q = np.cross(tv, e1[None])
+        w = np.sum(d * q, axis=-1) * inv
+        dist = np.sum(e2[None] * q, axis=-1) * inv
+        hit = ok & (u >= 0) & (w >= 0) & (u + w <= 1) & (dist > min_distance) & (dist < max_distance)
+        out[s:s + chunk] = hit.any(axis=1)
+    return out

@@ -133,14 +133,16 @@ def test_fit_to_the_sample(sample_fit, sample_subject):
     assert ears[:, 0].max() > face[:, 0].max() + 0.5 and ears[:, 0].min() < face[:, 0].min() - 0.5
     assert ears[:, 2].mean() > face[:, 2].max()  # behind the face
     # No spikes: edges off the face keep about their template length (measured 0.74-1.46x);
-    # on the face the photo's smile stretches the mouth corners (measured up to 3.2x).
+    # on the visible face the photo's open smile stretches the lips (measured up to 2.9x); the
+    # hidden inside stretches more where the mouth opens (not checked).
     e = surface.edges(sample_fit.triangles)
     fitted = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
     tv = load_head_template().vertices
     ratio = fitted / np.maximum(np.linalg.norm(tv[e[:, 0]] - tv[e[:, 1]], axis=1), 1e-3)
     off_face = ~np.isin(sample_fit.regions[e], [REGION_NAMES.index(n) for n in ("face", "inside")]).any(axis=1)
     assert 0.5 < ratio[off_face].min() and ratio[off_face].max() < 2.0
-    assert ratio.max() < 4.0
+    visible = ~(sample_fit.regions[e] == REGION_NAMES.index("inside")).any(axis=1)
+    assert ratio[visible].max() < 4.0
     # Eyeballs sit behind their lids.
     for side, lids in (("eye_left", topo.LEFT_EYE_UPPER), ("eye_right", topo.RIGHT_EYE_UPPER)):
         ball = sample_fit.parts[side][0]
@@ -174,8 +176,18 @@ def test_expression_binding_moves_the_face_only(mean_fit, face_model):
     assert skin[chin, 1] > 1.0  # the chin drops (y down) by about its FaceMesh point's
     for still in ("back", "ears"):
         assert np.abs(skin[mean_fit.regions == REGION_NAMES.index(still)]).max() == 0.0
-    assert bind.part_displacement("teeth_lower", dv)[1] > 1.0
-    assert np.abs(bind.part_displacement("teeth_upper", dv)).max() == 0.0
+    lower = mean_fit.parts["teeth_lower"][0]
+    assert (bind.move_part("teeth_lower", lower, dv) - lower)[:, 1].mean() > 0.8  # drops
+    upper = mean_fit.parts["teeth_upper"][0]
+    np.testing.assert_array_equal(bind.move_part("teeth_upper", upper, dv), upper)
+    r, t = bind.jaw_motion(dv)
+    angle = np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+    assert 8 < angle < 25  # the face model opens the jaw by 18 degrees at jawOpen = 1
+    # The lips part cleanly: every upper-lip skin vertex moves far less than the lower lip's.
+    skin_y = skin[:, 1]
+    lip_top = np.linalg.norm(mean_fit.vertices - face_model.mean[topo.LIP_OUTER_UPPER[5]], axis=1).argmin()
+    lip_bottom = np.linalg.norm(mean_fit.vertices - face_model.mean[topo.LIP_OUTER_LOWER[5]], axis=1).argmin()
+    assert skin_y[lip_bottom] > skin_y[lip_top] + 1.0
 
 
 def test_cranium_follows_the_matte(template, sample_subject, sample_fit):
