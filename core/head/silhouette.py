@@ -15,12 +15,15 @@ down, z into the head.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.face import topology as topo
-from core.geometry.pinhole import Intrinsics
 from core.head.template import REGION_NAMES
+
+if TYPE_CHECKING:  # the module itself needs no torch (which core.geometry.pinhole imports)
+    from core.geometry.pinhole import Intrinsics
 
 
 @dataclass(frozen=True)
