@@ -360,6 +360,12 @@ def build(data: Path) -> dict[str, np.ndarray]:
     labels = np.select([inside, face, ears, neck, back],
                        [REGION_NAMES.index(n) for n in ("inside", "face", "ears", "neck", "back")],
                        REGION_NAMES.index("scalp")).astype(np.uint8)
+    # The iris points have no skin under them: give them their closest point on the visible
+    # face (the lids) so that every correspondence lies on the face region.
+    visible = np.flatnonzero((labels[tris] == REGION_NAMES.index("face")).all(axis=1))
+    irises = np.arange(topo.NUM_MESH_VERTICES, topo.NUM_LANDMARKS)
+    itri, ibary, idist = surface.closest_points(mean[irises], deformed, tris[visible])
+    tri[irises], bary[irises], dist[irises] = visible[itri], ibary, idist
 
     # Targets, converted like the vertices (rotation and scale only).
     names, lower, deltas_dm = collect_targets(data, n_all)
