@@ -75,7 +75,9 @@ ANATOMICAL_PAIRS = (  # (hm08 vertex, FaceMesh landmark)
 PART_GROUPS = {"eye_left": "helper-l-eye", "eye_right": "helper-r-eye",
                "teeth_upper": "helper-upper-teeth", "teeth_lower": "helper-lower-teeth",
                "tongue": "helper-tongue"}
-JOINT_GROUPS = {"head": "joint-head", "neck": "joint-neck", "jaw": "joint-jaw",
+# The jaw's pivot is the head of the "jaw" bone in MPFB2's standard rig: the cube joint-mouth
+# (joint-jaw is near the chin).
+JOINT_GROUPS = {"head": "joint-head", "neck": "joint-neck", "jaw": "joint-mouth",
                 "eye_left": "joint-l-eye", "eye_right": "joint-r-eye"}
 
 # Modelling targets kept (folder -> file-name prefixes; None = all in the folder). Ear targets

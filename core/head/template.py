@@ -54,8 +54,9 @@ class HeadTemplate:
                                      direction is (incr - decr) / 2, else 0); upper bound is 1
     target_deltas: float32 [T, V, 3] cm per unit weight
     parts:        PartMesh per name in PART_NAMES
-    joints:       float32 [3] per name in JOINT_NAMES (head = skull base pivot, jaw = jaw pivot,
-                  eye_* = eyeball centres), cm
+    joints:       float32 [3] per name in JOINT_NAMES (MakeHuman rig joints: head = the head
+                  bone's pivot at the skull base, neck = the neck bone's lower end, jaw = the jaw
+                  bone's pivot, eye_* = eyeball centres), cm
     source_vertex: int32 [V]         hm08 vertex index of each template vertex
     """
 
