@@ -4,7 +4,8 @@
 
 For each portrait: prepare the subject, fit the head template, render it (Lambert shading,
 moderngl offscreen through EGL) at yaw -45..45 by 15 degrees and pitch -25, 0, 25, plus the
-photo with the fitted head's silhouette (photo camera) drawn over it, and a last row with the
+photo with the fitted head's silhouette (photo camera) drawn over it and the photo with the shaded
+head drawn over it at half opacity, and a last row with the
 head driven by the face model's jawOpen = 0.7 through ``core.head.drive`` (the audio path). One
 PNG per portrait. Pitch > 0 looks from above.
 Regions are tinted (face warm, scalp grey, ears green, neck blue, back of head violet, inside
@@ -40,14 +41,15 @@ FOV_DEG = 24.0
 
 VERTEX_SHADER = """
 #version 330
-uniform mat3 rot; uniform vec3 shift; uniform float focal; uniform float near; uniform float far;
+uniform mat3 rot; uniform vec3 shift; uniform vec4 proj; uniform float near; uniform float far;
 in vec3 pos; in vec3 nrm; in vec3 col;
 out vec3 v_nrm; out vec3 v_col;
 void main() {
     vec3 p = rot * pos + shift;          // OpenCV camera frame: x right, y down, z forward
     v_nrm = rot * nrm; v_col = col;
     float a = (far + near) / (far - near), b = -2.0 * far * near / (far - near);
-    gl_Position = vec4(focal * p.x, -focal * p.y, a * p.z + b, p.z);
+    // pixel u = f x / z + cx (centres at integers) -> NDC (u + 0.5) / W * 2 - 1, y flipped
+    gl_Position = vec4(proj.x * p.x + proj.z * p.z, -(proj.y * p.y + proj.w * p.z), a * p.z + b, p.z);
 }
 """
 FRAGMENT_SHADER = """
@@ -95,34 +97,62 @@ class HeadRenderer:
         self.size = size
         self.ctx = moderngl.create_standalone_context(backend="egl")
         self.prog = self.ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
-        self.fbo = self.ctx.simple_framebuffer((size, size), components=3)
+        self.fbos: dict[tuple[int, int], object] = {}
 
-    def render(self, rows: np.ndarray, center: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
-        """RGB uint8 [size, size, 3] of the head seen from (yaw, pitch) degrees."""
+    def draw(self, rows: np.ndarray, rot: np.ndarray, shift: np.ndarray, focal: float, cx: float,
+             cy: float, width: int, height: int) -> np.ndarray:
+        """RGB uint8 [height, width, 3]: head-frame rows seen by the pinhole camera
+        (p_cam = rot @ p + shift; pixels as in core.geometry.pinhole)."""
         import moderngl
 
-        r = rotation(yaw, pitch)
+        if (width, height) not in self.fbos:
+            self.fbos[width, height] = self.ctx.simple_framebuffer((width, height), components=3)
+        fbo = self.fbos[width, height]
         vbo = self.ctx.buffer(rows.tobytes())
         vao = self.ctx.vertex_array(self.prog, [(vbo, "3f 3f 3f", "pos", "nrm", "col")])
-        self.prog["rot"].write(r.T.astype("f4").tobytes())  # GLSL matrices are column-major
-        self.prog["shift"].value = tuple((np.array([0, 0, CAMERA_DISTANCE_CM]) - r @ center).tolist())
-        self.prog["focal"].value = 1.0 / np.tan(np.radians(FOV_DEG) / 2)
-        self.prog["near"].value, self.prog["far"].value = 10.0, 200.0
-        self.fbo.use()
+        self.prog["rot"].write(np.asarray(rot).T.astype("f4").tobytes())  # GLSL is column-major
+        self.prog["shift"].value = tuple(float(x) for x in shift)
+        self.prog["proj"].value = (2 * focal / width, 2 * focal / height,
+                                   2 * (cx + 0.5) / width - 1, 2 * (cy + 0.5) / height - 1)
+        self.prog["near"].value, self.prog["far"].value = 5.0, 500.0
+        fbo.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
-        self.fbo.clear(0.12, 0.12, 0.14, 1.0)
+        fbo.clear(0.12, 0.12, 0.14, 1.0)
         vao.render()
-        img = np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(self.size, self.size, 3)
+        img = np.frombuffer(fbo.read(components=3), np.uint8).reshape(height, width, 3)
         vao.release()
         vbo.release()
         return img[::-1].copy()
+
+    def render(self, rows: np.ndarray, center: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+        """RGB uint8 [size, size, 3] of the head seen from (yaw, pitch) degrees."""
+        r = rotation(yaw, pitch)
+        focal = 0.5 * self.size / np.tan(np.radians(FOV_DEG) / 2)
+        c = (self.size - 1) / 2
+        return self.draw(rows, r, np.array([0, 0, CAMERA_DISTANCE_CM]) - r @ center, focal, c, c,
+                         self.size, self.size)
+
+
+def photo_shaded(subject, head: FittedHead, renderer: HeadRenderer) -> np.ndarray:
+    """The photo with the shaded head drawn in the photo camera at half opacity."""
+    k = subject.intrinsics
+    img = renderer.draw(scene_arrays(head), subject.rotation, subject.translation, k.focal_px,
+                        k.cx, k.cy, k.width, k.height)
+    photo = subject.relief.appearance
+    drawn = np.any(img != renderer_background(), axis=2)
+    out = photo.copy()
+    out[drawn] = (0.5 * photo[drawn] + 0.5 * img[drawn]).astype(np.uint8)
+    return out
+
+
+def renderer_background() -> np.ndarray:
+    return np.round(np.array([0.12, 0.12, 0.14]) * 255).astype(np.uint8)
 
 
 def photo_overlay(subject, head: FittedHead) -> np.ndarray:
     """The photo (RGB uint8) with the head's silhouette in the photo camera: filled tint and
     outline, FaceMesh points in red."""
-    photo = np.clip(subject.relief.appearance * 255, 0, 255).astype(np.uint8) \
-        if subject.relief.appearance.dtype != np.uint8 else subject.relief.appearance.copy()
+    photo = subject.relief.appearance.copy()  # uint8 [H, W, 3]
     cam = head.vertices.astype(np.float64) @ subject.rotation.T + subject.translation
     uv = subject.intrinsics.project(cam)
     mask = np.zeros(photo.shape[:2], np.uint8)
@@ -162,10 +192,14 @@ def sheet(subject, head: FittedHead, renderer: HeadRenderer, title: str) -> np.n
     talking = talking_rows(subject, head)
     tiles.append(np.hstack([renderer.render(talking, center, yaw, 0) for yaw in YAWS]))
     grid = np.vstack(tiles)
-    over = photo_overlay(subject, head)
     h = grid.shape[0]
-    over = cv2.resize(over, (int(over.shape[1] * h / over.shape[0]), h), interpolation=cv2.INTER_AREA)
-    img = np.hstack([grid, over])
+    panels = []
+    for over in (photo_overlay(subject, head), photo_shaded(subject, head, renderer)):
+        panels.append(cv2.resize(over, (int(over.shape[1] * h / 2 / over.shape[0]), h // 2),
+                                 interpolation=cv2.INTER_AREA))
+    side = np.vstack(panels)
+    side = np.vstack([side, np.zeros((h - side.shape[0],) + side.shape[1:], np.uint8)])
+    img = np.hstack([grid, side])
     bar = np.full((28, img.shape[1], 3), 255, np.uint8)
     cv2.putText(bar, title, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     del s
