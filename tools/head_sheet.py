@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.head import surface  # noqa: E402
-from core.head.fit import FittedHead, fit_head  # noqa: E402
-from core.head.silhouette import Silhouette  # noqa: E402
-from core.head.template import REGION_NAMES, load_head_template  # noqa: E402
+from core.head import surface
+from core.head.fit import FittedHead, fit_head
+from core.head.silhouette import Silhouette
+from core.head.template import REGION_NAMES, load_head_template
 
 YAWS = tuple(range(-45, 46, 15))
 PITCHES = (-25, 0, 25)
@@ -165,7 +165,7 @@ def photo_overlay(subject, head: FittedHead) -> np.ndarray:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(out, contours, -1, (40, 255, 40), 1)
     for u, v in subject.intrinsics.project(subject.mesh.astype(np.float64)):
-        cv2.circle(out, (int(round(u)), int(round(v))), 1, (255, 40, 40), -1)
+        cv2.circle(out, (round(u), round(v)), 1, (255, 40, 40), -1)
     return out
 
 
@@ -217,6 +217,7 @@ def portraits() -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from core.errors import PortraitError
     from core.preprocess.pipeline import prepare
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in portraits():
         try:
             subject = prepare(path, cache_root=out / "cache").subject
-        except Exception as exc:  # a development face the pipeline refuses: note it, go on
+        except PortraitError as exc:  # a development face the pipeline refuses: note it, go on
             print(f"{path.name}: skipped ({exc})")
             continue
         t0 = time.perf_counter()

@@ -53,7 +53,7 @@ class Silhouette:
     translation: np.ndarray
 
     @staticmethod
-    def from_subject(subject) -> "Silhouette":
+    def from_subject(subject) -> Silhouette:
         """From a ``core.preprocess.subject.Subject``."""
         return Silhouette(subject.relief.alpha, subject.intrinsics, subject.rotation,
                           subject.translation)
@@ -72,7 +72,7 @@ def _matte_extent(sil: Silhouette, origin: np.ndarray, direction: np.ndarray,
     b = config.border_px
     for dist in np.arange(0.0, limit, config.step_px):
         u, v = origin + dist * direction
-        iu, iv = int(round(u)), int(round(v))
+        iu, iv = round(u), round(v)
         if not (b <= iu < w - b and b <= iv < h - b):
             return None
         if sil.alpha[iv, iu] < config.matte_threshold:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
+from scipy.sparse import csgraph
 
 from core.face import topology as topo
 from core.head import surface
@@ -180,7 +180,7 @@ def test_expression_binding_moves_the_face_only(mean_fit, face_model):
     assert (bind.move_part("teeth_lower", lower, dv) - lower)[:, 1].mean() > 0.8  # drops
     upper = mean_fit.parts["teeth_upper"][0]
     np.testing.assert_array_equal(bind.move_part("teeth_upper", upper, dv), upper)
-    r, t = bind.jaw_motion(dv)
+    r, _ = bind.jaw_motion(dv)
     angle = np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
     assert 8 < angle < 25  # the face model opens the jaw by 18 degrees at jawOpen = 1
     # The lips part cleanly: every upper-lip skin vertex moves far less than the lower lip's.
