@@ -101,7 +101,7 @@ ICP_ANCHOR = 1e-3  # weight pulling every vertex to its previous place (keeps th
 FACE_LABEL_MAX_CM = 0.6  # deformed-template vertices this close to the face mesh are "face"
 FACE_INSIDE_MAX_CM = 2.5  # ... and so are those behind it this far (eye sockets, mouth)
 INSIDE_DEPTH_CM = 0.2  # face vertices this far behind the face surface are "inside"
-ENCLOSED_START_CM, ENCLOSED_MAX_CM = 0.05, 6.0  # ray from a vertex along its normal
+ENCLOSED_START_CM, ENCLOSED_MAX_CM = 0.05, 30.0  # ray from a vertex along its normal
 INSIDE_MIN_NEIGHBOURS, INSIDE_CLEANUP = 2, 2  # passes dropping "inside" with fewer such neighbours
 
 
@@ -349,11 +349,11 @@ def build(data: Path) -> dict[str, np.ndarray]:
     for _ in range(INSIDE_CLEANUP):  # isolated specks on the visible face stay face
         inside &= (adj @ inside.astype(float)) >= INSIDE_MIN_NEIGHBOURS
     ears = ear_vertices(data, n_all)[keep] & ~face
-    # Skin that looks into the head (a ray along its normal meets the skin again): the mouth
-    # bag's depths and the nostrils, wherever the face rules above left them.
+    # Skin that looks into the head (a ray along its normal meets the skin again, not an ear):
+    # the mouth bag's depths and the nostrils, wherever the face rules above left them.
     normals = surface.vertex_normals(head, tris)
-    enclosed = surface.ray_hits(head + ENCLOSED_START_CM * normals, normals, head, tris,
-                                ENCLOSED_MAX_CM) & ~ears
+    hit = surface.ray_hits(head + ENCLOSED_START_CM * normals, normals, head, tris, ENCLOSED_MAX_CM)
+    enclosed = (hit >= 0) & ~ears & ~ears[tris[np.maximum(hit, 0)]].any(axis=1)
     inside |= enclosed & ~np.isin(np.arange(len(head)), tris[tri[:topo.NUM_MESH_VERTICES]])
     mh = verts_dm[keep]
     neck = ~face & ~ears & (mh[:, 1] < NECK_TOP_DM)

@@ -153,12 +153,12 @@ def on_boundary(triangles: np.ndarray, tri: np.ndarray, bary: np.ndarray, eps: f
 def ray_hits(origins: np.ndarray, directions: np.ndarray, vertices: np.ndarray,
              triangles: np.ndarray, max_distance: float, min_distance: float = 1e-3,
              chunk: int = 64) -> np.ndarray:
-    """Whether each ray (origin [N, 3], unit direction [N, 3]) hits the mesh between
-    ``min_distance`` and ``max_distance`` (Moller-Trumbore, both faces). Returns bool [N]."""
+    """The first triangle each ray (origin [N, 3], unit direction [N, 3]) hits between
+    ``min_distance`` and ``max_distance`` (Moller-Trumbore, both faces), or -1. Returns int [N]."""
     v = np.asarray(vertices, np.float64)
     t = np.asarray(triangles)
     a, e1, e2 = v[t[:, 0]], v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]]
-    out = np.zeros(len(origins), bool)
+    out = np.full(len(origins), -1, np.int64)
     for s in range(0, len(origins), chunk):
         o = np.asarray(origins[s:s + chunk], np.float64)[:, None, :]
         d = np.asarray(directions[s:s + chunk], np.float64)[:, None, :]
@@ -172,5 +172,7 @@ def ray_hits(origins: np.ndarray, directions: np.ndarray, vertices: np.ndarray,
         w = np.sum(d * q, axis=-1) * inv
         dist = np.sum(e2[None] * q, axis=-1) * inv
         hit = ok & (u >= 0) & (w >= 0) & (u + w <= 1) & (dist > min_distance) & (dist < max_distance)
-        out[s:s + chunk] = hit.any(axis=1)
+        dist = np.where(hit, dist, np.inf)
+        first = np.argmin(dist, axis=1)
+        out[s:s + chunk] = np.where(hit.any(axis=1), first, -1)
     return out
