@@ -4,8 +4,13 @@
 points to the subject's mesh, (2) MakeHuman identity target weights by bounded, ridge-regularised
 least squares on those points, (3) a smooth displacement (bi-Laplacian regularised, solved with
 scipy.sparse) that brings the corresponded points onto the subject's mesh while the skull, ears
-and neck follow smoothly. Eyeballs, teeth, tongue and joints move with the fit (rigidly, by the
-mean displacement of the skin vertices nearest to them).
+and neck follow smoothly; hidden skin (region "inside") takes the displacement of the nearest
+face-surface vertices; (4) optionally, the cranium is scaled toward the person matte
+(``core.head.silhouette``). Eyeballs, teeth and tongue move rigidly with the fit (by the mean
+displacement at the FaceMesh points of their lids or lips), the head and neck joints by that of
+the skin vertices nearest to them.
+
+``fit_subject_head(subject)`` does this for a prepared ``Subject``.
 
 All positions: head frame of ``core.face.basis_builder`` (cm; x subject's left, y down, z into
 the head).
@@ -66,6 +71,7 @@ class FittedHead:
     scale, rotation, translation:    the similarity template -> subject (float, [3, 3], [3])
     landmark_residual: float32 [478] distance of each corresponded template point to the
                      subject's point after the fit, cm (iris points are not fitted)
+    notes:           what the optional steps did (e.g. the cranium's scale ratios)
     """
 
     vertices: np.ndarray
@@ -188,3 +194,13 @@ def fit_head(template: HeadTemplate, face_mesh_head: np.ndarray,
     return FittedHead(vertices.astype(np.float32), template.triangles, template.regions, parts,
                       joints, weights.astype(np.float32), float(s), r, t,
                       residual.astype(np.float32), notes)
+
+
+def fit_subject_head(subject, use_silhouette: bool = False, config: HeadFitConfig = HeadFitConfig(),
+                     template: HeadTemplate | None = None) -> FittedHead:
+    """The head of a prepared ``core.preprocess.subject.Subject`` (its ``head_mesh``; with
+    ``use_silhouette`` also its person matte and camera)."""
+    from core.head.template import load_head_template
+
+    sil = Silhouette.from_subject(subject) if use_silhouette else None
+    return fit_head(template or load_head_template(), subject.head_mesh, config, silhouette=sil)

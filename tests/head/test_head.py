@@ -213,3 +213,11 @@ def test_cranium_follows_the_matte(template, sample_subject, sample_fit):
     np.testing.assert_array_equal(head.vertices[fixed], sample_fit.vertices[fixed])
     assert head.residual_cm == sample_fit.residual_cm
     assert head.notes and "cranium" in head.notes[0]
+
+
+def test_fit_subject_head_is_fit_head(sample_subject, sample_fit):
+    from core.head.fit import fit_subject_head
+
+    np.testing.assert_array_equal(fit_subject_head(sample_subject).vertices, sample_fit.vertices)
+    with_matte = fit_subject_head(sample_subject, use_silhouette=True)
+    assert with_matte.notes and not sample_fit.notes
