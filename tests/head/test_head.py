@@ -69,6 +69,11 @@ def test_asset_shapes_and_units(template):
     assert nose[2] < ears[:, 2].min() and nose[1] > v[:, 1].min() + 10
     eyes = template.joints["eye_left"] - template.joints["eye_right"]
     assert 5.0 < eyes[0] < 7.5 and abs(eyes[1]) < 0.2
+    lm = template.landmark_points()
+    corners = lm[[topo.MOUTH_CORNER_LEFT, topo.MOUTH_CORNER_RIGHT]].mean(axis=0)
+    jaw = template.joints["jaw"]  # the jaw's pivot: above and well behind the mouth corners
+    assert jaw[1] < corners[1] - 1.0 and jaw[2] > corners[2] + 5.0 and abs(jaw[0]) < 0.1
+    assert template.joints["head"][2] > jaw[2] and template.joints["neck"][1] > jaw[1] + 5.0
 
 
 def test_skin_is_closed_except_the_neck_cut(template):
