@@ -37,6 +37,7 @@ from core.render.deformation import Deformer, FrameDeformation
 from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
 from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
+from core.render.raster.head_layer import HeadLayerConfig, MovingHead, build_head_layer
 from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh
 from core.render.raster.surface import DeformedMesh
 from core.render.relief_renderer import ReliefScene, render_relief
@@ -60,7 +61,8 @@ class Engine:
 
     def __init__(self, subject: Subject, device: str | torch.device = "auto", model: FaceModel | None = None,
                  config: RenderConfig = RenderConfig(), expression: ExpressionConfig = ExpressionConfig(),
-                 renderer: str = DEFAULT_RENDERER, mesh: MeshConfig = MeshConfig()):
+                 renderer: str = DEFAULT_RENDERER, mesh: MeshConfig = MeshConfig(),
+                 head: HeadLayerConfig | None = HeadLayerConfig()):
         if renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
         self.subject = subject
@@ -86,11 +88,22 @@ class Engine:
         self._last: tuple[tuple, RenderResult] | None = None
         self.raster: RasterRenderer | None = None
         if renderer != "march":
-            self._start_raster(renderer, mesh)
+            self._start_raster(renderer, mesh, head)
         self.renderer = "raster" if self.raster is not None else "march"
 
-    def _start_raster(self, renderer: str, mesh_config: MeshConfig) -> None:
+    def _start_raster(self, renderer: str, mesh_config: MeshConfig, head_config: HeadLayerConfig | None) -> None:
         mesh = build_relief_mesh(self.scene, mesh_config, self.config.hidden_side)
+        self.head = None
+        head_layer = None
+        if head_config is not None:
+            from core.head.drive import expression_binding
+            from core.head.fit import fit_subject_head
+
+            fitted = fit_subject_head(self.subject)
+            rot = np.asarray(self.subject.rotation, np.float64)
+            head_layer = build_head_layer(self.scene, fitted, rot, np.asarray(self.subject.translation, np.float64),
+                                          head_config)
+            self.head = MovingHead(head_layer, expression_binding(fitted, self.subject.head_mesh, self.model.triangles), rot)
         scene = self.scene
         background = BackgroundPlane(
             np.clip(scene.background[0].permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8),
@@ -98,7 +111,8 @@ class Engine:
         appearance = scene.appearance[0].permute(1, 2, 0).cpu().numpy()
         try:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
-                                         self.config.hidden_side)
+                                         self.config.hidden_side, head=head_layer,
+                                         head_shade=head_config.fill_shade if head_config else (1.0, 0.0))
         except RasterUnavailable as err:
             if renderer == "raster":
                 raise
@@ -176,13 +190,14 @@ class Engine:
                        times: dict[str, float], t0: float) -> RenderResult:
         """The fast path: the deformed person mesh rasterised with OpenGL."""
         dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
-        positions = None
+        positions = head_positions = None
         if face.key() != self._mesh_key:
             positions = self.mesh.positions(dv)
+            head_positions = self.head.positions(dv) if self.head is not None else None
             self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        raw = self.raster.render(cam, positions)
+        raw = self.raster.render(cam, positions, head_positions)
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)

@@ -26,7 +26,11 @@ def coeffs(**values) -> tuple[float, ...]:
 
 @pytest.fixture(scope="module")
 def engines(sample_subject):
-    raster = Engine(sample_subject, "cpu", renderer="raster")
+    """The rasteriser and the ray marcher over the same scene (the relief: no head layer, no fade
+    at the photo's frame)."""
+    from core.render.raster.relief_mesh import MeshConfig
+
+    raster = Engine(sample_subject, "cpu", renderer="raster", head=None, mesh=MeshConfig(frame_fade_share=0.0))
     yield raster, Engine(sample_subject, "cpu", renderer="march")
     raster.close()
 
@@ -93,10 +97,11 @@ def test_mesh_mapping_matrix_matches_the_grid_lookup(engines, sample_subject):
     np.testing.assert_allclose(fast, ref, atol=2e-4)
 
 
-def test_photo_view_reproduces_the_portrait(engines, sample_subject, sample_portrait):
+def test_photo_view_reproduces_the_portrait(sample_subject, sample_portrait):
+    """With the head layer (the default) the photo's view is still the photo."""
     from PIL import Image
 
-    raster, _ = engines
+    raster = Engine(sample_subject, "cpu", renderer="raster")
     photo = np.asarray(Image.open(sample_portrait).convert("RGB")).astype(float)
     out = raster.render(FrameRequest(framing="photo", size=photo.shape[0], motion=MotionParams(alpha_m=0.0)))
     uv = sample_subject.intrinsics.project(sample_subject.mesh.astype(np.float64))
@@ -104,6 +109,14 @@ def test_photo_view_reproduces_the_portrait(engines, sample_subject, sample_port
     x1, y1 = np.ceil(uv.max(axis=0)).astype(int)
     mse = np.mean((out[y0:y1, x0:x1].astype(float) - photo[y0:y1, x0:x1]) ** 2)
     assert 10 * np.log10(255.0**2 / mse) >= 30.0
+    # Speaking moves the face; the background and the torso far from it stay still.
+    closed = raster.render(FrameRequest(framing="photo", size=256, coefficients=coeffs(), mask_window=1)).astype(float)
+    opened = raster.render(FrameRequest(framing="photo", size=256, coefficients=coeffs(jawOpen=1.0), mask_window=1))
+    diff = np.abs(opened.astype(float) - closed).mean(axis=2)
+    far = np.ones_like(diff, bool)
+    far[max(y0 // 2 - 20, 0):y1 // 2 + 30, max(x0 // 2 - 20, 0):x1 // 2 + 20] = False
+    assert diff[far].mean() < 1.0
+    raster.close()
 
 
 def test_renders_from_any_thread(engines):
@@ -152,3 +165,35 @@ def test_background_quad_covers_wide_turns(engines):
         cam: ViewCamera = raster.camera(FrameRequest(pose=pose, size=128))
         image = raster.raster.render(cam).rgb
         assert not (image == clear).all(axis=2).any()
+
+
+def test_head_layer_closes_a_tight_crop_from_the_side(sample_subject, sample_portrait, tmp_path):
+    """A photo cropped to the face box plus 10 %: turned 45 degrees, the head's whole outline
+    (the fitted head projected into the view) is filled by the scene's person layers; with the
+    relief alone the photo's frame shows as a straight cut with the background behind it."""
+    import cv2
+    from PIL import Image
+
+    from core.preprocess.pipeline import prepare
+
+    uv = sample_subject.intrinsics.project(sample_subject.mesh.astype(np.float64))
+    (x0, y0), (x1, y1) = uv.min(axis=0), uv.max(axis=0)
+    gx, gy = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    rgb = np.asarray(Image.open(sample_portrait).convert("RGB"))
+    Image.fromarray(rgb[int(y0 - gy):int(y1 + gy), int(x0 - gx):int(x1 + gx)]).save(tmp_path / "tight.png")
+    subject = prepare(tmp_path / "tight.png", cache_root=tmp_path / "cache").subject
+    with_head = Engine(subject, "cpu", renderer="raster")
+    relief_only = Engine(subject, "cpu", renderer="raster", head=None)
+    shares = []
+    for engine in (with_head, relief_only):
+        for pose in (OrbitPose(45.0, 0.0), OrbitPose(-45.0, 25.0)):
+            cam = engine.camera(FrameRequest(pose=pose, size=128))
+            outline = np.zeros((128, 128), np.uint8)
+            fitted = with_head.head.layer.positions - with_head.head.layer.offsets
+            cv2.fillConvexPoly(outline, cv2.convexHull(np.round(cam.project(fitted.astype(np.float64))).astype(np.int32)), 1)
+            inner = cv2.erode(outline, np.ones((7, 7), np.uint8)) > 0
+            covered = np.isfinite(engine.raster.render(cam).hit_depth)
+            shares.append(covered[inner].mean())
+        engine.close()
+    assert min(shares[:2]) > 0.93, shares  # measured 0.95 / 0.95 (relief alone 0.87 / 0.80)
+    assert max(shares[2:]) < min(shares[:2]) - 0.05, shares

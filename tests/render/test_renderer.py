@@ -13,6 +13,7 @@ from core.engine import Engine, FrameRequest
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
+from core.render.raster.relief_mesh import MeshConfig
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
 
@@ -30,8 +31,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module", params=["raster", "march"])
 def engine(sample_subject, request):
-    """Every test runs with both fast paths: the OpenGL rasteriser and the torch ray marcher."""
-    return Engine(sample_subject, "cpu", renderer=request.param)
+    """Every test runs with both fast paths: the OpenGL rasteriser and the torch ray marcher, over
+    the same scene (the relief; the rasteriser's head layer has no ray-marched counterpart and is
+    tested in test_raster.py)."""
+    return Engine(sample_subject, "cpu", renderer=request.param, head=None, mesh=MeshConfig(frame_fade_share=0.0))
 
 
 def face_box(subject, scale=1.0):
@@ -175,7 +178,7 @@ def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tm
     nose's steep hidden side used to mirror from far-apart points). Measured: march 0.23 levels /
     0.11 % off by > 30; raster (its mesh 2.7 geometry pixels apart) 0.99 / 0.36 %."""
     subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path).subject
-    engine = Engine(subject, "cpu", renderer=renderer)
+    engine = Engine(subject, "cpu", renderer=renderer, head=None, mesh=MeshConfig(frame_fade_share=0.0))
     req = FrameRequest(framing="photo", pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)

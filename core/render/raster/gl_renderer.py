@@ -28,6 +28,7 @@ import numpy as np
 from core.geometry.pinhole import Intrinsics
 from core.render.camera import ViewCamera
 from core.render.config import HiddenSideConfig
+from core.render.raster.head_layer import HeadLayer
 from core.render.raster.relief_mesh import ReliefMesh
 
 # The z attachment's value where no person surface was drawn. Zero, not a huge number: blending
@@ -39,6 +40,20 @@ CLEAR_RGB = (1.0, 0.0, 1.0)  # never shown: the background quad covers every pix
 
 class RasterUnavailable(RuntimeError):
     """No OpenGL 3.3 context could be created (no EGL / driver); the ray marcher is used instead."""
+
+
+@dataclass(frozen=True)
+class FrameFadeConfig:
+    """How far the view must turn from the photo's before the relief fades where the photo's
+    frame cut it (``ReliefMesh.frame_edge``): degrees between the view's and the photo's axes."""
+
+    start_deg: float = 4.0
+    full_deg: float = 15.0
+
+    def __call__(self, forward: np.ndarray) -> float:
+        """forward: the view camera's axis in the world [3] (the photo's is +z)."""
+        angle = np.degrees(np.arccos(np.clip(forward[2] / np.linalg.norm(forward), -1.0, 1.0)))
+        return float(np.clip((angle - self.start_deg) / (self.full_deg - self.start_deg), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -75,21 +90,25 @@ uniform mat4 view_proj;
 uniform vec3 eye;
 uniform vec3 head_x;
 uniform vec2 view_turn;
+uniform float frame_fade;
 in vec3 position;
 in vec2 texcoord;
 in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
+in float frame_edge;
 out vec2 v_tex;
 out vec2 v_mirror;
 out float v_weight;
 out float v_z;
+out float v_keep;
 void main() {
     gl_Position = view_proj * vec4(position, 1.0);
     float to_view = -dot(normalize(position - eye), head_x);
     float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
     float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
     v_weight = mirror_weight * toward;
+    v_keep = 1.0 - frame_edge * frame_fade;
     v_tex = texcoord;
     v_mirror = mirror_coord;
     v_z = position.z;
@@ -104,15 +123,60 @@ in vec2 v_tex;
 in vec2 v_mirror;
 in float v_weight;
 in float v_z;
+in float v_keep;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
     vec4 app = texture(appearance, v_tex);
+    app.a *= v_keep;
     vec3 rgb = app.rgb;
     if (v_weight > min_weight) {
         rgb = mix(rgb, texture(appearance, v_mirror).rgb, v_weight);
     }
     colour = vec4(rgb, app.a);
+    surface_z = vec4(v_z, 0.0, 0.0, 1.0);
+}
+"""
+
+_HEAD_VS = """
+#version 330
+uniform mat4 view_proj;
+uniform vec3 eye;
+uniform vec2 shade;
+in vec3 position;
+in vec2 texcoord;
+in float seen;
+in vec3 fill;
+in vec3 normal;
+out vec2 v_tex;
+out float v_seen;
+out vec3 v_fill;
+out float v_z;
+void main() {
+    gl_Position = view_proj * vec4(position, 1.0);
+    v_tex = texcoord;
+    v_seen = seen;
+    float facing = max(dot(normal, normalize(eye - position)), 0.0);
+    v_fill = fill * (shade.x + shade.y * facing);
+    v_z = position.z;
+}
+"""
+
+_HEAD_FS = """
+#version 330
+uniform sampler2D appearance;
+in vec2 v_tex;
+in float v_seen;
+in vec3 v_fill;
+in float v_z;
+layout(location = 0) out vec4 colour;
+layout(location = 1) out vec4 surface_z;
+void main() {
+    vec3 rgb = v_fill;
+    if (v_seen > 0.004) {
+        rgb = mix(rgb, texture(appearance, v_tex).rgb, v_seen);
+    }
+    colour = vec4(rgb, 1.0);
     surface_z = vec4(v_z, 0.0, 0.0, 1.0);
 }
 """
@@ -196,23 +260,30 @@ class RasterRenderer:
     """Owns the OpenGL context, the subject's textures and buffers, and one framebuffer per size."""
 
     def __init__(self, mesh: ReliefMesh, appearance: np.ndarray, background: BackgroundPlane,
-                 head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig()):
+                 head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
+                 head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
+                 head_shade: tuple[float, float] = (0.55, 0.45)):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
-        head_x: the head frame's x axis in the world [3] (the hidden-side view term)."""
+        head_x: the head frame's x axis in the world [3] (the hidden-side view term);
+        head: the fitted whole head, drawn behind the relief (None: the relief alone)."""
         self.mesh = mesh
+        self.head = head
+        self.frame_fade = frame_fade
         self.hidden = hidden
         self.near = clip.near_cm
         self.far = clip.far_margin * max(background.depth_cm, 10.0)
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl")
         try:
-            self._gl.submit(self._setup, _as_rgba8(appearance), background, np.asarray(head_x, np.float32)).result()
+            self._gl.submit(self._setup, _as_rgba8(appearance), background, np.asarray(head_x, np.float32),
+                            head_shade).result()
         except Exception:
             self._gl.shutdown(wait=True)
             raise
         self._framebuffers: dict[tuple[int, int], object] = {}
 
     # ------------------------------------------------------------------ set-up (GL thread)
-    def _setup(self, appearance: np.ndarray, background: BackgroundPlane, head_x: np.ndarray) -> None:
+    def _setup(self, appearance: np.ndarray, background: BackgroundPlane, head_x: np.ndarray,
+               head_shade: tuple[float, float]) -> None:
         import moderngl
 
         ctx = self.ctx = create_context()
@@ -232,14 +303,27 @@ class RasterRenderer:
         self.person_program["appearance"].value = 0
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
-        static = np.concatenate([m.texcoords, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None]],
-                                axis=1).astype(np.float32)
+        static = np.concatenate([m.texcoords, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
+                                 m.frame_edge[:, None]], axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "2f 2f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x"),
+            (self.static, "2f 2f 1f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge"),
         ], index_buffer=self.indices, index_element_size=4)
+
+        self.head_vao = None
+        if self.head is not None:
+            hd = self.head
+            self.head_program = ctx.program(vertex_shader=_HEAD_VS, fragment_shader=_HEAD_FS)
+            self.head_program["appearance"].value = 0
+            self.head_positions = ctx.buffer(np.ascontiguousarray(hd.positions, np.float32).tobytes(), dynamic=True)
+            self.head_program["shade"].value = tuple(float(x) for x in head_shade)
+            head_static = np.concatenate([hd.texcoords, hd.seen[:, None], hd.colours, hd.normals], axis=1).astype(np.float32)
+            self.head_vao = ctx.vertex_array(self.head_program, [
+                (self.head_positions, "3f", "position"),
+                (ctx.buffer(np.ascontiguousarray(head_static).tobytes()), "2f 1f 3f 3f", "texcoord", "seen", "fill", "normal"),
+            ], index_buffer=ctx.buffer(np.ascontiguousarray(hd.triangles, np.int32).tobytes()), index_element_size=4)
 
         self.background_program = ctx.program(vertex_shader=_BACKGROUND_VS, fragment_shader=_BACKGROUND_FS)
         self.background_program["background"].value = 1
@@ -260,12 +344,15 @@ class RasterRenderer:
         return fbo
 
     # ------------------------------------------------------------------ per frame
-    def render(self, camera: ViewCamera, positions: np.ndarray | None = None) -> RasterImage:
-        """Draw the scene from ``camera``; ``positions`` float32 [V, 3] are the deformed mesh
-        vertices (world, cm), None keeps the last ones."""
-        return self._gl.submit(self._render, camera, positions).result()
+    def render(self, camera: ViewCamera, positions: np.ndarray | None = None,
+               head_positions: np.ndarray | None = None) -> RasterImage:
+        """Draw the scene from ``camera``; ``positions`` float32 [V, 3] are the deformed relief
+        mesh's vertices and ``head_positions`` [Vh, 3] the head layer's (world, cm); None keeps
+        the last ones."""
+        return self._gl.submit(self._render, camera, positions, head_positions).result()
 
-    def _render(self, camera: ViewCamera, positions: np.ndarray | None) -> RasterImage:
+    def _render(self, camera: ViewCamera, positions: np.ndarray | None,
+                head_positions: np.ndarray | None = None) -> RasterImage:
         import moderngl
 
         ctx = self.ctx
@@ -279,11 +366,21 @@ class RasterRenderer:
         self.background_program["view_proj"].write(matrix)
         ctx.disable(moderngl.BLEND)
         self.quad.render(moderngl.TRIANGLES)
+        self.appearance.use(0)
+        if self.head_vao is not None:
+            if head_positions is not None:
+                self.head_positions.write(np.ascontiguousarray(head_positions, np.float32).tobytes())
+            self.head_program["view_proj"].write(matrix)
+            self.head_program["eye"].value = tuple(float(x) for x in camera.position)
+            ctx.enable(moderngl.CULL_FACE)
+            self.head_vao.render(moderngl.TRIANGLES)
+            ctx.disable(moderngl.CULL_FACE)
         if positions is not None:
             self.positions.write(np.ascontiguousarray(positions, np.float32).tobytes())
         self.appearance.use(0)
         self.person_program["view_proj"].write(matrix)
         self.person_program["eye"].value = tuple(float(x) for x in camera.position)
+        self.person_program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         # A height field is solid behind its surface: a ray never sees the surface from behind

@@ -28,6 +28,9 @@ class MeshConfig:
 
     vertex_budget: int = 24_000  # grid vertices over the person at most (sets the grid step) ...
     min_step_px: int = 1  # ... with a step of at least this many geometry pixels
+    frame_fade_share: float = 0.06  # where the photo's frame cuts the person, the relief fades out over
+    # this share of the photo's shorter side when the view turns away from the photo's (see frame_edge;
+    # 0 = no fade)
 
 
 @dataclass
@@ -39,6 +42,9 @@ class ReliefMesh:
     mirror_coords: float32 [V, 2]  texcoords of the vertex's left/right mirror point
     mirror_weight: float32 [V]     hidden-side fill weight without its view term (0..1)
     to_photo_x:    float32 [V]     head-frame x of the unit vector from the vertex to the photo camera
+    frame_edge:    float32 [V]     1 on the photo's frame, falling to 0 over ``frame_fade_share``: where
+                   the frame cut the person, turned views fade the relief out there (a straight cut
+                   through hair or a chin would show as an edge; the head layer behind continues it)
     triangles:     int32 [F, 3]
     step_px:       grid step in geometry pixels (may be fractional)
     """
@@ -48,6 +54,7 @@ class ReliefMesh:
     mirror_coords: np.ndarray
     mirror_weight: np.ndarray
     to_photo_x: np.ndarray
+    frame_edge: np.ndarray
     triangles: np.ndarray
     step_px: float
 
@@ -116,8 +123,13 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     triangles = np.where(keep_ae[:, None], tri_ae, tri_bd).astype(np.int32)
     uv_photo = photo.project(positions)
     mirror_uv, weight, to_photo_x = _hidden_side(scene, positions, uv_photo, hidden)
+    border = np.minimum.reduce([uv_photo[:, 0] + 0.5, photo.width - 0.5 - uv_photo[:, 0],
+                                uv_photo[:, 1] + 0.5, photo.height - 0.5 - uv_photo[:, 1]])
+    fade_px = config.frame_fade_share * min(photo.width, photo.height)
+    edge = 1.0 - np.clip(border / fade_px, 0.0, 1.0) if fade_px > 0 else np.zeros(len(border))
     return ReliefMesh(positions.astype(np.float32), _texcoords(uv_photo, photo), _texcoords(mirror_uv, photo),
-                      weight.astype(np.float32), to_photo_x.astype(np.float32), triangles, step)
+                      weight.astype(np.float32), to_photo_x.astype(np.float32), edge.astype(np.float32),
+                      triangles, step)
 
 
 def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
