@@ -27,6 +27,7 @@ import torch
 
 from core.device import resolve_device
 from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
+from core.face import topology as topo
 from core.face.face_model import FaceModel, load_face_model
 from core.options import DEFAULT_RENDERER, RENDERERS
 from core.preprocess.subject import Subject
@@ -38,7 +39,7 @@ from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
 from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
 from core.render.raster.head_layer import HeadLayerConfig, MovingHead, build_head_layer
-from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh
+from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh, mouth_region_mask
 from core.render.raster.surface import DeformedMesh
 from core.render.relief_renderer import ReliefScene, render_relief
 from core.render.surface import FastSurface, ReferenceSurface
@@ -92,7 +93,10 @@ class Engine:
         self.renderer = "raster" if self.raster is not None else "march"
 
     def _start_raster(self, renderer: str, mesh_config: MeshConfig, head_config: HeadLayerConfig | None) -> None:
-        mesh = build_relief_mesh(self.scene, mesh_config, self.config.hidden_side)
+        photo = self.subject.intrinsics
+        lips = photo.project(self.subject.mesh[list(topo.outer_lip_polygon())].astype(np.float64))
+        mesh = build_relief_mesh(self.scene, mesh_config, self.config.hidden_side,
+                                 mouth_region_mask(lips, photo.width, photo.height))
         self.head = None
         head_layer = None
         if head_config is not None:
@@ -201,7 +205,7 @@ class Engine:
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)
-        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam)
+        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, raw.mouth_surface)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0

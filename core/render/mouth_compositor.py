@@ -60,11 +60,13 @@ class MouthCompositor:
         return [self.lip_polygon(face) for face in faces.window]
 
     def composite(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
-                  vertices: np.ndarray, camera: ViewCamera) -> np.ndarray:
+                  vertices: np.ndarray, camera: ViewCamera, mouth_surface: np.ndarray | None = None) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
 
         rgb: float32 [S, S, 3] in 0..255;  hit_depth: float32 [S, S] world z of the person hit (cm,
-        +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame.
+        +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  mouth_surface:
+        float32 [S, S] or None, how much the surface in view is the mouth's own (lips, opening):
+        the interior shows only there (in side views the lip polygon reaches past the lips).
         Returns M, float32 [S, S]."""
         size = camera.intrinsics.width
         head_now = np.asarray(vertices, np.float64)
@@ -74,6 +76,8 @@ class MouthCompositor:
         # and beyond the head's silhouette (in side views the lip polygon can reach past it).
         lips_z = self.to_world(head_now[_LIP_POLYGON])[:, 2].min()
         mask *= np.isfinite(hit_depth) & (hit_depth >= lips_z - cfg.occluder_margin_cm)
+        if mouth_surface is not None:
+            mask *= np.clip(mouth_surface, 0.0, 1.0)
         ys, xs = np.nonzero(mask > cfg.threshold)
         if len(ys) == 0:
             return mask

@@ -97,11 +97,13 @@ in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
 in float frame_edge;
+in float mouth_region;
 out vec2 v_tex;
 out vec2 v_mirror;
 out float v_weight;
 out float v_z;
 out float v_keep;
+out float v_mouth;
 void main() {
     gl_Position = view_proj * vec4(position, 1.0);
     float to_view = -dot(normalize(position - eye), head_x);
@@ -109,6 +111,7 @@ void main() {
     float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
     v_weight = mirror_weight * toward;
     v_keep = 1.0 - frame_edge * frame_fade;
+    v_mouth = mouth_region;
     v_tex = texcoord;
     v_mirror = mirror_coord;
     v_z = position.z;
@@ -124,6 +127,7 @@ in vec2 v_mirror;
 in float v_weight;
 in float v_z;
 in float v_keep;
+in float v_mouth;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
@@ -134,7 +138,7 @@ void main() {
         rgb = mix(rgb, texture(appearance, v_mirror).rgb, v_weight);
     }
     colour = vec4(rgb, app.a);
-    surface_z = vec4(v_z, 0.0, 0.0, 1.0);
+    surface_z = vec4(v_z, v_mouth, 0.0, 1.0);
 }
 """
 
@@ -210,10 +214,12 @@ void main() {
 @dataclass
 class RasterImage:
     """rgb uint8 [H, W, 3]; hit_depth float32 [H, W] (cm, world z of the person surface, +inf
-    where the pixel shows only the background)."""
+    where the pixel shows only the background); mouth_surface float32 [H, W]: how much the
+    surface in view is the photo's lips and mouth opening (``ReliefMesh.mouth_region``)."""
 
     rgb: np.ndarray
     hit_depth: np.ndarray
+    mouth_surface: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -304,12 +310,13 @@ class RasterRenderer:
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
         static = np.concatenate([m.texcoords, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
-                                 m.frame_edge[:, None]], axis=1).astype(np.float32)
+                                 m.frame_edge[:, None], m.mouth_region[:, None]], axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "2f 2f 1f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge"),
+            (self.static, "2f 2f 1f 1f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge",
+             "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4)
 
         self.head_vao = None
@@ -338,7 +345,7 @@ class RasterRenderer:
             ctx = self.ctx
             fbo = ctx.framebuffer(
                 color_attachments=[ctx.renderbuffer((width, height), 4),
-                                   ctx.renderbuffer((width, height), 1, dtype="f4")],
+                                   ctx.renderbuffer((width, height), 2, dtype="f4")],
                 depth_attachment=ctx.depth_renderbuffer((width, height)))
             self._framebuffers[(width, height)] = fbo
         return fbo
@@ -391,10 +398,11 @@ class RasterRenderer:
         self.person.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.CULL_FACE)
         rgb = np.frombuffer(fbo.read(components=3, attachment=0, alignment=1), np.uint8).reshape(k.height, k.width, 3)
-        z = np.frombuffer(fbo.read(components=1, attachment=1, dtype="f4", alignment=1), np.float32)
-        z = z.reshape(k.height, k.width)
+        surface = np.frombuffer(fbo.read(components=2, attachment=1, dtype="f4", alignment=1), np.float32)
+        surface = surface.reshape(k.height, k.width, 2)
+        z = surface[..., 0]
         hit = np.where(z > MISS_Z, z, np.float32(np.inf))
-        return RasterImage(rgb.copy(), hit)
+        return RasterImage(rgb.copy(), hit, np.ascontiguousarray(surface[..., 1]))
 
     def close(self) -> None:
         """Release the GL objects and stop the GL thread."""

@@ -42,6 +42,8 @@ class ReliefMesh:
     mirror_coords: float32 [V, 2]  texcoords of the vertex's left/right mirror point
     mirror_weight: float32 [V]     hidden-side fill weight without its view term (0..1)
     to_photo_x:    float32 [V]     head-frame x of the unit vector from the vertex to the photo camera
+    mouth_region:  float32 [V]     1 on the photo's lips and mouth opening (grown a little), else 0:
+                   the inner mouth may only show where the surface in view is the mouth's own
     frame_edge:    float32 [V]     1 on the photo's frame, falling to 0 over ``frame_fade_share``: where
                    the frame cut the person, turned views fade the relief out there (a straight cut
                    through hair or a chin would show as an edge; the head layer behind continues it)
@@ -54,6 +56,7 @@ class ReliefMesh:
     mirror_coords: np.ndarray
     mirror_weight: np.ndarray
     to_photo_x: np.ndarray
+    mouth_region: np.ndarray
     frame_edge: np.ndarray
     triangles: np.ndarray
     step_px: float
@@ -91,9 +94,23 @@ def _texcoords(uv: np.ndarray, photo: Intrinsics) -> np.ndarray:
     return ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
 
 
+def mouth_region_mask(lips_uv: np.ndarray, width: int, height: int, grow: float = 0.15) -> np.ndarray:
+    """float32 [H, W]: 1 inside the photo's outer-lip polygon (pixels [M, 2]) grown by ``grow`` of
+    its width, softened over a pixel."""
+    import cv2
+
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(lips_uv * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    r = max(1, int(round(grow * float(np.ptp(lips_uv[:, 0])))))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
+
+
 def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
-                      hidden: HiddenSideConfig = HiddenSideConfig()) -> ReliefMesh:
-    """Triangulate the person layer of ``scene`` (see module docstring)."""
+                      hidden: HiddenSideConfig = HiddenSideConfig(),
+                      mouth_region: np.ndarray | None = None) -> ReliefMesh:
+    """Triangulate the person layer of ``scene`` (see module docstring); ``mouth_region`` float
+    [H, W] at photo resolution (``mouth_region_mask``) becomes ``ReliefMesh.mouth_region``."""
     on_person = scene.depth[0, 0].cpu().numpy() < 0.5 * NO_SURFACE_CM
     depth_open = scene.depth_open[0, 0].cpu().numpy().astype(np.float64)
     geo, photo = scene.geo, scene.photo
@@ -127,9 +144,10 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
                                 uv_photo[:, 1] + 0.5, photo.height - 0.5 - uv_photo[:, 1]])
     fade_px = config.frame_fade_share * min(photo.width, photo.height)
     edge = 1.0 - np.clip(border / fade_px, 0.0, 1.0) if fade_px > 0 else np.zeros(len(border))
+    mouth = _bilinear(mouth_region, uv_photo) if mouth_region is not None else np.zeros(len(uv_photo))
     return ReliefMesh(positions.astype(np.float32), _texcoords(uv_photo, photo), _texcoords(mirror_uv, photo),
-                      weight.astype(np.float32), to_photo_x.astype(np.float32), edge.astype(np.float32),
-                      triangles, step)
+                      weight.astype(np.float32), to_photo_x.astype(np.float32), mouth.astype(np.float32),
+                      edge.astype(np.float32), triangles, step)
 
 
 def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
