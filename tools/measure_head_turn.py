@@ -317,6 +317,18 @@ def contact_sheet(rows: list[dict], path: Path) -> None:
     iio.imwrite(path, np.vstack(tiles))
 
 
+def sheet_rows(rows: list[dict], count: int = SHEET_ROWS) -> list[dict]:
+    """Frames for the contact sheet: the nearest to evenly spaced asked yaws over their range,
+    then the lowest and highest asked pitch (no frame twice)."""
+    yaws = np.array([r["asked_yaw"] for r in rows])
+    picks: list[int] = []
+    for target in np.linspace(yaws.min(), yaws.max(), max(1, count - 2)):
+        picks.append(int(np.argmin(np.abs(yaws - target))))
+    pitches = np.array([r["asked_pitch"] for r in rows])
+    picks += [int(np.argmin(pitches)), int(np.argmax(pitches))]
+    return [rows[i] for i in dict.fromkeys(picks)]
+
+
 def draw_points(rgb: np.ndarray, points: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     import cv2
 
@@ -455,8 +467,7 @@ def run(args) -> dict:
         args.frames_out.write_text(json.dumps([{n: r[n] for n in r if not n.startswith("_")} for r in rows], indent=1))
     if args.sheet:
         have = [r for r in rows if "_pts" in r]
-        order = sorted(have, key=lambda r: r["asked_yaw"])
-        picks = [order[round(float(q) * (len(order) - 1))] for q in np.linspace(0, 1, min(SHEET_ROWS, len(order)))]
+        picks = sheet_rows(have)
         sheet = []
         for r in picks:
             k = r["frame"]
