@@ -109,3 +109,24 @@ def test_script_exits_cleanly_without_the_video(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "tools" / "measure_head_turn.py"), "--video",
                           str(tmp_path / "none.mp4")], capture_output=True, text=True, timeout=60, check=False)
     assert res.returncode == 0 and "no video" in res.stderr
+
+
+def test_pose_solver_recovers_the_orbit_of_a_projected_face_model():
+    # The face model seen by the photo's camera, then by orbit cameras about its origin: solvePnP
+    # on the projected points gives back the orbit (yaw, pitch) that was asked.
+    from core.face.face_model import load_face_model
+    from core.geometry.pinhole import Intrinsics
+    from core.render.camera import Framing, OrbitPose, view_camera
+
+    photo = Intrinsics.from_fov(400, 300, 18.0)
+    pivot = np.array([2.0, -1.0, 70.0])  # head origin in the photo's camera frame (cm)
+    head = load_face_model().mean.astype(np.float64)
+    world = head + pivot  # frontal: the head frame is parallel to the camera's
+    solver = mht.PoseSolver()
+    ref = solver(photo.project(world), photo)
+    assert ref.reprojection_px < 1e-3
+    for yaw, pitch in ((15.0, 0.0), (-20.0, 8.0), (0.0, -12.0)):
+        cam = view_camera(OrbitPose(yaw, pitch), pivot, photo, 300, Framing(50.0, 0.0, 300.0))
+        got = solver(cam.project(world), cam.intrinsics)
+        view = mht.world_view(ref, got)
+        assert mht.orbit_offset(-ref.translation, view) == pytest.approx((yaw, pitch), abs=1e-3)
