@@ -1,8 +1,22 @@
-"""Processes below a test's subprocess, read from /proc (Linux; psutil is not a dependency)."""
+"""Processes below a test's subprocess, read from /proc (Linux; psutil is not a dependency), and
+inputs long enough to interrupt them."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+
+def long_speech(path: Path, seconds: float = 20.0) -> Path:
+    """The bundled sample speech repeated to ``seconds`` (a render that surely runs long enough to
+    be interrupted: at 3 s the sample renders before a signal arrives on a fast machine)."""
+    import numpy as np
+    import soundfile as sf
+
+    from core.paths import SAMPLE_SPEECH
+
+    audio, rate = sf.read(SAMPLE_SPEECH, dtype="float32")
+    sf.write(path, np.tile(audio, int(np.ceil(seconds * rate / len(audio))))[: int(seconds * rate)], rate)
+    return path
 
 
 def start_time(pid: int) -> int | None:

@@ -22,6 +22,7 @@ from core.batch.jobs import JobsFileError, load_jobs
 from core.batch.run import DONE, FAILED, SKIPPED, run_batch
 from core.paths import PROJECT_ROOT, SAMPLE_PORTRAIT, SAMPLE_SPEECH
 from main import main
+from proctree import long_speech
 
 FRAMES = 10
 
@@ -195,8 +196,9 @@ def test_local_batch_prepares_once_and_isolates_failures(tmp_path, inputs, capsy
 
 def test_ctrl_c_stops_workers_and_leaves_no_partial_file(tmp_path):
     """Two long renders; SIGINT to the whole process group (what Ctrl+C does) once both run."""
+    speech = long_speech(tmp_path / "long.wav")
     jobs = write_json(tmp_path / "jobs.json", [
-        {"portrait": str(SAMPLE_PORTRAIT), "audio": str(SAMPLE_SPEECH), "out": f"out/{k}.mp4", "size": 384}
+        {"portrait": str(SAMPLE_PORTRAIT), "audio": str(speech), "out": f"out/{k}.mp4", "size": 384}
         for k in range(2)])
     proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "main.py"), "batch", str(jobs), "--workers", "2",
                              "--cache-dir", str(tmp_path / "cache")], cwd=tmp_path, text=True,

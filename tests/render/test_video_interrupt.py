@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from core.commands import Terminated, run_guarded
-from proctree import command_line, descendants, start_time
+from proctree import command_line, descendants, long_speech, start_time
 from core.video import VideoJob, write_video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +76,7 @@ def test_render_command_interrupted(tmp_path, cache_dir, how):
     out_dir.mkdir()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "render", "--out", str(out_dir / "v.mp4"), "--size", "256",
+         "--audio", str(long_speech(tmp_path / "long.wav")),
          "--device", "cpu", "--cache-dir", str(cache_dir)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
