@@ -15,6 +15,7 @@ from core.geometry.pinhole import Intrinsics
 from core.render.camera import OrbitPose, ViewCamera
 from core.render.raster import gl_renderer
 from core.render.raster.gl_renderer import RasterUnavailable, projection_matrix
+from conftest import requires_opengl
 
 
 def coeffs(**values) -> tuple[float, ...]:
@@ -48,6 +49,7 @@ def test_projection_puts_points_on_the_pinhole_pixels():
     assert ndc[2, 2] < ndc[0, 2] < ndc[1, 2]
 
 
+@requires_opengl()
 def test_raster_matches_the_reference_and_the_ray_marcher(engines):
     """Same scene, same cameras: the rasterised mesh against the reference (Eq. 7 per ray
     sample) and against the marched height field, still face and speaking. Measured on the
@@ -65,6 +67,7 @@ def test_raster_matches_the_reference_and_the_ray_marcher(engines):
         assert other.mean() < 1.8 and (other > 30).mean() < 0.012, (pose, other.mean(), (other > 30).mean())
 
 
+@requires_opengl()
 def test_raster_matches_the_literal_ray_deformation_at_the_mouth(engines, sample_subject):
     """The forward-moved mesh against Eq. 7 applied to every ray sample, around the mouth."""
     raster, _ = engines
@@ -79,6 +82,7 @@ def test_raster_matches_the_literal_ray_deformation_at_the_mouth(engines, sample
         assert 10 * np.log10(255.0**2 / mse) > 28.0
 
 
+@requires_opengl()
 def test_mesh_mapping_matrix_matches_the_grid_lookup(engines, sample_subject):
     """The folded vertex-from-face-vertex matrix against the plain path: each vertex looking
     the deformer's grid fields up, with the canonical mouth line."""
@@ -97,6 +101,7 @@ def test_mesh_mapping_matrix_matches_the_grid_lookup(engines, sample_subject):
     np.testing.assert_allclose(fast, ref, atol=2e-4)
 
 
+@requires_opengl()
 def test_photo_view_reproduces_the_portrait(sample_subject, sample_portrait):
     """With the head layer (the default) the photo's view is still the photo."""
     from PIL import Image
@@ -119,6 +124,7 @@ def test_photo_view_reproduces_the_portrait(sample_subject, sample_portrait):
     raster.close()
 
 
+@requires_opengl()
 def test_renders_from_any_thread(engines):
     """The viewer renders on a worker thread: the OpenGL context lives on the renderer's own
     thread, so any caller thread gets the same image."""
@@ -148,6 +154,7 @@ def test_without_opengl_auto_falls_back_to_the_ray_marcher(sample_subject, monke
         Engine(sample_subject, "cpu", renderer="vulkan")
 
 
+@requires_opengl()
 def test_closed_engine_renders_with_the_ray_marcher(sample_subject):
     engine = Engine(sample_subject, "cpu", renderer="raster")
     req = FrameRequest(size=64, mask_window=1)
@@ -157,6 +164,7 @@ def test_closed_engine_renders_with_the_ray_marcher(sample_subject):
     assert engine.render(dataclasses.replace(req, pose=OrbitPose(5.0, 0.0))).shape == (64, 64, 3)
 
 
+@requires_opengl()
 def test_background_quad_covers_wide_turns(engines):
     """At the widest orbits every pixel still shows the scene, never the clear colour."""
     raster, _ = engines
@@ -167,6 +175,7 @@ def test_background_quad_covers_wide_turns(engines):
         assert not (image == clear).all(axis=2).any()
 
 
+@requires_opengl()
 def test_head_layer_closes_a_tight_crop_from_the_side(sample_subject, sample_portrait, tmp_path):
     """A photo cropped to the face box plus 10 %: turned 45 degrees, the head's whole outline
     (the fitted head projected into the view) is filled by the scene's person layers; with the

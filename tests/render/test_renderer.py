@@ -14,6 +14,7 @@ from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
 from core.render.raster.relief_mesh import MeshConfig
+from conftest import requires_opengl
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
 
@@ -29,7 +30,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
-@pytest.fixture(scope="module", params=["raster", "march"])
+@pytest.fixture(scope="module", params=[pytest.param("raster", marks=requires_opengl()), "march"])
 def engine(sample_subject, request):
     """Every test runs with both fast paths: the OpenGL rasteriser and the torch ray marcher, over
     the same scene (the relief; the rasteriser's head layer has no ray-marched counterpart and is
@@ -170,7 +171,8 @@ def test_side_views_match_the_reference_at_the_silhouette(engine):
         assert wrong.mean() < 0.004  # 0.006-0.007 with the old march
 
 
-@pytest.mark.parametrize("renderer, mean_levels, share_off", [("march", 0.36, 0.002), ("raster", 1.2, 0.005)])
+@pytest.mark.parametrize("renderer, mean_levels, share_off",
+                         [("march", 0.36, 0.002), pytest.param("raster", 1.2, 0.005, marks=requires_opengl())])
 def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tmp_path, renderer, mean_levels,
                                                                  share_off):
     """The photo shows the head turned ~40 degrees; turning back shows the far side of the nose,
