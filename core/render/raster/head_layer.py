@@ -39,6 +39,9 @@ class HeadLayerConfig:
     hidden_regions: tuple[str, ...] = ("inside",)  # not drawn (the mouth bag, nostrils, eye sockets)
     hair_regions: tuple[str, ...] = ("scalp", "back")  # filled with the hair's colour, the rest with the skin's
     hair_band: tuple[float, float] = (0.05, 0.45)  # the hair sample: the person this far above the face box (x its height)
+    relief_regions: tuple[str, ...] = ("face",)  # not drawn where the photo shows the person: the relief
+    # is the face there (the fitted face lies a little in front of the relief's receding far cheek,
+    # and would cover the photo's pixels with its fill colour)
     covered_regions: tuple[str, ...] = ("neck",)  # not drawn where the photo shows something well in front
     covered_cm: float = 2.5  # ... by this much (a collar, a scarf, a hand): it would poke out beside it
     fill_shade: tuple[float, float] = (0.55, 0.45)  # unseen colour x (a + b cos(normal, view)): a rounded look
@@ -139,7 +142,9 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
     hidden = np.isin(head.regions, [REGION_NAMES.index(r) for r in config.hidden_regions])
     covered = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.covered_regions]) & inside
                & (sampled[:, 3] >= config.seen_alpha) & (relief_z < world[:, 2] - config.covered_cm))
-    keep = ~(hidden | covered)[head.triangles].any(axis=1)
+    on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
+                 & (sampled[:, 3] >= config.seen_alpha))
+    keep = ~(hidden | covered | on_relief)[head.triangles].all(axis=1) & ~(hidden | covered)[head.triangles].any(axis=1)
     tex = ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
     triangles = _facing_winding(head.triangles[keep], uv, world, normals)
     return HeadLayer((world + offsets).astype(np.float32), tex, seen.astype(np.float32),
