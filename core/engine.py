@@ -64,7 +64,8 @@ class Engine:
         # Closes the photo's own lip gap where the audio seals the lips.
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
         colours = MouthColours.from_array(subject.relief.mouth_colours)
-        self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth)
+        self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth,
+                                     head_pivot=self.deformer.head_region.pivot)
         self.pivot = np.asarray(subject.translation, np.float64)
         photo = subject.intrinsics
         uv = photo.project(subject.mesh.astype(np.float64))
@@ -121,7 +122,7 @@ class Engine:
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
         mask = self.mouth.composite(rgb, raw.hit_depth.cpu().numpy(), polygons,
-                                    frame.vertices.cpu().numpy(), cam)
+                                    frame.vertices.cpu().numpy(), cam, faces.current.head)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
@@ -129,5 +130,6 @@ class Engine:
         return RenderResult(image.copy(), mask.copy(), times)
 
     def _deform(self, face: FaceState) -> FrameDeformation:
-        return self.deformer.frame(face.beta, extra=face.seal * self.seal_field if face.seal > 0 else None)
+        return self.deformer.frame(face.beta, extra=face.seal * self.seal_field if face.seal > 0 else None,
+                                   lids=face.blink, head=face.head)
 

@@ -7,8 +7,10 @@ our lip seal, and returns the current frame's face together with the n - 1 frame
 the mouth mask of Eq. 13 averages. It is a pure function of the request and the driver: no state
 is carried from one request to the next.
 
-Every per-frame channel of the face lives here: today the expression coefficients and the lip
-seal; blinks, gaze and head motion would be further fields of ``FaceState``.
+Every per-frame channel of the face lives here: the expression coefficients, the lip seal, the
+eyelids' closure (blinks) and the head's rigid motion (``core.expression.natural``: generated from
+the request's seed and the speech activity up to the frame; a driver's eyeBlink channels add to
+the generated blinks).
 """
 from __future__ import annotations
 
@@ -17,11 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.audio.motion import mouth_mask
+from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, head_pose,
+                                     speech_activity)
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.request import FrameRequest
 
 _JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
 _PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouthPressRight"]
+_BLINK = [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]
+STILL_HEAD = (0.0,) * 6
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class ExpressionConfig:
     seal_full_alpha_m: float = 0.5  # the seal scales with alpha_m up to this value
     beta_min: float = -0.5  # every coefficient is clipped to [beta_min, beta_max]
     beta_max: float = 2.0
+    natural: NaturalMotionConfig = NaturalMotionConfig()  # blink timing and head motion
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,19 @@ class FaceState:
 
     beta: float32 [NUM_EXPRESSIONS] expression after the motion parameters, the seal and clipping
     seal: how firmly the lips meet, 0..1 (the renderer closes the lips over the jaw's opening)
+    blink: eyelid closure (subject's left, right), 0..1 (1: shut)
+    head: the head's rigid motion relative to the torso: yaw, pitch, roll (degrees), x, y, z (cm,
+          head frame); ``core.render.motion_field.HEAD_POSE_CHANNELS``
     """
 
     beta: np.ndarray
     seal: float
+    blink: tuple[float, float] = (0.0, 0.0)
+    head: tuple[float, ...] = STILL_HEAD
 
-    def key(self) -> tuple[bytes, float]:
+    def key(self) -> tuple:
         """A hashable identity of this state (two equal keys render the same face)."""
-        return self.beta.tobytes(), self.seal
+        return self.beta.tobytes(), self.seal, self.blink, self.head
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class ExpressionTrack:
         self.driver = driver
         self.config = config
         self._driven = mouth_mask()
+        self._activity = speech_activity(driver, config.natural.activity) if len(driver) else np.zeros(0, np.float32)
 
     @property
     def num_frames(self) -> int:
@@ -121,6 +134,52 @@ class ExpressionTrack:
         return t * t * (3 - 2 * t) * min(1.0, request.motion.alpha_m / c.seal_full_alpha_m)
 
     def frame(self, request: FrameRequest) -> FrameFaces:
-        """The faces of the request's frame and of the frames before it."""
-        faces = [self.face(audio, request) for audio in self.audio_window(request)]
-        return FrameFaces(faces[-1], tuple(faces[:-1]))
+        """The faces of the request's frame and of the frames before it. The frames before it
+        carry the head's motion (the mask of Eq. 13 follows the head), not blinks."""
+        window = self.audio_window(request)
+        faces = [self.face(audio, request) for audio in window]
+        k = self.motion_frame(request)
+        if k is None or request.natural.still and not self._driver_blinks(request, window[-1]):
+            return FrameFaces(faces[-1], tuple(faces[:-1]))
+        activity = self.activity_window(request, k, len(window) - 1)
+        w = ACTIVITY_HISTORY_FRAMES
+        cfg = self.config.natural
+        out = []
+        for back, face in zip(range(len(faces) - 1, -1, -1), faces):
+            act = activity[len(activity) - back - w:len(activity) - back]
+            head = head_pose(k - back, act, request.natural, cfg) if k - back >= 0 else STILL_HEAD
+            blink = (0.0, 0.0)
+            if back == 0:
+                b = blink_curve(k, act, request.natural, cfg)
+                audio = window[-1]
+                blink = (max(b, float(np.clip(audio[_BLINK[0]], 0, 1))), max(b, float(np.clip(audio[_BLINK[1]], 0, 1))))
+            out.append(FaceState(face.beta, face.seal, blink, head))
+        return FrameFaces(out[-1], tuple(out[:-1]))
+
+    @staticmethod
+    def _driver_blinks(request: FrameRequest, audio: np.ndarray) -> bool:
+        return bool(audio[_BLINK[0]] > 0 or audio[_BLINK[1]] > 0)
+
+    @staticmethod
+    def motion_frame(request: FrameRequest) -> int | None:
+        """The frame number the natural motion is generated for (None: no time, a still head)."""
+        return request.frame_index if request.frame_index is not None else request.live_frame
+
+    def activity_window(self, request: FrameRequest, k: int, extra: int) -> np.ndarray:
+        """Speech activity of frames k - ACTIVITY_HISTORY_FRAMES - extra + 1 .. k, float32; frames
+        before the start are quiet."""
+        n = ACTIVITY_HISTORY_FRAMES + extra
+        if request.frame_index is not None:
+            if not len(self._activity):
+                return np.zeros(n, np.float32)
+            ks = np.arange(k - n + 1, k + 1)
+            act = self._activity[np.clip(ks, 0, len(self._activity) - 1)]
+            return np.where(ks >= 0, act, 0.0).astype(np.float32)
+        current = speech_activity(np.asarray(request.coefficients, np.float32), self.config.natural.activity) \
+            if request.coefficients is not None else 0.0
+        history = np.asarray(request.activity_history, np.float32)[-(n - 1):]
+        out = np.zeros(n, np.float32)
+        out[-1] = current
+        if len(history):
+            out[-1 - len(history):-1] = history
+        return out

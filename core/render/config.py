@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.render.motion_field import HeadRegionConfig, LidConfig
+
 
 @dataclass(frozen=True)
 class Ramp:
@@ -74,6 +76,8 @@ class DeformationConfig:
     sharp_side_width_cm: float = 0.05  # width of the skull/jaw switch between the lip corners ...
     soft_side_width_cm: float = 1.0  # ... and well beyond them
     soft_side_distance_cm: float = 1.5  # distance past a lip corner over which the switch softens
+    lids: LidConfig = field(default_factory=LidConfig)  # the eyelids' closing (blinks)
+    head_region: HeadRegionConfig = field(default_factory=HeadRegionConfig)  # where the head's rigid motion applies
 
 
 @dataclass(frozen=True)

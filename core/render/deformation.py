@@ -29,6 +29,7 @@ from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
 from core.render.config import DeformationConfig
+from core.render.motion_field import EyeLids, HeadRegion, head_motion_matrix, inverse_motion
 
 
 
@@ -53,13 +54,24 @@ class FrameDeformation:
     fields:  float32 [A + 1, 6]  backward displacement (cm, head frame) at the active grid points:
              skull side xyz, jaw side xyz; the last row is zero (every inactive grid point)
     mouth_x, mouth_y: float32 [M]        deformed mouth line (head frame, x increasing)
-    vertices: float32 [478, 3]           deformed mesh V(beta), head frame
+    vertices: float32 [478, 3]           deformed mesh V(beta), head frame, before the head's motion
+    lids:     eyelid closure (subject's left, right), 0..1 (``motion_field.EyeLids``)
+    head_motion: float64 [3, 4] forward rigid motion of the head in the head frame
+             (``motion_field.head_motion_matrix``), None when the head is still
+    head_inverse: float32 [3, 4] its inverse (torch), None when still
     """
 
     fields: torch.Tensor
     mouth_x: torch.Tensor
     mouth_y: torch.Tensor
     vertices: torch.Tensor
+    lids: tuple[float, float] = (0.0, 0.0)
+    head_motion: np.ndarray | None = None
+    head_inverse: torch.Tensor | None = None
+
+    @property
+    def head_moves(self) -> bool:
+        return self.head_motion is not None
 
 
 @dataclass
@@ -107,11 +119,16 @@ class Deformer:
             n_vertices, device)
         self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
+        self.lids = EyeLids(subject.head_mesh.astype(np.float64), device, config.lids)
+        self.head_region = HeadRegion(subject.head_mesh.astype(np.float64), config.head_region)
 
     # ----------------------------------------------------------------- per frame
-    def frame(self, beta: np.ndarray, extra: np.ndarray | None = None) -> FrameDeformation:
+    def frame(self, beta: np.ndarray, extra: np.ndarray | None = None, lids: tuple[float, float] = (0.0, 0.0),
+              head: tuple[float, ...] | None = None) -> FrameDeformation:
         """Deformation for expression ``beta`` [K] (after the motion parameters), plus an optional
-        extra head-frame vertex displacement [478, 3] (cm; the lip seal)."""
+        extra head-frame vertex displacement [478, 3] (cm; the lip seal), eyelid closures
+        (left, right) in 0..1 and the head's rigid motion ``head`` (yaw, pitch, roll degrees,
+        x, y, z cm; ``motion_field.HEAD_POSE_CHANNELS``; None or zeros: still)."""
         beta_t = torch.as_tensor(np.asarray(beta, np.float32), device=self.device)
         dv = torch.tensordot(beta_t - self.beta_init, self.basis, dims=1)  # [478, 3]
         if extra is not None:
@@ -124,7 +141,13 @@ class Deformer:
         up, lo = vertices[self._upper_ids], vertices[self._lower_ids]
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])
-        return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices)
+        lids = (float(lids[0]), float(lids[1]))
+        motion = inverse = None
+        if head is not None and any(float(v) != 0.0 for v in head):
+            motion = head_motion_matrix(head, self.head_region.pivot)
+            inverse = torch.as_tensor(inverse_motion(motion), dtype=torch.float32, device=self.device)
+        return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices,
+                                lids, motion, inverse)
 
     # ----------------------------------------------------------------- lookups
     def to_head(self, points: torch.Tensor) -> torch.Tensor:
@@ -147,7 +170,9 @@ class Deformer:
 
     def lookup_plan(self, points: torch.Tensor) -> "LookupPlan":
         """The frame-independent part of ``displacement_at`` for fixed points [N, 3] (camera frame)."""
-        head = self.to_head(points)
+        return self._plan_head(self.to_head(points))
+
+    def _plan_head(self, head: torch.Tensor) -> "LookupPlan":
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         base = torch.floor(g)
@@ -161,17 +186,40 @@ class Deformer:
         weights = torch.where(self._corners.bool(), frac[:, None, :], 1.0 - frac[:, None, :]).prod(dim=2)
         return LookupPlan(head, rows, weights)
 
-    def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
-        """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm)."""
+    def _unmove_head(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Head-frame points [N, 3] of the moved head -> where they were before the head's rigid
+        motion (weighted by the head region; identity when the head is still)."""
+        if frame.head_inverse is None:
+            return head
+        inv = frame.head_inverse
+        w = self.head_region.weight(head)[:, None]
+        return head + w * (head @ inv[:, :3].T + inv[:, 3] - head)
+
+    def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
+        """Expression (grid) plus eyelid backward displacement at the plan's points, head frame [N, 3]."""
         sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
         w = self._jaw_side_weight(plan.head, frame)[:, None]
         dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
-        return dp_head @ self.rotation.T
+        if frame.lids[0] > 0 or frame.lids[1] > 0:
+            dp_head = dp_head + self.lids.backward(plan.head, frame.lids)
+        return dp_head
+
+    def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
+        """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm). The plan is
+        reused as is while the head is still; a moving head is looked up where its points were."""
+        if frame.head_inverse is None:
+            return self._expression_planned(plan, frame) @ self.rotation.T
+        return self._displacement_head(plan.head, frame) @ self.rotation.T
+
+    def _displacement_head(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        still = self._unmove_head(head, frame)
+        return (still - head) + self._expression_planned(self._plan_head(still), frame)
 
     def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
-        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
-        Trilinear in the grid through the compact active rows; zero outside the grid."""
-        return self.displacement_planned(self.lookup_plan(points), frame)
+        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm):
+        the head's rigid motion undone (weighted), then the expression field (trilinear in the
+        grid through the compact active rows; zero outside the grid) and the eyelids."""
+        return self._displacement_head(self.to_head(points), frame) @ self.rotation.T
 
     def dense_fields(self, frame: FrameDeformation) -> torch.Tensor:
         """The frame's fields on the full grid, [1, 6, nz, ny, nx] (for the reference lookup)."""
@@ -180,7 +228,8 @@ class Deformer:
 
     def displacement_at_reference(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         """Plain version of ``displacement_at``: grid_sample on the dense grid."""
-        head = self.to_head(points)
+        moved = self.to_head(points)
+        head = self._unmove_head(moved, frame)
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         norm = torch.stack([g[:, 0] / (nx - 1), g[:, 1] / (ny - 1), g[:, 2] / (nz - 1)], dim=1) * 2 - 1
@@ -188,8 +237,27 @@ class Deformer:
                                 padding_mode="zeros", align_corners=True)
         sampled = sampled.view(6, -1).T  # [N, 6]
         w = self._jaw_side_weight(head, frame)[:, None]
-        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
+        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w + (head - moved)
+        if frame.lids[0] > 0 or frame.lids[1] > 0:
+            dp_head = dp_head + self.lids.backward(head, frame.lids)
         return dp_head @ self.rotation.T
+
+    def reach_box_corners(self, head_moves: bool) -> np.ndarray:
+        """Corners [8, 3] (camera frame) of a box holding every point the deformation can move:
+        the mapping grid, or with ``head_moves`` the head region grown by the largest head motion
+        (``HeadRegionConfig``). Renderers limit their deformation work to its projection."""
+        if not head_moves:
+            return self.grid_box_corners()
+        head = self.head_region.support_corners()
+        return head @ self.rotation.cpu().numpy().T.astype(np.float64) + self.translation.cpu().numpy()
+
+    def to_camera_motion(self, frame: FrameDeformation) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frame's head motion as a camera-frame pose of the moved head frame (rotation [3, 3],
+        translation [3]): head-frame points x of the head go to R x + t; None when still."""
+        if frame.head_motion is None:
+            return None
+        return moved_head_pose(self.rotation.cpu().numpy().astype(np.float64),
+                               self.translation.cpu().numpy().astype(np.float64), frame.head_motion)
 
     def grid_box_corners(self) -> np.ndarray:
         """The mapping grid's 8 corners in the camera frame, [8, 3]."""
@@ -198,6 +266,11 @@ class Deformer:
         corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], np.float64) * ext
         head = corners + self.origin.cpu().numpy()
         return head @ self.rotation.cpu().numpy().T + self.translation.cpu().numpy()
+
+
+def moved_head_pose(rotation: np.ndarray, translation: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pose (head -> camera) of a head moved by ``motion`` [3, 4] (head frame): R A, R b + t."""
+    return rotation @ motion[:, :3], rotation @ motion[:, 3] + translation
 
 
 @lru_cache(maxsize=4)

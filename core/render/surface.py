@@ -54,9 +54,11 @@ class FastSurface:
         self.deformer = deformer
         self.config = config
         self.levels = [scene, half_resolution(scene)]
-        self.boxes = [deformation_box(deformer, level) for level in self.levels]
-        self.plans = [warp_plan(deformer, level.depth_open, level.geo, box)
-                      for level, box in zip(self.levels, self.boxes)]
+        # Per level: the box the deformation can reach with the head still, and with it moving.
+        self.boxes = {(i, moves): deformation_box(deformer, level, moves)
+                      for i, level in enumerate(self.levels) for moves in (False, True)}
+        self.plans = {key: warp_plan(deformer, self.levels[key[0]].depth_open, self.levels[key[0]].geo, box)
+                      for key, box in self.boxes.items()}
         self.steps = march_steps(scene, config.step_cm, config)
         self._warp_key: tuple | None = None
         self._warp: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -71,9 +73,10 @@ class FastSurface:
         key = (level,) + face.key()
         if key != self._warp_key:
             s = self.levels[level]
+            box = (level, frame.head_moves)
             self._warp = warp_height_field(self.deformer, frame, s.depth, s.depth_open, s.geo, s.photo,
-                                           self.boxes[level], NO_SURFACE_CM, self.config.warp_iterations,
-                                           plan=self.plans[level])
+                                           self.boxes[box], NO_SURFACE_CM, self.config.warp_iterations,
+                                           plan=self.plans[box])
             self._warp_key = key
         depth, source = self._warp
         scene = self.levels[level]
@@ -114,10 +117,11 @@ class ReferenceSurface:
         return SurfacePass(s, query, source_of, gap_of, self.steps, self.config.reference_refine)
 
 
-def deformation_box(deformer: Deformer, scene: ReliefScene) -> tuple[int, int, int, int]:
-    """Geometry pixels (x0, y0, x1, y1) the deformation can reach: the mapping grid's projection."""
+def deformation_box(deformer: Deformer, scene: ReliefScene, head_moves: bool = False) -> tuple[int, int, int, int]:
+    """Geometry pixels (x0, y0, x1, y1) the deformation can reach: the projection of
+    ``deformer.reach_box_corners`` (the mapping grid; the head region when the head moves)."""
     geo = scene.geo
-    uv = geo.project(deformer.grid_box_corners())
+    uv = geo.project(deformer.reach_box_corners(head_moves))
     x0, y0 = np.floor(uv.min(axis=0)).astype(int) - 1
     x1, y1 = np.ceil(uv.max(axis=0)).astype(int) + 2
     return (max(x0, 0), max(y0, 0), min(x1, geo.width), min(y1, geo.height))
