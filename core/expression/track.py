@@ -14,7 +14,7 @@ the generated blinks).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -139,8 +139,11 @@ class ExpressionTrack:
         window = self.audio_window(request)
         faces = [self.face(audio, request) for audio in window]
         k = self.motion_frame(request)
-        if k is None or request.natural.still and not self._driver_blinks(request, window[-1]):
-            return FrameFaces(faces[-1], tuple(faces[:-1]))
+        driven = self._driver_blinks(window[-1])
+        if k is None or request.natural.still:
+            if driven == (0.0, 0.0):
+                return FrameFaces(faces[-1], tuple(faces[:-1]))
+            return FrameFaces(replace(faces[-1], blink=driven), tuple(faces[:-1]))
         activity = self.activity_window(request, k, len(window) - 1)
         w = ACTIVITY_HISTORY_FRAMES
         cfg = self.config.natural
@@ -151,14 +154,14 @@ class ExpressionTrack:
             blink = (0.0, 0.0)
             if back == 0:
                 b = blink_curve(k, act, request.natural, cfg)
-                audio = window[-1]
-                blink = (max(b, float(np.clip(audio[_BLINK[0]], 0, 1))), max(b, float(np.clip(audio[_BLINK[1]], 0, 1))))
+                blink = (max(b, driven[0]), max(b, driven[1]))
             out.append(FaceState(face.beta, face.seal, blink, head))
         return FrameFaces(out[-1], tuple(out[:-1]))
 
     @staticmethod
-    def _driver_blinks(request: FrameRequest, audio: np.ndarray) -> bool:
-        return bool(audio[_BLINK[0]] > 0 or audio[_BLINK[1]] > 0)
+    def _driver_blinks(audio: np.ndarray) -> tuple[float, float]:
+        """The driver's own eyeBlinkLeft/Right (a Live Link Face CSV), 0..1."""
+        return float(np.clip(audio[_BLINK[0]], 0, 1)), float(np.clip(audio[_BLINK[1]], 0, 1))
 
     @staticmethod
     def motion_frame(request: FrameRequest) -> int | None:

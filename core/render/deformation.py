@@ -298,7 +298,7 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
     from core.render.relief_renderer import sample_image
 
     device = depth_gated.device
-    source = identity_source_grid(geo, photo, device)
+    source = identity_source_grid(geo, photo, device).clone()  # the cached grid must stay the identity
     depth = depth_gated.clone()
     x0, y0, x1, y1 = box_px
     if x1 <= x0 or y1 <= y0:

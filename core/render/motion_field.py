@@ -4,10 +4,10 @@ Both are fields of the point (head frame, cm), so every consumer of ``Deformer.d
 (the fast height-field warp, the reference per-sample path, a mesh renderer) gets them.
 
 * Eyelids (``EyeLids``): the face model's eyeBlink only narrows the lid gap (the NN mapping blends
-  the lids' displacement across the opening). Here the upper lid's margin sweeps down to the lower
-  lid: the skin between ``skin_above_cm`` above the lid margin and the margin stretches down over
-  the eye; below the moved margin the eye and the lower lid stay where they are (the lid edge
-  occludes them).
+  the lids' displacement across the opening). Here the upper lid's margin sweeps down to just past
+  the lower lid: the skin between ``skin_above_cm`` above the lid margin and the margin stretches
+  down over the eye, most near the margin, not at all at the top (the brow stays); below the moved
+  margin the eye and the lower lid stay where they are (the lid edge occludes them).
 * Head motion (``HeadRegion``, ``head_motion_matrix``): a small rigid motion of the head about a
   neck pivot, weighted 1 over the head (face, hair, ears) and falling smoothly to 0 down the
   neck, 0 on the torso. Backward: p -> p + w(p) (M^-1 p - p), exact where w = 1.
@@ -28,7 +28,9 @@ HEAD_POSE_CHANNELS = ("yaw", "pitch", "roll", "x", "y", "z")
 
 @dataclass(frozen=True)
 class LidConfig:
-    skin_above_cm: float = 1.1  # the skin above the lid margin that stretches over the eye
+    skin_above_cm: float = 2.5  # the skin above the lid margin that stretches over the eye
+    overshoot_cm: float = 0.3  # a shut lid's margin lies this far past the lower lid contour (no sclera sliver) ...
+    corner_reach_cm: float = 0.5  # ... tapering to 0 this far past the eye's corners
     depth_full_cm: float = 1.2  # full effect within this head-frame depth of the lid contour ...
     depth_zero_cm: float = 2.2  # ... none beyond this one (the field is 3D; the reference path samples whole rays)
 
@@ -77,11 +79,16 @@ class EyeLids:
         self.curves = []  # per eye, in blink order (left, right): x, y_upper, y_lower, z_upper
         for upper, lower in (self.EYES[1], self.EYES[0]):
             up, lo = head_mesh[list(upper)], head_mesh[list(lower)]
-            x = np.linspace(max(up[:, 0].min(), lo[:, 0].min()), min(up[:, 0].max(), lo[:, 0].max()), 24)
+            x_lo, x_hi = max(up[:, 0].min(), lo[:, 0].min()), min(up[:, 0].max(), lo[:, 0].max())
+            r = config.corner_reach_cm
+            x = np.linspace(x_lo - r, x_hi + r, 32)
             yu = np.interp(x, *self._sorted(up[:, 0], up[:, 1]))
             yl = np.interp(x, *self._sorted(lo[:, 0], lo[:, 1]))
             zu = np.interp(x, *self._sorted(up[:, 0], up[:, 2]))
-            yl = np.maximum(yl, yu)
+            # The lower line the margin reaches: past the lower lid, tapering to the upper lid
+            # just beyond the corners (the photo's sclera reaches into the corners).
+            taper = np.clip(np.minimum(x - (x_lo - r), (x_hi + r) - x) / (2 * r), 0, 1)
+            yl = np.maximum(yl, yu) + config.overshoot_cm * taper * taper * (3 - 2 * taper)
             self.curves.append(tuple(torch.as_tensor(a, **f32) for a in (x, yu, yl, zu)))
 
     @staticmethod
@@ -109,7 +116,13 @@ class EyeLids:
             # Between the top of the stretched skin and the moved margin: read the skin above the
             # photo's margin, compressed back to its own height.
             stretched = (y > top) & (y <= edge) & inside
-            source = top + (y - top) * c.skin_above_cm / (edge - top).clamp_min(1e-6)
+            # Forward, skin at u = (s - top) / H goes to v = u + d u^2 (d = margin travel / H):
+            # unmoved at the top (the brow stays), stretched most at the margin. Inverted here.
+            h = c.skin_above_cm
+            d = ((edge - yu) / h).clamp_min(1e-6)
+            v = ((y - top) / h).clamp_min(0)
+            u = (torch.sqrt(1 + 4 * d * v) - 1) / (2 * d)
+            source = top + u * h
             depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
             out[:, 1] += torch.where(stretched, (source - y) * depth, torch.zeros_like(y))
         return out
