@@ -43,6 +43,7 @@ class MarchConfig:
     depth_margin_cm: float = 3.0  # the depth range is the person's, grown by this (room for deformation)
     background_clearance_cm: float = 1.0  # the depth range ends this far in front of the background
     warp_iterations: int = 2  # Newton steps of the per-frame height-field warp
+    head_warp_iterations: int = 1  # Newton steps undoing the head's rigid motion (smooth: one suffices)
 
 
 @dataclass(frozen=True)

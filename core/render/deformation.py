@@ -59,6 +59,7 @@ class FrameDeformation:
     head_motion: float64 [3, 4] forward rigid motion of the head in the head frame
              (``motion_field.head_motion_matrix``), None when the head is still
     head_inverse: float32 [3, 4] its inverse (torch), None when still
+    camera_inverse: float32 [3, 4] that inverse in the camera frame (torch), None when still
     """
 
     fields: torch.Tensor
@@ -68,6 +69,7 @@ class FrameDeformation:
     lids: tuple[float, float] = (0.0, 0.0)
     head_motion: np.ndarray | None = None
     head_inverse: torch.Tensor | None = None
+    camera_inverse: torch.Tensor | None = None  # float32 [3, 4]: the same inverse in the camera frame
 
     @property
     def head_moves(self) -> bool:
@@ -142,12 +144,18 @@ class Deformer:
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])
         lids = (float(lids[0]), float(lids[1]))
-        motion = inverse = None
+        motion = inverse = camera_inverse = None
         if head is not None and any(float(v) != 0.0 for v in head):
             motion = head_motion_matrix(head, self.head_region.pivot)
-            inverse = torch.as_tensor(inverse_motion(motion), dtype=torch.float32, device=self.device)
+            inv = inverse_motion(motion)
+            r, t = self.rotation.cpu().double().numpy(), self.translation.cpu().double().numpy()
+            a_cam = r @ inv[:, :3] @ r.T  # x_cam -> R (A (R^T (x - t)) + b) + t
+            b_cam = r @ inv[:, 3] + t - a_cam @ t
+            inverse = torch.as_tensor(inv, dtype=torch.float32, device=self.device)
+            camera_inverse = torch.as_tensor(np.concatenate([a_cam, b_cam[:, None]], axis=1), dtype=torch.float32,
+                                             device=self.device)
         return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices,
-                                lids, motion, inverse)
+                                lids, motion, inverse, camera_inverse)
 
     # ----------------------------------------------------------------- lookups
     def to_head(self, points: torch.Tensor) -> torch.Tensor:
@@ -195,6 +203,15 @@ class Deformer:
         w = self.head_region.weight(head)[:, None]
         return head + w * (head @ inv[:, :3].T + inv[:, 3] - head)
 
+    def unmove(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Camera-frame points [N, 3] of the moved head -> where they were before the head's
+        weighted rigid motion, camera frame [N, 3] (the identity when the head is still)."""
+        if frame.head_inverse is None:
+            return points
+        w = self.head_region.weight(self.to_head(points))[:, None]
+        a, b = frame.camera_inverse[:, :3], frame.camera_inverse[:, 3]
+        return points + w * (points @ a.T + b - points)
+
     def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """Expression (grid) plus eyelid backward displacement at the plan's points, head frame [N, 3]."""
         sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
@@ -213,7 +230,16 @@ class Deformer:
 
     def _displacement_head(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         still = self._unmove_head(head, frame)
-        return (still - head) + self._expression_planned(self._plan_head(still), frame)
+        if frame.head_inverse is None:
+            return self._expression_planned(self._plan_head(still), frame)
+        # Only points inside the mapping grid carry expression (and eyelid) displacement.
+        g = (still - self.origin) / self.voxel
+        inside = ((g >= -1) & (g <= self._dims_t - 1)).all(dim=1)
+        out = still - head
+        idx = torch.nonzero(inside).squeeze(1)
+        if idx.numel():
+            out[idx] += self._expression_planned(self._plan_head(still[idx]), frame)
+        return out
 
     def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm):
@@ -285,13 +311,18 @@ def identity_source_grid(geo, photo, device: torch.device) -> torch.Tensor:
 def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
                       depth_open: torch.Tensor, geo, photo, box_px: tuple[int, int, int, int],
                       no_surface: float, iterations: int = 2,
-                      plan: LookupPlan | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      plan: LookupPlan | None = None, only: torch.Tensor | None = None,
+                      open_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast path of Eq. 7: deform the person height field once per frame in the photo's view.
 
     depth_gated: [1, 1, h, w] canonical depth with ``no_surface`` off the person
     depth_open:  [1, 1, h, w] canonical depth defined everywhere (initial guesses)
     box_px:      (x0, y0, x1, y1) geometry pixels that the deformation can reach
     plan:        ``deformer.lookup_plan`` of the box's canonical surface points (see ``warp_plan``)
+    only:        optional flat indices [M] (row-major in the box) of the rays to solve; the others
+                 keep the canonical surface (rays that cannot meet the person however it moves)
+    open_out:    optional [1, 1, h, w] (a copy of depth_open) that receives the deformed depth of the
+                 box before gating (with ``only`` None)
     Returns (deformed depth [1, 1, h, w], source grid [1, 2, h, w]): for every geometry pixel,
     the grid_sample coordinates of its canonical point in the full-resolution appearance.
     """
@@ -305,6 +336,8 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
         return depth, source
     rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+    if only is not None:  # the rays of the box that can meet the moved person
+        rays, z = rays[only], z[only]
     canon = rays * z[:, None]
     # The canonical surface points of the box are fixed: their lookup can be planned once.
     dp = deformer.displacement_planned(plan, frame) if plan is not None else deformer.displacement_at(canon, frame)
@@ -320,16 +353,74 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
             cm = pm + deformer.displacement_at(pm, frame)
         z[moving], canon[moving] = zm, cm
     on_person = sample_image(depth_gated, project_to_grid(canon, geo))[:, 0] < 0.5 * no_surface
+    if open_out is not None:  # the deformed depth before gating, defined everywhere
+        open_out[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0) if only is None else open_out[0, 0, y0:y1, x0:x1]
     z = torch.where(on_person, z, torch.full_like(z, no_surface))
+    uv = project_to_grid(canon, photo).T
+    if only is not None:
+        box_depth = depth[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+        box_source = source[0, :, y0:y1, x0:x1].reshape(2, -1).clone()
+        box_depth[only], box_source[:, only] = z, uv
+        z, uv = box_depth, box_source
     depth[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0)
-    source[0, :, y0:y1, x0:x1] = project_to_grid(canon, photo).T.reshape(2, y1 - y0, x1 - x0)
+    source[0, :, y0:y1, x0:x1] = uv.reshape(2, y1 - y0, x1 - x0)
     return depth, source
 
 
-def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[int, int, int, int]) -> LookupPlan:
-    """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``)."""
+def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[int, int, int, int],
+              only: torch.Tensor | None = None) -> LookupPlan:
+    """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``;
+    ``only``: the same ray subset)."""
     device = depth_open.device
     x0, y0, x1, y1 = box_px
     rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)
+    if only is not None:
+        rays, z = rays[only], z[only]
     return deformer.lookup_plan(rays * z[:, None])
+
+
+def warp_head_motion(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
+                     depth_open: torch.Tensor, source: torch.Tensor, geo, box_px: tuple[int, int, int, int],
+                     only: torch.Tensor, no_surface: float, iterations: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head's rigid motion on a height field that already carries the expression (fast path).
+
+    The backward field composes: a point of the moved head is first brought back by the weighted
+    rigid motion (``Deformer.unmove``), then the expression field applies. So the expression is
+    warped first (``warp_height_field`` with the head still; its gated and open depths and source
+    grid come in here) and this second warp only undoes the rigid motion, which needs no grid
+    lookups: for each ray of ``only`` (flat indices in ``box_px``), z such that unmove(p(z)) lies
+    on the expression-deformed height field. Returns (depth [1, 1, h, w], source [1, 2, h, w]).
+    """
+    from core.render.relief_renderer import sample_image
+
+    x0, y0, x1, y1 = box_px
+    depth, out_source = depth_gated.clone(), source.clone()
+    if x1 <= x0 or y1 <= y0 or not only.numel():
+        return depth, out_source
+    rays = ray_directions_torch(geo, box_px, depth_gated.device).view(-1, 3)[only]
+    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)[only].clone()
+    back = deformer.unmove(rays * z[:, None], frame)
+    for _ in range(iterations):
+        dc = sample_image(depth_open, project_to_grid(back, geo))[:, 0]
+        z = z - (back[:, 2] - dc)
+        back = deformer.unmove(rays * z[:, None], frame)
+    grid = project_to_grid(back, geo)
+    on_person = sample_image(depth_gated, grid)[:, 0] < 0.5 * no_surface
+    z = torch.where(on_person, z, torch.full_like(z, no_surface))
+    box_depth = depth[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+    box_source = out_source[0, :, y0:y1, x0:x1].reshape(2, -1).clone()
+    box_depth[only], box_source[:, only] = z, sample_image(source, grid).T
+    depth[0, 0, y0:y1, x0:x1] = box_depth.view(y1 - y0, x1 - x0)
+    out_source[0, :, y0:y1, x0:x1] = box_source.view(2, y1 - y0, x1 - x0)
+    return depth, out_source
+
+
+def rays_near_person(depth_gated: torch.Tensor, box_px: tuple[int, int, int, int], no_surface: float,
+                     reach_px: int) -> torch.Tensor:
+    """Flat indices (row-major in ``box_px``) of the pixels within ``reach_px`` of the person
+    (``depth_gated`` below ``no_surface``): the only rays a moving person can reach."""
+    x0, y0, x1, y1 = box_px
+    person = (depth_gated[:, :, y0:y1, x0:x1] < 0.5 * no_surface).float()
+    near = F.max_pool2d(person, 2 * reach_px + 1, stride=1, padding=reach_px) > 0
+    return torch.nonzero(near.reshape(-1)).squeeze(1)

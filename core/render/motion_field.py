@@ -41,13 +41,13 @@ class HeadRegionConfig:
 
     neck_full_below_chin_cm: float = 0.5  # weight 1 down to this far below the chin ...
     neck_zero_below_chin_cm: float = 7.0  # ... falling smoothly to 0 at this far below it
-    radius_full_cm: float = 14.0  # weight 1 within this distance of the head centre ...
-    radius_zero_cm: float = 22.0  # ... 0 beyond this one (hair, ears inside; shoulders out)
+    radius_full_cm: float = 13.0  # weight 1 within this distance of the head centre ...
+    radius_zero_cm: float = 18.0  # ... 0 beyond this one (hair, ears inside; shoulders out)
     centre_behind_ears_cm: float = 0.0  # the head centre: midway between the ear landmarks, this far behind
     pivot_below_ears_cm: float = 3.0  # the neck pivot: below the ear landmarks by this much ...
     pivot_behind_ears_cm: float = 0.5  # ... and this far behind them
-    max_translation_cm: float = 1.5  # the largest head translation the reach box allows for
-    max_rotation_deg: float = 10.0  # the largest head rotation the reach box allows for
+    max_translation_cm: float = 1.5  # the largest head translation the fast path allows for ...
+    max_rotation_deg: float = 10.0  # ... and rotation (how far past its silhouette the head can move)
 
 
 EAR_RIGHT, EAR_LEFT = 234, 454  # FaceMesh vertices at the face's sides, in front of the ears
@@ -108,14 +108,18 @@ class EyeLids:
         for (xs, yu_c, yl_c, zu_c), amount in zip(self.curves, closure):
             if amount <= 0:
                 continue
-            x, y, z = head[:, 0], head[:, 1], head[:, 2]
-            inside = (x > xs[0]) & (x < xs[-1])
+            near = ((head[:, 0] > xs[0]) & (head[:, 0] < xs[-1]) & (head[:, 1] > yu_c.min() - c.skin_above_cm)
+                    & (head[:, 1] < yl_c.max()))
+            idx = torch.nonzero(near).squeeze(1)
+            if not idx.numel():
+                continue
+            x, y, z = head[idx, 0], head[idx, 1], head[idx, 2]
             yu, yl, zu = _interp(x, xs, yu_c), _interp(x, xs, yl_c), _interp(x, xs, zu_c)
             edge = yu + float(amount) * (yl - yu)  # where the lid margin is now
             top = yu - c.skin_above_cm
             # Between the top of the stretched skin and the moved margin: read the skin above the
             # photo's margin, compressed back to its own height.
-            stretched = (y > top) & (y <= edge) & inside
+            stretched = (y > top) & (y <= edge)
             # Forward, skin at u = (s - top) / H goes to v = u + d u^2 (d = margin travel / H):
             # unmoved at the top (the brow stays), stretched most at the margin. Inverted here.
             h = c.skin_above_cm
@@ -124,7 +128,7 @@ class EyeLids:
             u = (torch.sqrt(1 + 4 * d * v) - 1) / (2 * d)
             source = top + u * h
             depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
-            out[:, 1] += torch.where(stretched, (source - y) * depth, torch.zeros_like(y))
+            out[idx, 1] += torch.where(stretched, (source - y) * depth, torch.zeros_like(y))
         return out
 
 
@@ -171,11 +175,10 @@ class HeadRegion:
         return w_neck * w_far
 
     def support_corners(self) -> np.ndarray:
-        """The 8 corners [8, 3] (head frame) of a box holding every point the motion can reach or
-        read: the weight's support, grown by the largest motion."""
+        """The 8 corners [8, 3] (head frame) of a box holding the weight's support. The backward
+        field is zero wherever the weight is, so this is all the motion can change."""
         c = self.config
         reach = c.radius_zero_cm
-        grow = c.max_translation_cm + np.radians(c.max_rotation_deg) * (reach + np.linalg.norm(self.centre - self.pivot))
-        lo = np.array([self.centre[0] - reach, self.centre[1] - reach, self.centre[2] - reach]) - grow
-        hi = np.array([self.centre[0] + reach, self.chin_y + c.neck_zero_below_chin_cm, self.centre[2] + reach]) + grow
+        lo = self.centre - reach
+        hi = np.array([self.centre[0] + reach, self.chin_y + c.neck_zero_below_chin_cm, self.centre[2] + reach])
         return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
