@@ -7,9 +7,10 @@ carries its recent activity, ``ACTIVITY_HISTORY_FRAMES`` of it).
 
 * Speech activity (``speech_activity``): per frame, how open and busy the mouth is (0..1), from
   beta^audio; a pause is a run of quiet frames after speech.
-* Blinks (``blink_curve``): one blink per slot of 60 / rate seconds, at a seeded place within the
-  slot (intervals of a few seconds, varying); a blink due soon after a pause starts is brought
-  forward to the pause (blinks come at phrase ends more than mid-word); sometimes a double blink.
+* Blinks (``blink_curve``): one blink per slot of 60 / rate seconds, due at a seeded place within
+  the slot (intervals of a few seconds, varying); it comes at the first pause known from a little
+  before it is due to a little after (blinks come at phrase ends more than mid-word; causal: a
+  blink due mid-word waits up to ``pause_wait_s``); sometimes a double blink.
   Each closes in ~120 ms, stays shut one frame and opens more slowly (~280 ms).
 * Head motion (``head_pose``): slow seeded sway (a few incommensurate sinusoids per channel, a
   few degrees), livelier while speaking; nods that follow the speech's stresses (the activity
@@ -70,7 +71,8 @@ class BlinkConfig:
     slot_start: float = 0.15  # a slot's blink starts between these fractions of the slot
     slot_end: float = 0.85
     pause_pull_s: float = 1.5  # a blink due within this time after a pause is detected comes then ...
-    pause_pull_slot_share: float = 0.3  # ... at most this share of a slot early
+    pause_pull_slot_share: float = 0.35  # ... at most this share of a slot early;
+    pause_wait_s: float = 1.0  # a blink due while speaking waits this long for a pause (then comes anyway)
     double_chance: float = 0.12  # chance that a blink is followed by a second one ...
     double_gap_frames: int = 9  # ... this many frames later
     close_s: float = 0.12  # closing time
@@ -112,7 +114,7 @@ class NaturalMotionConfig:
     def history_frames(self) -> int:
         """Frames of activity before the current one that the channels depend on."""
         b = self.blink
-        pull = int(math.ceil(b.pause_pull_s * FPS)) + self.activity.pause_frames + 1
+        pull = int(math.ceil((b.pause_pull_s + b.pause_wait_s) * FPS)) + self.activity.pause_frames + 1
         return max(pull + b.span_frames, self.head.level_frames, self.head.nod_frames)
 
 
@@ -168,7 +170,8 @@ def blink_curve(frame: int, activity: np.ndarray, controls: NaturalMotion,
     detected = _pause_detections(np.asarray(activity, np.float32), config.activity)
     first = frame - len(activity) + 1  # frame of activity[0]
     pull = min(b.pause_pull_s * FPS, b.pause_pull_slot_share * slot_frames)
-    span = b.span_frames
+    wait = int(round(b.pause_wait_s * FPS))
+    span = b.span_frames + wait
     closure = 0.0
     here = int(frame // slot_frames)
     for slot in range(here - int(math.ceil((span + pull) / slot_frames)) - 1, here + 1):
@@ -176,10 +179,12 @@ def blink_curve(frame: int, activity: np.ndarray, controls: NaturalMotion,
             continue
         rng = _slot_rng(controls.seed, slot, salt=1)
         u, double = rng.random(2)
-        onset = int(round((slot + b.slot_start + u * (b.slot_end - b.slot_start)) * slot_frames))
-        # A pause becoming known shortly before the onset brings the blink forward to it.
-        lo = max(int(math.ceil(onset - pull)), first)
-        for d in range(lo, min(onset, frame + 1)):
+        due = int(round((slot + b.slot_start + u * (b.slot_end - b.slot_start)) * slot_frames))
+        # The blink comes at the first pause known from a little before it is due until a little
+        # after (a blink due mid-word waits for the phrase end); without one, when the wait is over.
+        onset = due + wait
+        lo = max(int(math.ceil(due - pull)), first)
+        for d in range(lo, min(due + wait, frame) + 1):
             if detected[d - first]:
                 onset = d
                 break
@@ -227,3 +232,27 @@ def head_pose(frame: int, activity: np.ndarray, controls: NaturalMotion,
     pose[2] += h.nod_deg * h.nod_roll_share * nod
     pose[4] += h.breath_y_cm * breath
     return tuple(float(v) for v in pose * controls.head_motion)
+
+
+class MotionStream:
+    """The same channels for a stream of frames in order (``audio2exp`` writing a CSV): push
+    beta^audio blocks, get each frame's blink closure and head pose. Frame k's values equal those
+    the expression track gives frame k of the same driver."""
+
+    def __init__(self, controls: NaturalMotion = NaturalMotion(), config: NaturalMotionConfig = NaturalMotionConfig()):
+        self.controls = controls
+        self.config = config
+        self.frame = 0
+        self._history = np.zeros(ACTIVITY_HISTORY_FRAMES, np.float32)
+
+    def push(self, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """beta^audio [k, NUM_EXPRESSIONS] -> (blink closure [k], head pose [k, 6])."""
+        activity = speech_activity(np.asarray(coefficients, np.float32).reshape(-1, len(coefficients[0]) if len(coefficients) else 1),
+                                   self.config.activity) if len(coefficients) else np.zeros(0, np.float32)
+        blinks, heads = np.zeros(len(activity)), np.zeros((len(activity), 6))
+        for i, a in enumerate(activity):
+            self._history = np.concatenate([self._history[1:], [a]]).astype(np.float32)
+            blinks[i] = blink_curve(self.frame, self._history, self.controls, self.config)
+            heads[i] = head_pose(self.frame, self._history, self.controls, self.config)
+            self.frame += 1
+        return blinks, heads

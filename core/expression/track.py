@@ -21,7 +21,7 @@ import numpy as np
 from core.audio.motion import mouth_mask
 from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, head_pose,
                                      speech_activity)
-from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+from core.face.arkit import EXPRESSION_INDEX, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS
 from core.request import FrameRequest
 
 _JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
@@ -86,12 +86,18 @@ class ExpressionTrack:
                  config: ExpressionConfig = ExpressionConfig()):
         self.beta_init = np.asarray(beta_init, np.float32)
         driver = np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else np.asarray(driver, np.float32)
-        if driver.ndim != 2 or driver.shape[1] != NUM_EXPRESSIONS:
-            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}], got {driver.shape}")
-        self.driver = driver
+        if driver.ndim != 2 or driver.shape[1] not in (NUM_EXPRESSIONS, NUM_DRIVER_CHANNELS):
+            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}] or [T, {NUM_DRIVER_CHANNELS}] "
+                             f"(with head yaw, pitch, roll), got {driver.shape}")
+        # A recorded head (a Live Link Face CSV) replaces the generated head motion; recorded blinks
+        # replace the generated blinks.
+        head = driver[:, NUM_EXPRESSIONS:]
+        self.recorded_head = head.astype(np.float64) if head.size and np.any(head != 0) else None
+        self.driver = np.ascontiguousarray(driver[:, :NUM_EXPRESSIONS])
+        self.recorded_blinks = bool(len(self.driver) and np.any(self.driver[:, _BLINK] > 0))
         self.config = config
         self._driven = mouth_mask()
-        self._activity = speech_activity(driver, config.natural.activity) if len(driver) else np.zeros(0, np.float32)
+        self._activity = speech_activity(self.driver, config.natural.activity) if len(self.driver) else np.zeros(0, np.float32)
 
     @property
     def num_frames(self) -> int:
@@ -99,6 +105,15 @@ class ExpressionTrack:
 
     def with_driver(self, driver: np.ndarray) -> "ExpressionTrack":
         return ExpressionTrack(self.beta_init, driver, self.config)
+
+    def _head(self, k: int, activity: np.ndarray, request: FrameRequest) -> tuple[float, ...]:
+        """The head's motion at frame k: the driver's recorded head angles, or generated."""
+        if request.natural.head_motion <= 0 or k < 0:
+            return STILL_HEAD
+        if self.recorded_head is not None and request.frame_index is not None:
+            yaw, pitch, roll = self.recorded_head[int(np.clip(k, 0, len(self.recorded_head) - 1))]
+            return (float(yaw), float(pitch), float(roll), 0.0, 0.0, 0.0)
+        return head_pose(k, activity, request.natural, self.config.natural)
 
     # ----------------------------------------------------------------- one frame
     def audio_window(self, request: FrameRequest) -> list[np.ndarray]:
@@ -150,10 +165,10 @@ class ExpressionTrack:
         out = []
         for back, face in zip(range(len(faces) - 1, -1, -1), faces):
             act = activity[len(activity) - back - w:len(activity) - back]
-            head = head_pose(k - back, act, request.natural, cfg) if k - back >= 0 else STILL_HEAD
+            head = self._head(k - back, act, request)
             blink = (0.0, 0.0)
             if back == 0:
-                b = blink_curve(k, act, request.natural, cfg)
+                b = 0.0 if self.recorded_blinks and request.frame_index is not None else blink_curve(k, act, request.natural, cfg)
                 blink = (max(b, driven[0]), max(b, driven[1]))
             out.append(FaceState(face.beta, face.seal, blink, head))
         return FrameFaces(out[-1], tuple(out[:-1]))
