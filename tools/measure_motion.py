@@ -149,11 +149,41 @@ def measure_render(args) -> tuple[dict, list[np.ndarray]]:
     keep[: int(hi[1] + 1.2 * fh), max(int(lo[0] - fh), 0): int(hi[0] + fh)] = False
     stack = np.stack(frames).astype(np.float32)
     change = np.abs(np.diff(stack, axis=0)).mean(axis=3)[:, keep].mean()
+    orbit_sheet(engine, options, driver, args.out / "orbit_sheet.png")
     result.update({"background_torso_change_per_frame": float(change), "render_s": render_s,
                    "ms_per_frame": 1000 * render_s / len(frames),
                    "options": {"blink_rate": options.natural.blink_rate, "head_motion": options.natural.head_motion,
                                "seed": options.natural.seed, "size": args.size}})
     return result, frames
+
+
+def orbit_sheet(engine, options, driver: np.ndarray, path: Path) -> None:
+    """Rows: frames at a shut blink, the largest yaw, the largest roll and the largest pitch of the
+    head's motion; columns: orbit yaw -30, -15, 0, 15, 30 degrees and pitch 15 (head framing)."""
+    from dataclasses import replace
+
+    from core.engine import FrameRequest
+    from core.render.camera import OrbitPose
+
+    faces = [engine.track.frame(FrameRequest.with_options(options, frame_index=k, mask_window=1)).current
+             for k in range(len(driver))]
+    blink = np.array([f.blink[0] for f in faces])
+    head = np.array([f.head for f in faces])
+    rows = [int(np.argmax(blink)), int(np.argmax(np.abs(head[:, 0]))), int(np.argmax(np.abs(head[:, 2]))),
+            int(np.argmax(np.abs(head[:, 1])))]
+    poses = [OrbitPose(-30, 0), OrbitPose(-15, 0), OrbitPose(0, 0), OrbitPose(15, 0), OrbitPose(30, 0), OrbitPose(0, 15)]
+    view = replace(options, framing="head", size=256)
+    grid = []
+    for k in rows:
+        tiles = []
+        for pose in poses:
+            t = engine.render(FrameRequest.with_options(view, frame_index=k, pose=pose))
+            t = np.ascontiguousarray(t)
+            cv2.putText(t, f"{k / 25:.1f}s yaw{pose.yaw_deg:+.0f} | head {head[k, 0]:+.1f} {head[k, 1]:+.1f} {head[k, 2]:+.1f}",
+                        (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 0), 1)
+            tiles.append(t)
+        grid.append(np.concatenate(tiles, axis=1))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR))
 
 
 def measure_video(path: Path, seconds: float) -> dict:

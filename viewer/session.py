@@ -14,7 +14,7 @@ from core.render.camera import OrbitPose
 from viewer.clock import PlaybackClock, WallClock
 from viewer.scheduler import FrameScheduler
 
-LIVE_HISTORY_FRAMES = max(MASK_WINDOW_LIMITS[1], ACTIVITY_HISTORY_FRAMES)  # live frames kept (Eq. 13's window, the motion's history)
+LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1] + ACTIVITY_HISTORY_FRAMES  # live frames kept (Eq. 13's window, the motion's history)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,11 @@ class Session:
             recent = tuple(frames[:-1][-keep:]) if keep > 0 else ()
             # Blinks and head motion, generated causally from the live frames' speech activity.
             index = self._live[-1][0]
-            history = tuple(float(speech_activity(np.asarray(c, np.float32))) for c in frames[:-1][-ACTIVITY_HISTORY_FRAMES:])
+            # (the motion of frame k needs ACTIVITY_HISTORY_FRAMES - 1 before it; the mask window's
+            # earlier frames need their own, n - 1 further back)
+            keep_activity = ACTIVITY_HISTORY_FRAMES + s.mask_window - 2
+            before = frames[:-1][-keep_activity:]
+            history = tuple(map(float, speech_activity(np.asarray(before, np.float32)))) if before else ()
             return FrameRequest.with_options(s.options, pose=s.pose, coefficients=frames[-1],
                                              recent_coefficients=recent, live_frame=index,
                                              activity_history=history)
