@@ -29,8 +29,8 @@ HEAD_POSE_CHANNELS = ("yaw", "pitch", "roll", "x", "y", "z")
 @dataclass(frozen=True)
 class LidConfig:
     skin_above_cm: float = 2.5  # the skin above the lid margin that stretches over the eye
-    overshoot_cm: float = 0.3  # a shut lid's margin lies this far past the lower lid contour (no sclera sliver) ...
-    corner_reach_cm: float = 0.5  # ... tapering to 0 this far past the eye's corners
+    overshoot_cm: float = 0.6  # a shut lid's margin lies this far past the lower lid contour (no sclera sliver) ...
+    corner_reach_cm: float = 0.9  # ... tapering to 0 this far past the eye's corners
     depth_full_cm: float = 1.2  # full effect within this head-frame depth of the lid contour ...
     depth_zero_cm: float = 2.2  # ... none beyond this one (the field is 3D; the reference path samples whole rays)
 
