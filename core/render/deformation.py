@@ -382,24 +382,26 @@ def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[i
 
 def warp_head_motion(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
                      depth_open: torch.Tensor, source: torch.Tensor, geo, box_px: tuple[int, int, int, int],
-                     only: torch.Tensor, no_surface: float, iterations: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+                     only: torch.Tensor, no_surface: float, iterations: int = 1,
+                     rays: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The head's rigid motion on a height field that already carries the expression (fast path).
 
     The backward field composes: a point of the moved head is first brought back by the weighted
     rigid motion (``Deformer.unmove``), then the expression field applies. So the expression is
     warped first (``warp_height_field`` with the head still; its gated and open depths and source
-    grid come in here) and this second warp only undoes the rigid motion, which needs no grid
-    lookups: for each ray of ``only`` (flat indices in ``box_px``), z such that unmove(p(z)) lies
-    on the expression-deformed height field. Returns (depth [1, 1, h, w], source [1, 2, h, w]).
+    grid come in here and are updated in place) and this second warp only undoes the rigid
+    motion, which needs no grid lookups: for each ray of ``only`` (flat indices in ``box_px``), z
+    such that unmove(p(z)) lies on the expression-deformed height field. ``rays``: the rays of
+    ``only`` [M, 3] if already known. Returns (depth [1, 1, h, w], source [1, 2, h, w]).
     """
     from core.render.relief_renderer import sample_image
 
     x0, y0, x1, y1 = box_px
-    depth, out_source = depth_gated.clone(), source.clone()
     if x1 <= x0 or y1 <= y0 or not only.numel():
-        return depth, out_source
-    rays = ray_directions_torch(geo, box_px, depth_gated.device).view(-1, 3)[only]
-    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)[only].clone()
+        return depth_gated, source
+    if rays is None:
+        rays = ray_directions_torch(geo, box_px, depth_gated.device).view(-1, 3)[only]
+    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)[only]
     back = deformer.unmove(rays * z[:, None], frame)
     for _ in range(iterations):
         dc = sample_image(depth_open, project_to_grid(back, geo))[:, 0]
@@ -408,12 +410,12 @@ def warp_head_motion(deformer: Deformer, frame: FrameDeformation, depth_gated: t
     grid = project_to_grid(back, geo)
     on_person = sample_image(depth_gated, grid)[:, 0] < 0.5 * no_surface
     z = torch.where(on_person, z, torch.full_like(z, no_surface))
-    box_depth = depth[0, 0, y0:y1, x0:x1].reshape(-1).clone()
-    box_source = out_source[0, :, y0:y1, x0:x1].reshape(2, -1).clone()
-    box_depth[only], box_source[:, only] = z, sample_image(source, grid).T
-    depth[0, 0, y0:y1, x0:x1] = box_depth.view(y1 - y0, x1 - x0)
-    out_source[0, :, y0:y1, x0:x1] = box_source.view(2, y1 - y0, x1 - x0)
-    return depth, out_source
+    moved_source = sample_image(source, grid).T
+    w = x1 - x0
+    rows, cols = only // w + y0, only % w + x0
+    depth_gated[0, 0, rows, cols] = z
+    source[0, :, rows, cols] = moved_source
+    return depth_gated, source
 
 
 def rays_near_person(depth_gated: torch.Tensor, box_px: tuple[int, int, int, int], no_surface: float,

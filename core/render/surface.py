@@ -19,7 +19,7 @@ from core.expression.track import FaceState
 from core.render.config import MarchConfig, WallConfig
 from core.render.deformation import (Deformer, FrameDeformation, rays_near_person, warp_head_motion,
                                     warp_height_field, warp_plan)
-from core.geometry.pinhole import project_to_grid
+from core.geometry.pinhole import project_to_grid, ray_directions_torch
 from core.render.relief_renderer import (NO_SURFACE_CM, ReliefScene, SurfaceQuery, half_resolution,
                                          height_field_query, sample_image, surface_gap)
 
@@ -64,6 +64,8 @@ class FastSurface:
         self.only = {key: (rays_near_person(self.levels[key[0]].depth, box, NO_SURFACE_CM,
                                             reach_px(deformer, self.levels[key[0]])) if key[1] else None)
                      for key, box in self.boxes.items()}
+        self.head_rays = {key[0]: ray_directions_torch(self.levels[key[0]].geo, box, self.levels[key[0]].depth.device)
+                          .view(-1, 3)[self.only[key]] for key, box in self.boxes.items() if key[1]}
         self.plans = {key: warp_plan(deformer, self.levels[key[0]].depth_open, self.levels[key[0]].geo, box)
                       for key, box in self.boxes.items() if not key[1]}
         self.steps = march_steps(scene, config.step_cm, config)
@@ -94,7 +96,7 @@ class FastSurface:
                                                   open_out=opened)
                 self._warp = warp_head_motion(self.deformer, frame, depth, opened, source, s.geo,
                                               self.boxes[(level, True)], self.only[(level, True)], NO_SURFACE_CM,
-                                              self.config.head_warp_iterations)
+                                              self.config.head_warp_iterations, rays=self.head_rays[level])
             self._warp_key = key
         depth, source = self._warp
         scene = self.levels[level]
