@@ -149,11 +149,11 @@ def measure_render(args) -> tuple[dict, list[np.ndarray]]:
     keep[: int(hi[1] + 1.2 * fh), max(int(lo[0] - fh), 0): int(hi[0] + fh)] = False
     stack = np.stack(frames).astype(np.float32)
     change = np.abs(np.diff(stack, axis=0)).mean(axis=3)[:, keep].mean()
-    orbit_sheet(engine, options, driver, args.out / "orbit_sheet.png")
     result.update({"background_torso_change_per_frame": float(change), "render_s": render_s,
                    "ms_per_frame": 1000 * render_s / len(frames),
                    "options": {"blink_rate": options.natural.blink_rate, "head_motion": options.natural.head_motion,
                                "seed": options.natural.seed, "size": args.size}})
+    result["_engine"] = (engine, options, driver)
     return result, frames
 
 
@@ -165,8 +165,8 @@ def orbit_sheet(engine, options, driver: np.ndarray, path: Path) -> None:
     from core.engine import FrameRequest
     from core.render.camera import OrbitPose
 
-    faces = [engine.track.frame(FrameRequest.with_options(options, frame_index=k, mask_window=1)).current
-             for k in range(len(driver))]
+    single = replace(options, mask_window=1)
+    faces = [engine.track.frame(FrameRequest.with_options(single, frame_index=k)).current for k in range(len(driver))]
     blink = np.array([f.blink[0] for f in faces])
     head = np.array([f.head for f in faces])
     rows = [int(np.argmax(blink)), int(np.argmax(np.abs(head[:, 0]))), int(np.argmax(np.abs(head[:, 2]))),
@@ -241,8 +241,11 @@ def main() -> int:
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     ours, frames = measure_render(args)
-    contact_sheet(frames, ours["gap_series"], args.out / "blinks_sheet.png")
+    engine, options, driver = ours.pop("_engine")
     report = {"ours": ours}
+    (args.out / "motion.json").write_text(json.dumps(report, indent=1))
+    contact_sheet(frames, ours["gap_series"], args.out / "blinks_sheet.png")
+    orbit_sheet(engine, options, driver, args.out / "orbit_sheet.png")
     if not args.no_video and args.video.exists():
         report["video"] = measure_video(args.video, args.seconds)
     (args.out / "motion.json").write_text(json.dumps(report, indent=1))

@@ -89,7 +89,7 @@ class BlinkConfig:
 class HeadMotionConfig:
     """Amplitudes at head_motion = 1 (degrees; cm for translations)."""
 
-    sway_std: tuple[float, ...] = (2.0, 1.2, 1.7, 0.25, 0.08, 0.2)  # yaw, pitch, roll, x, y, z
+    sway_std: tuple[float, ...] = (3.2, 1.4, 2.3, 0.25, 0.08, 0.2)  # yaw, pitch, roll, x, y, z
     sway_components: int = 4  # sinusoids per channel
     sway_hz: tuple[float, float] = (0.06, 0.45)  # their frequency range
     quiet_share: float = 0.55  # sway in silence, relative to sway while speaking
