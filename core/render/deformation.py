@@ -29,7 +29,7 @@ from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
 from core.render.config import DeformationConfig
-from core.render.motion_field import EyeLids, HeadRegion, head_motion_matrix, inverse_motion
+from core.render.motion_field import EyeLids, HeadRegion, head_motion_matrix, inverse_motion, lid_forward
 
 
 
@@ -211,6 +211,19 @@ class Deformer:
         w = self.head_region.weight(self.to_head(points))[:, None]
         a, b = frame.camera_inverse[:, :3], frame.camera_inverse[:, 3]
         return points + w * (points @ a.T + b - points)
+
+    def move_forward(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Forward motion of the eyelids and the head (weighted rigid motion) for canonical
+        camera-frame points [N, 3] already moved by the expression -> [N, 3]: what a renderer
+        that moves mesh vertices applies (the backward field of ``displacement_at`` inverts it)."""
+        head = self.to_head(points)
+        if frame.lids[0] > 0 or frame.lids[1] > 0:
+            head = head + lid_forward(self.lids, head, frame.lids)
+        if frame.head_motion is not None:
+            m = torch.as_tensor(frame.head_motion, dtype=head.dtype, device=head.device)
+            w = self.head_region.weight(head)[:, None]
+            head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
+        return head @ self.rotation.T + self.translation
 
     def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """Expression (grid) plus eyelid backward displacement at the plan's points, head frame [N, 3]."""

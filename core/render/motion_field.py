@@ -132,6 +132,27 @@ class EyeLids:
         return out
 
 
+def lid_forward(lids: "EyeLids", head: torch.Tensor, closure: tuple[float, float]) -> torch.Tensor:
+    """Forward eyelid motion [N, 3] (head frame, cm) of canonical points ``head`` [N, 3] (for
+    renderers that move vertices): lid skin at u = (y - top) / H goes to u + d u^2; the inverse
+    of ``EyeLids.backward`` on the lid skin (the eye below the moved margin does not move)."""
+    c = lids.config
+    out = torch.zeros_like(head)
+    for (xs, yu_c, yl_c, zu_c), amount in zip(lids.curves, closure):
+        if amount <= 0:
+            continue
+        x, y, z = head[:, 0], head[:, 1], head[:, 2]
+        inside = (x > xs[0]) & (x < xs[-1])
+        yu, yl, zu = _interp(x, xs, yu_c), _interp(x, xs, yl_c), _interp(x, xs, zu_c)
+        h, top = c.skin_above_cm, yu - c.skin_above_cm
+        d = float(amount) * (yl - yu) / h
+        u = (y - top) / h
+        skin = inside & (u > 0) & (u <= 1)
+        depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
+        out[:, 1] += torch.where(skin, h * d * u * u * depth, torch.zeros_like(y))
+    return out
+
+
 def head_motion_matrix(pose: tuple[float, ...], pivot: np.ndarray) -> np.ndarray:
     """Forward rigid motion of the head frame, [3, 4] (x' = A[:, :3] x + A[:, 3]): rotation by
     (yaw, pitch, roll) degrees about ``pivot`` [3] (head frame, cm), then translation (x, y, z) cm."""

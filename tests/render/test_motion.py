@@ -133,3 +133,20 @@ def test_controls_at_zero_render_as_before(engine):
     timeless = engine.render(FrameRequest(framing="photo", size=128))
     assert np.array_equal(still, timeless)
     assert not np.array_equal(natural, timeless)
+
+
+def test_forward_motion_is_inverted_by_the_backward_field(engine, sample_subject):
+    """A renderer moving vertices forward (``move_forward``) and one reading the backward field
+    (``displacement_at``) agree: forward then backward returns the canonical point."""
+    d = engine.deformer
+    frame = d.frame(sample_subject.beta_init, lids=(1.0, 0.6), head=HEAD)
+    head = sample_subject.head_mesh.astype(np.float64)
+    pts = np.concatenate([sample_subject.mesh, sample_subject.mesh + np.array([0.0, 0.0, 1.5])])  # face and behind it
+    skin = head[list(topo.RIGHT_EYE_UPPER)] - np.array([0.0, 0.4, 0.0])  # lid skin above the right eye
+    pts = np.concatenate([pts, skin @ sample_subject.rotation.T + sample_subject.translation]).astype(np.float32)
+    canon = torch.as_tensor(pts)
+    moved = d.move_forward(canon, frame)
+    assert (moved - canon).norm(dim=1).max() > 0.5
+    back = moved + d.displacement_at(moved, frame)
+    assert (back - canon).norm(dim=1).median() < 0.02
+    assert (back - canon).norm(dim=1)[-len(skin):].max() < 0.05
