@@ -35,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = RenderOptions()
 
+    def add_natural(p: argparse.ArgumentParser) -> None:
+        n = defaults.natural
+        p.add_argument("--blink-rate", type=float, default=n.blink_rate,
+                       help=f"blinks per minute, 0 = no blinks (default {n.blink_rate:g})")
+        p.add_argument("--head-motion", type=float, default=n.head_motion,
+                       help=f"amount of head motion, 1 = like a real speaker, 0 = still (default {n.head_motion:g})")
+        p.add_argument("--seed", type=int, default=n.seed,
+                       help=f"the same seed gives the same blinks and head motion (default {n.seed})")
+
     def add_framing(p: argparse.ArgumentParser, default: str | None = defaults.framing) -> None:
         p.add_argument("--framing", choices=FRAMINGS, default=default,
                        help="head: head and shoulders, the face about 45%% of the frame height; photo: the "
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"expression scale lambda_exp (default {defaults.motion.lambda_exp})")
     r.add_argument("--mask-window", type=int, default=defaults.mask_window,
                    help=f"mouth-mask averaging window n (default {defaults.mask_window})")
+    add_natural(r)
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     add_renderer(r)
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
@@ -107,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_renderer(v)
     v.add_argument("--loop", action="store_true", help="loop the audio")
     add_framing(v)
+    add_natural(v)
     v.add_argument("--automation", type=Path, help=argparse.SUPPRESS)  # test hook: state JSON file
     v.add_argument("--max-seconds", type=float, help=argparse.SUPPRESS)
 
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def render() -> int:
             options = RenderOptions.from_values(args.size, args.alpha_m, args.lambda_exp, args.mask_window,
-                                                args.framing)
+                                                args.framing, args.blink_rate, args.head_motion, args.seed)
             pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
                                   pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir,
@@ -161,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_guarded(batch_command, args.jobs, args.workers, args.overwrite, args.ray, args.cache_dir)
     if command == "viewer":
+        from core.options import RenderOptions
         from viewer.app import display_available
 
         if not display_available():
@@ -173,14 +185,20 @@ def main(argv: list[str] | None = None) -> int:
             from core.render.camera import OrbitPose
 
             return run_guarded(lambda: render_command(
-                args.portrait, args.audio, None, out, RenderOptions.from_values(framing=args.framing),
+                args.portrait, args.audio, None, out,
+                RenderOptions.from_values(framing=args.framing, blink_rate=args.blink_rate,
+                                          head_motion=args.head_motion, seed=args.seed),
                 pose=OrbitPose(zoom=checked_zoom(args.zoom)), device=args.device, renderer=args.renderer))
         from core.options import checked_zoom
         from viewer.app import run_viewer
 
-        return run_guarded(lambda: run_viewer(args.portrait, args.audio, args.device, args.automation,
-                                              args.max_seconds, args.loop, args.framing, checked_zoom(args.zoom),
-                                              args.renderer))
+        def viewer() -> int:
+            natural = RenderOptions.from_values(blink_rate=args.blink_rate, head_motion=args.head_motion,
+                                                seed=args.seed).natural
+            return run_viewer(args.portrait, args.audio, args.device, args.automation, args.max_seconds, args.loop,
+                              args.framing, checked_zoom(args.zoom), natural, args.renderer)
+
+        return run_guarded(viewer)
     if command == "eval":
         from core.evaluation.commands import eval_command
 

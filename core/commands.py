@@ -76,7 +76,7 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
     if coeffs_csv is not None:
         from core.audio.coeff_csv import read_coefficients_csv
 
-        return read_coefficients_csv(coeffs_csv).coefficients
+        return read_coefficients_csv(coeffs_csv).driver
     from core.audio.audio2exp import coefficients_for_file
 
     return coefficients_for_file(audio, progress=progress)

@@ -78,7 +78,8 @@ class Engine:
         # Closes the photo's own lip gap where the audio seals the lips.
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
         colours = MouthColours.from_array(subject.relief.mouth_colours)
-        self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth)
+        self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth,
+                                     head_pivot=self.deformer.head_region.pivot)
         self.pivot = np.asarray(subject.translation, np.float64)
         photo = subject.intrinsics
         uv = photo.project(subject.mesh.astype(np.float64))
@@ -183,7 +184,7 @@ class Engine:
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
         mask = self.mouth.composite(rgb, raw.hit_depth.cpu().numpy(), polygons,
-                                    frame.vertices.cpu().numpy(), cam)
+                                    frame.vertices.cpu().numpy(), cam, faces.current.head)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
@@ -192,12 +193,16 @@ class Engine:
 
     def _render_raster(self, cam: ViewCamera, face: FaceState, polygons: list[np.ndarray], key: tuple,
                        times: dict[str, float], t0: float) -> RenderResult:
-        """The fast path: the deformed person mesh rasterised with OpenGL."""
+        """The fast path: the deformed person mesh rasterised with OpenGL. The expression moves
+        the vertices through the folded NN mapping; the eyelids and the head's rigid motion then
+        move them forward (``Deformer.move_points``)."""
         dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
         positions = head_positions = None
         if face.key() != self._mesh_key:
-            positions = self.mesh.positions(dv)
-            head_positions = self.head.positions(dv) if self.head is not None else None
+            motion = self.deformer.head_motion(face.head)
+            positions = self._moved(self.mesh.positions(dv), face.blink, motion)
+            if self.head is not None:
+                head_positions = self._moved(self.head.positions(dv), (0.0, 0.0), motion)
             self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -205,17 +210,25 @@ class Engine:
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)
-        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, raw.mouth_surface)
+        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
+                                    raw.mouth_surface)
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)
 
+    def _moved(self, points: np.ndarray, lids: tuple[float, float], motion: np.ndarray | None) -> np.ndarray:
+        """Mesh vertices [V, 3] (world) moved by the eyelids and the head's motion."""
+        if lids[0] <= 0 and lids[1] <= 0 and motion is None:
+            return points
+        moved = self.deformer.move_points(torch.as_tensor(points, device=self.device), lids, motion)
+        return moved.cpu().numpy().astype(np.float32)
+
     def _seal(self, face: FaceState) -> np.ndarray | None:
         """The lip seal's vertex displacement [478, 3] (head frame, cm), None when open."""
         return face.seal * self.seal_field if face.seal > 0 else None
 
     def _deform(self, face: FaceState) -> FrameDeformation:
-        return self.deformer.frame(face.beta, extra=self._seal(face))
+        return self.deformer.frame(face.beta, extra=self._seal(face), lids=face.blink, head=face.head)
 

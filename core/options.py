@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from core.audio.motion import MotionParams
 from core.errors import UserInputError
+from core.expression.natural import NaturalMotion
 from core.render.camera import DEFAULT_FRAMING, FRAMINGS, ZOOM_LIMITS
 
 DEFAULT_SIZE_PX = 256  # output height and width
@@ -27,16 +28,20 @@ class RenderOptions:
     """What the user chooses for a render: size (px), the motion parameters (alpha_m,
     lambda_exp; paper 4.3), the mask window n (Eq. 13; 1 = no averaging) and the framing at
     zoom 1 ("head": head and shoulders, the face filling ``FramingConfig.face_share`` of the
-    height; "photo": the photo's largest square)."""
+    height; "photo": the photo's largest square) and the natural motion beside the speech
+    (blink rate, head motion amount, seed; ``core.expression.natural.NaturalMotion``)."""
 
     size: int = DEFAULT_SIZE_PX
     motion: MotionParams = field(default_factory=MotionParams)
     mask_window: int = DEFAULT_MASK_WINDOW
     framing: str = DEFAULT_FRAMING
+    natural: NaturalMotion = field(default_factory=NaturalMotion)
 
     @staticmethod
     def from_values(size: int = DEFAULT_SIZE_PX, alpha_m: float | None = None, lambda_exp: float | None = None,
-                    mask_window: int = DEFAULT_MASK_WINDOW, framing: str = DEFAULT_FRAMING) -> "RenderOptions":
+                    mask_window: int = DEFAULT_MASK_WINDOW, framing: str = DEFAULT_FRAMING,
+                    blink_rate: float | None = None, head_motion: float | None = None,
+                    seed: int | None = None) -> "RenderOptions":
         """Checked options from plain values (command-line flags); None keeps a default.
         Raises UserInputError with a message naming the flag."""
         lo, hi = SIZE_LIMITS_PX
@@ -53,7 +58,14 @@ class RenderOptions:
                                   lambda_exp=defaults.lambda_exp if lambda_exp is None else float(lambda_exp))
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
-        return RenderOptions(int(size), motion, int(mask_window), framing)
+        nat = NaturalMotion()
+        try:
+            natural = NaturalMotion(blink_rate=nat.blink_rate if blink_rate is None else float(blink_rate),
+                                    head_motion=nat.head_motion if head_motion is None else float(head_motion),
+                                    seed=nat.seed if seed is None else int(seed))
+        except ValueError as exc:
+            raise UserInputError(f"--{str(exc).split(' must')[0].replace(' ', '-')}: {exc}") from None
+        return RenderOptions(int(size), motion, int(mask_window), framing, natural)
 
 
 def checked_zoom(zoom: float | None) -> float:

@@ -71,7 +71,9 @@ class Performance:
             f = self.frames[k]
             rows.append({"frame": k, "yaw": f.pose.yaw_deg, "pitch": f.pose.pitch_deg, "zoom": f.pose.zoom,
                          "alpha_m": f.options.motion.alpha_m, "lambda_exp": f.options.motion.lambda_exp,
-                         "mask_window": f.options.mask_window, "framing": f.options.framing})
+                         "mask_window": f.options.mask_window, "framing": f.options.framing,
+                         "blink_rate": f.options.natural.blink_rate, "head_motion": f.options.natural.head_motion,
+                         "seed": f.options.natural.seed})
         return {"format": FORMAT, "fps": FPS, "portrait": None if self.portrait is None else str(self.portrait),
                 "audio": None if self.audio is None else str(self.audio), "frames": rows}
 
@@ -100,7 +102,9 @@ class Performance:
                 yaw, pitch, zoom, alpha_m, lambda_exp = values
                 options = RenderOptions.from_values(mask_window=int(row["mask_window"]), alpha_m=alpha_m,
                                                     lambda_exp=lambda_exp,
-                                                    framing=str(row.get("framing", DEFAULT_FRAMING)))
+                                                    framing=str(row.get("framing", DEFAULT_FRAMING)),
+                                                    blink_rate=row.get("blink_rate"), head_motion=row.get("head_motion"),
+                                                    seed=row.get("seed"))
                 perf.frames[k] = PerformedFrame(OrbitPose(yaw, pitch, checked_zoom(zoom)).clamped(), options)
             except (KeyError, TypeError, ValueError) as exc:  # UserInputError is a ValueError
                 raise UserInputError(f"{path}: frame entry {i} is unusable ({exc}).") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.audio.motion import MotionParams
+from core.expression.natural import NaturalMotion
 from core.options import DEFAULT_MASK_WINDOW, DEFAULT_SIZE_PX, RenderOptions
 from core.render.camera import DEFAULT_FRAMING, FRAMINGS, OrbitPose
 
@@ -27,6 +28,11 @@ class FrameRequest:
     mask_window:  n of Eq. 13 (1 = no averaging)
     framing:      "head" (head and shoulders) or "photo" (the photo's largest square), at zoom 1
     reference:    render with the plain reference path (per-sample deformation; slow)
+    natural:      blinks and head motion (``core.expression.natural``); they need a time: the
+                  frame_index, or live_frame. A request with neither shows the still photo's head
+    live_frame:   the live frame's number in the microphone stream (None before it starts)
+    activity_history: speech activity of the live frames before it, oldest first (at most
+                  ``ACTIVITY_HISTORY_FRAMES`` are used; ``natural.speech_activity``)
     """
 
     pose: OrbitPose = OrbitPose()
@@ -38,6 +44,9 @@ class FrameRequest:
     mask_window: int = DEFAULT_MASK_WINDOW
     framing: str = DEFAULT_FRAMING
     reference: bool = False
+    natural: NaturalMotion = NaturalMotion()
+    live_frame: int | None = None
+    activity_history: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.framing not in FRAMINGS:
@@ -46,10 +55,11 @@ class FrameRequest:
     @property
     def options(self) -> RenderOptions:
         """The user's options this request was made with (the inverse of ``with_options``)."""
-        return RenderOptions(self.size, self.motion, self.mask_window, self.framing)
+        return RenderOptions(self.size, self.motion, self.mask_window, self.framing, self.natural)
 
     @staticmethod
     def with_options(options: RenderOptions, **fields) -> "FrameRequest":
-        """A request with the user's ``options`` (size, motion, mask window, framing) and ``fields``."""
+        """A request with the user's ``options`` (size, motion, mask window, framing, natural
+        motion) and ``fields``."""
         return FrameRequest(size=options.size, motion=options.motion, mask_window=options.mask_window,
-                            framing=options.framing, **fields)
+                            framing=options.framing, natural=options.natural, **fields)

@@ -299,7 +299,9 @@ class ViewerApp:
                "--yaw", f"{s.pose.yaw_deg:.3f}", "--pitch", f"{s.pose.pitch_deg:.3f}",
                "--zoom", f"{s.pose.zoom:.4f}", "--framing", s.framing,
                "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
-               "--mask-window", str(s.mask_window), "--device", self.device, "--renderer", self.renderer]
+               "--mask-window", str(s.mask_window), "--blink-rate", f"{s.natural.blink_rate:.3f}",
+               "--head-motion", f"{s.natural.head_motion:.3f}", "--seed", str(s.natural.seed), "--device", self.device,
+               "--renderer", self.renderer]
         if mode == "orbit":
             cmd.append("--orbit")
         elif mode == "performance":
@@ -511,14 +513,21 @@ def _restore_signals(previous: dict) -> None:
 
 def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
                automation: Path | None = None, max_seconds: float | None = None, loop: bool = False,
-               framing: str = DEFAULT_FRAMING, zoom: float = 1.0, renderer: str = "auto") -> int:
-    """Open the window (the caller has checked that a display exists)."""
+               framing: str = DEFAULT_FRAMING, zoom: float = 1.0, natural: "NaturalMotion | None" = None,
+               renderer: str = "auto") -> int:
+    """Open the window (the caller has checked that a display exists). ``natural``: the blink
+    rate, head motion and seed to start with (default: the render options' defaults)."""
     import dearpygui.dearpygui as dpg
 
     stop_signals: list[int] = []
     previous_handlers = _stop_on_signals(stop_signals)  # from here a signal only ends the loop
     app = ViewerApp(portrait, audio, device, loop, framing, zoom, renderer)
+    if natural is not None:
+        app.set_setting(blink_rate=natural.blink_rate, head_motion=natural.head_motion, seed=natural.seed)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
+    defaults = defaults.with_(blink_rate=app.session.settings.natural.blink_rate,
+                              head_motion=app.session.settings.natural.head_motion,
+                              seed=app.session.settings.natural.seed)
     dpg.create_context()
     with dpg.texture_registry():
         dpg.add_raw_texture(DISPLAY_PX, DISPLAY_PX, app._texture, format=dpg.mvFormat_Float_rgba, tag="frame_tex")
@@ -571,6 +580,12 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                                      max_value=3.0, callback=lambda s, v: app.set_setting(lambda_exp=float(v)))
                 dpg.add_slider_int(label="mask window n", tag="mask_window", width=PANEL_PX, default_value=defaults.mask_window, min_value=1,
                                    max_value=15, callback=lambda s, v: app.set_setting(mask_window=int(v)))
+                dpg.add_slider_float(label="blinks / min", tag="blink_rate", width=PANEL_PX, default_value=defaults.natural.blink_rate,
+                                     min_value=0.0, max_value=40.0, callback=lambda s, v: app.set_setting(blink_rate=float(v)))
+                dpg.add_slider_float(label="head motion", tag="head_motion", width=PANEL_PX, default_value=defaults.natural.head_motion,
+                                     min_value=0.0, max_value=2.0, callback=lambda s, v: app.set_setting(head_motion=float(v)))
+                dpg.add_input_int(label="motion seed", tag="seed", width=PANEL_PX, default_value=defaults.natural.seed,
+                                  callback=lambda s, v: app.set_setting(seed=int(v)))
                 dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value=str(defaults.size),
                               callback=lambda s, v: app.choose_size(int(v)))
                 dpg.add_button(label="Reset view", width=PANEL_PX, callback=lambda: app.reset_view())
@@ -609,7 +624,8 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
     def keys_blocked() -> bool:
         """A file dialog is open, or a control takes the keys (a slider typed into, the combo)."""
         return (any(dpg.is_item_shown(d) for d in ("dlg_portrait", "dlg_audio", "dlg_export"))
-                or any(dpg.is_item_active(t) for t in ("time", "alpha_m", "lambda_exp", "mask_window", "resolution")))
+                or any(dpg.is_item_active(t) for t in ("time", "alpha_m", "lambda_exp", "mask_window", "blink_rate",
+                                                       "head_motion", "seed", "resolution")))
 
     def on_key(sender, key):
         if key in key_names and not keys_blocked():

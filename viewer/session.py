@@ -8,19 +8,20 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.engine import FrameRequest
+from core.expression.natural import ACTIVITY_HISTORY_FRAMES, NaturalMotion, speech_activity
 from core.options import MASK_WINDOW_LIMITS, RenderOptions
 from core.render.camera import OrbitPose
 from viewer.clock import PlaybackClock, WallClock
 from viewer.scheduler import FrameScheduler
 
-LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1]  # live frames kept for the mask window of Eq. 13
+LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1] + ACTIVITY_HISTORY_FRAMES  # live frames kept (Eq. 13's window, the motion's history)
 
 
 @dataclass(frozen=True)
 class ViewSettings:
     """The user's controls: the orbit pose and the render options. Immutable: every change
     makes a new value (``with_(pose=..., alpha_m=..., lambda_exp=..., mask_window=..., size=...,
-    framing=...)``)."""
+    framing=..., blink_rate=..., head_motion=..., seed=...)``)."""
 
     pose: OrbitPose = OrbitPose()
     options: RenderOptions = field(default_factory=RenderOptions)
@@ -45,10 +46,16 @@ class ViewSettings:
     def framing(self) -> str:
         return self.options.framing
 
+    @property
+    def natural(self) -> NaturalMotion:
+        return self.options.natural
+
     def with_(self, **changes) -> "ViewSettings":
         pose = changes.pop("pose", self.pose)
         motion = replace(self.options.motion, **{k: changes.pop(k) for k in ("alpha_m", "lambda_exp") if k in changes})
-        options = replace(self.options, motion=motion, **changes)
+        natural = replace(self.options.natural,
+                          **{k: changes.pop(k) for k in ("blink_rate", "head_motion", "seed") if k in changes})
+        options = replace(self.options, motion=motion, natural=natural, **changes)
         return ViewSettings(pose, options)
 
 
@@ -88,8 +95,16 @@ class Session:
             frames = [c for _, c in self._live]
             keep = s.mask_window - 1  # the request carries exactly the frames its mask averages
             recent = tuple(frames[:-1][-keep:]) if keep > 0 else ()
+            # Blinks and head motion, generated causally from the live frames' speech activity.
+            index = self._live[-1][0]
+            # (the motion of frame k needs ACTIVITY_HISTORY_FRAMES - 1 before it; the mask window's
+            # earlier frames need their own, n - 1 further back)
+            keep_activity = ACTIVITY_HISTORY_FRAMES + s.mask_window - 2
+            before = frames[:-1][-keep_activity:]
+            history = tuple(map(float, speech_activity(np.asarray(before, np.float32)))) if before else ()
             return FrameRequest.with_options(s.options, pose=s.pose, coefficients=frames[-1],
-                                             recent_coefficients=recent)
+                                             recent_coefficients=recent, live_frame=index,
+                                             activity_history=history)
         k = self.scheduler.frame_to_request(self.clock.time(), self.clock.playing, self.clock.duration)
         return FrameRequest.with_options(s.options, pose=s.pose, frame_index=k)
 

@@ -127,13 +127,14 @@ def iter_file_coefficients(path: str | Path, config: PhonemeBackendConfig = FILE
 def coefficients_for_driver(path: str | Path, progress: ProgressFn | None = None) -> np.ndarray:
     """Coefficients from either driver: a ``.csv`` of coefficients or an audio file.
 
-    Returns float32 [T, NUM_EXPRESSIONS] at 25 fps. Raises ``CoefficientCSVError`` or
+    Returns float32 [T, NUM_EXPRESSIONS] at 25 fps ([T, NUM_DRIVER_CHANNELS] from a CSV with head
+    angles). Raises ``CoefficientCSVError`` or
     ``AudioLoadError`` (both ValueError) with user-facing messages.
     """
     if Path(path).suffix.lower() == ".csv":
         from core.audio.coeff_csv import read_coefficients_csv
 
-        coeffs = read_coefficients_csv(path).coefficients
+        coeffs = read_coefficients_csv(path).driver
         if progress is not None:
             progress(1.0)
         return coeffs

@@ -2,13 +2,18 @@
 
 Format written (one row per 25 fps video frame, frame k at time k/25 s)::
 
-    time,jawOpen,jawForward,...,cheekPuff          <- "time" then EXPRESSION_NAMES in order
-    0.00,0.000000,0.000000,...
+    time,jawOpen,jawForward,...,cheekPuff,headYaw,headPitch,headRoll
+    0.00,0.000000,0.000000,...                 <- "time", EXPRESSION_NAMES, HEAD_NAMES in order
     0.04,0.183412,...
 
+eyeBlinkLeft/Right carry the blinks and headYaw/headPitch/headRoll the head's rotation
+relative to the torso (radians, as ARKit and Live Link Face write them); ``audio2exp`` writes the
+generated blinks and head motion there (``core.expression.natural``, default seed). A driver with
+blinks or head angles of its own drives them instead of the generated ones.
+
 The reader is tolerant: any subset of our ARKit names in any order and any letter case (Live
-Link Face writes ``JawOpen``); missing names are 0; other columns (``EyeLookInLeft``, head angles)
-are ignored with a ``CoefficientCSVWarning``; the time comes from ``time`` (seconds) or
+Link Face writes ``JawOpen``, ``HeadYaw``); missing names are 0; gaze columns (``EyeLookInLeft``)
+are read but not rendered yet; other columns are ignored with a ``CoefficientCSVWarning``; the time comes from ``time`` (seconds) or
 ``Timecode`` (SMPTE ``HH:MM:SS:FF[.fff]`` at ``source_fps``, or seconds), is made relative to the
 first row, and the curves are resampled to 25 fps when they are not on that grid. Problems a user
 can fix raise ``CoefficientCSVError`` saying what is wrong and what to do.
@@ -26,7 +31,8 @@ import numpy as np
 
 from core.audio.constants import FPS
 from core.errors import UserInputError
-from core.face.arkit import EXPRESSION_INDEX, EXPRESSION_NAMES, NUM_EXPRESSIONS
+from core.face.arkit import (EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_NAMES, HEAD_NAMES, NUM_DRIVER_CHANNELS,
+                             NUM_EXPRESSIONS)
 
 TIME_COLUMN = "time"
 TIMECODE_COLUMNS = ("timecode",)            # Live Link Face
@@ -37,6 +43,8 @@ VALUE_DECIMALS = 6
 _HOW_TO = ("Write a valid one with `python main.py audio2exp --audio SPEECH --out coeffs.csv`; "
            "it needs a header row with ARKit names (e.g. time,jawOpen,...) and one row per frame.")
 _LOWER_INDEX = {name.lower(): i for name, i in EXPRESSION_INDEX.items()}
+_LOWER_INDEX.update({name.lower(): NUM_EXPRESSIONS + i for i, name in enumerate(HEAD_NAMES)})
+_QUIET_COLUMNS = frozenset(n.lower() for n in EYE_LOOK_NAMES)
 
 
 class CoefficientCSVError(UserInputError):
@@ -56,6 +64,14 @@ class CoefficientTrack:
     source: Path
     ignored_columns: tuple[str, ...] = ()    # header names that are not in the face model
     resampled: bool = False                  # True when the file's own times were off the grid
+    head: np.ndarray | None = None           # float32 [T, 3] head yaw, pitch, roll (degrees) if the file has them
+
+    @property
+    def driver(self) -> np.ndarray:
+        """The engine's driver: [T, NUM_EXPRESSIONS], or [T, NUM_DRIVER_CHANNELS] with the head angles."""
+        if self.head is None:
+            return self.coefficients
+        return np.concatenate([self.coefficients, self.head], axis=1).astype(np.float32)
 
     @property
     def duration_s(self) -> float:
@@ -63,7 +79,7 @@ class CoefficientTrack:
 
 
 def header_row() -> list[str]:
-    return [TIME_COLUMN, *EXPRESSION_NAMES]
+    return [TIME_COLUMN, *EXPRESSION_NAMES, *HEAD_NAMES]
 
 
 class CoefficientCSVWriter:
@@ -82,9 +98,14 @@ class CoefficientCSVWriter:
         return self
 
     def write(self, coeffs: np.ndarray) -> None:
-        """Append float [k, NUM_EXPRESSIONS] rows (frames continue from the previous call)."""
+        """Append float [k, NUM_EXPRESSIONS] rows, or [k, NUM_DRIVER_CHANNELS] with the head's
+        yaw, pitch, roll in degrees (written in radians; frames continue from the previous call)."""
         assert self._fh is not None, "use CoefficientCSVWriter as a context manager"
-        coeffs = np.asarray(coeffs, dtype=np.float64).reshape(-1, NUM_EXPRESSIONS)
+        coeffs = np.asarray(coeffs, dtype=np.float64)
+        coeffs = coeffs.reshape(-1, coeffs.shape[-1] if coeffs.ndim > 1 else NUM_EXPRESSIONS)
+        head = np.radians(coeffs[:, NUM_EXPRESSIONS:]) if coeffs.shape[1] == NUM_DRIVER_CHANNELS \
+            else np.zeros((len(coeffs), len(HEAD_NAMES)))
+        coeffs = np.concatenate([coeffs[:, :NUM_EXPRESSIONS], head], axis=1)
         fmt = f"{{:.{VALUE_DECIMALS}f}}"
         lines = []
         for row in coeffs:
@@ -103,8 +124,8 @@ class CoefficientCSVWriter:
 def write_coefficients_csv(path: str | Path, coeffs: np.ndarray, fps: float = FPS) -> None:
     """Write float [T, NUM_EXPRESSIONS] coefficients (frame k at k / fps seconds)."""
     coeffs = np.asarray(coeffs)
-    if coeffs.ndim != 2 or coeffs.shape[1] != NUM_EXPRESSIONS:
-        raise ValueError(f"expected coefficients [T, {NUM_EXPRESSIONS}], got {coeffs.shape}")
+    if coeffs.ndim != 2 or coeffs.shape[1] not in (NUM_EXPRESSIONS, NUM_DRIVER_CHANNELS):
+        raise ValueError(f"expected coefficients [T, {NUM_EXPRESSIONS}] or [T, {NUM_DRIVER_CHANNELS}], got {coeffs.shape}")
     with CoefficientCSVWriter(path, fps) as writer:
         writer.write(coeffs)
 
@@ -152,7 +173,7 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
             if time_col is None:
                 time_col, is_timecode = j, low in TIMECODE_COLUMNS
             continue
-        if low in META_COLUMNS:
+        if low in META_COLUMNS or low in _QUIET_COLUMNS:
             continue
         idx = _LOWER_INDEX.get(low)
         if idx is None:
@@ -172,7 +193,7 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
     if not body:
         raise CoefficientCSVError(f"{path} has a header but no data rows. {_HOW_TO}")
 
-    values = np.zeros((len(body), NUM_EXPRESSIONS), dtype=np.float64)
+    values = np.zeros((len(body), NUM_DRIVER_CHANNELS), dtype=np.float64)
     times = np.arange(len(body), dtype=np.float64) / fps
     for i, row in enumerate(body):
         line = i + 2
@@ -192,12 +213,17 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
     if np.any(np.diff(times) <= 0):
         raise CoefficientCSVError(f"{path}: the time column must increase from row to row. "
                                   f"{_HOW_TO}")
-    if values.min() < 0.0 or values.max() > 1.0:
+    expr = values[:, :NUM_EXPRESSIONS]
+    if expr.min() < 0.0 or expr.max() > 1.0:
         warnings.warn(f"{path}: values outside [0, 1] were clipped", CoefficientCSVWarning,
                       stacklevel=2)
-        values = np.clip(values, 0.0, 1.0)
+        values[:, :NUM_EXPRESSIONS] = np.clip(expr, 0.0, 1.0)
+    has_head = any(idx >= NUM_EXPRESSIONS for idx in columns.values())
+    values[:, NUM_EXPRESSIONS:] = np.degrees(values[:, NUM_EXPRESSIONS:])
     coeffs, resampled = _resample(times - times[0], values, fps)
-    return CoefficientTrack(coeffs.astype(np.float32), float(fps), path, tuple(unknown), resampled)
+    head = coeffs[:, NUM_EXPRESSIONS:].astype(np.float32) if has_head else None
+    return CoefficientTrack(coeffs[:, :NUM_EXPRESSIONS].astype(np.float32), float(fps), path, tuple(unknown),
+                            resampled, head)
 
 
 def _resample(times: np.ndarray, values: np.ndarray, fps: float) -> tuple[np.ndarray, bool]:

@@ -12,17 +12,24 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from core.audio.audio2exp import FILE_CONFIG, iter_file_coefficients
+from core.expression.natural import MotionStream, NaturalMotion
+from core.face.arkit import EXPRESSION_INDEX
 from core.audio.coeff_csv import CoefficientCSVWriter
 from core.audio.loading import AudioLoadError
 
 
 def audio2exp_command(audio_path: Path, out_csv: Path,
-                      progress: Callable[[float], None] | None = None) -> None:
+                      progress: Callable[[float], None] | None = None,
+                      natural: NaturalMotion = NaturalMotion()) -> None:
     """Run Audio2Exp over ``audio_path`` and write the coefficients to ``out_csv``.
 
     The CSV has a ``time`` column (frame k at k/25 s) and one column per ARKit expression name
-    (``core.face.arkit.EXPRESSION_NAMES``). Audio is processed in blocks, so an hour-long file
+    (``core.face.arkit.EXPRESSION_NAMES``), the blinks in eyeBlinkLeft/Right and the head's
+    rotation in headYaw/headPitch/headRoll (radians), both generated with ``natural``
+    (``core.expression.natural``). Audio is processed in blocks, so an hour-long file
     needs little memory. The CSV appears only when complete (written to a temporary file first).
     ``progress`` receives the fraction done (0..1).
     Raises ``AudioLoadError`` (a ValueError) with a user-facing message for unusable audio.
@@ -30,9 +37,14 @@ def audio2exp_command(audio_path: Path, out_csv: Path,
     audio_path, out_csv = Path(audio_path), Path(out_csv)
     tmp = out_csv.with_name(out_csv.name + ".part")
     try:
+        stream = MotionStream(natural)
         with CoefficientCSVWriter(tmp) as writer:
             for block in iter_file_coefficients(audio_path, FILE_CONFIG, progress=progress):
-                writer.write(block)
+                # The generated blinks and head rotation travel in the CSV (eyeBlink*, head*).
+                blink, head = stream.push(block)
+                block = np.array(block, np.float32)
+                block[:, [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]] = blink[:, None]
+                writer.write(np.concatenate([block, head[:, :3]], axis=1))
         os.replace(tmp, out_csv)
     finally:
         if tmp.exists():

@@ -26,7 +26,8 @@ from core.options import RenderOptions, checked_zoom
 from core.render.camera import DEFAULT_FRAMING, OrbitPose
 
 PATH_KEYS = ("portrait", "audio", "coeffs", "out")
-OPTION_KEYS = ("size", "yaw", "pitch", "zoom", "orbit", "alpha_m", "lambda_exp", "mask_window", "framing", "device")
+OPTION_KEYS = ("size", "yaw", "pitch", "zoom", "orbit", "alpha_m", "lambda_exp", "mask_window", "framing", "device",
+               "blink_rate", "head_motion", "seed")
 KNOWN_KEYS = PATH_KEYS + OPTION_KEYS
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -238,6 +239,9 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
     mask_window = number_of("mask_window", int, defaults.mask_window)
     alpha_m = number_of("alpha_m", float, None)
     lambda_exp = number_of("lambda_exp", float, None)
+    blink_rate = number_of("blink_rate", float, None)
+    head_motion = number_of("head_motion", float, None)
+    seed = number_of("seed", int, None)
     yaw = number_of("yaw", float, 0.0)
     pitch = number_of("pitch", float, 0.0)
     zoom = number_of("zoom", float, 1.0)
@@ -263,9 +267,10 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
         if not _DEVICE.match(device):
             problems.append(f"device must be auto, cpu or cuda, got {values['device']!r}")
     options = None
-    if _BAD not in (size, mask_window, alpha_m, lambda_exp):
+    if _BAD not in (size, mask_window, alpha_m, lambda_exp, blink_rate, head_motion, seed):
         try:
-            options = RenderOptions.from_values(size, alpha_m, lambda_exp, mask_window, framing)
+            options = RenderOptions.from_values(size, alpha_m, lambda_exp, mask_window, framing, blink_rate,
+                                                head_motion, seed)
         except UserInputError as exc:
             # from_values names command-line flags (--mask-window); the jobs file uses key names.
             problems.append(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc)))

@@ -7,21 +7,27 @@ our lip seal, and returns the current frame's face together with the n - 1 frame
 the mouth mask of Eq. 13 averages. It is a pure function of the request and the driver: no state
 is carried from one request to the next.
 
-Every per-frame channel of the face lives here: today the expression coefficients and the lip
-seal; blinks, gaze and head motion would be further fields of ``FaceState``.
+Every per-frame channel of the face lives here: the expression coefficients, the lip seal, the
+eyelids' closure (blinks) and the head's rigid motion (``core.expression.natural``: generated from
+the request's seed and the speech activity up to the frame; a driver's eyeBlink channels add to
+the generated blinks).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.audio.motion import mouth_mask
-from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, head_pose,
+                                     speech_activity)
+from core.face.arkit import EXPRESSION_INDEX, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS
 from core.request import FrameRequest
 
 _JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
 _PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouthPressRight"]
+_BLINK = [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]
+STILL_HEAD = (0.0,) * 6
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class ExpressionConfig:
     seal_full_alpha_m: float = 0.5  # the seal scales with alpha_m up to this value
     beta_min: float = -0.5  # every coefficient is clipped to [beta_min, beta_max]
     beta_max: float = 2.0
+    natural: NaturalMotionConfig = NaturalMotionConfig()  # blink timing and head motion
 
 
 @dataclass(frozen=True)
@@ -41,14 +48,19 @@ class FaceState:
 
     beta: float32 [NUM_EXPRESSIONS] expression after the motion parameters, the seal and clipping
     seal: how firmly the lips meet, 0..1 (the renderer closes the lips over the jaw's opening)
+    blink: eyelid closure (subject's left, right), 0..1 (1: shut)
+    head: the head's rigid motion relative to the torso: yaw, pitch, roll (degrees), x, y, z (cm,
+          head frame); ``core.render.motion_field.HEAD_POSE_CHANNELS``
     """
 
     beta: np.ndarray
     seal: float
+    blink: tuple[float, float] = (0.0, 0.0)
+    head: tuple[float, ...] = STILL_HEAD
 
-    def key(self) -> tuple[bytes, float]:
+    def key(self) -> tuple:
         """A hashable identity of this state (two equal keys render the same face)."""
-        return self.beta.tobytes(), self.seal
+        return self.beta.tobytes(), self.seal, self.blink, self.head
 
 
 @dataclass(frozen=True)
@@ -74,11 +86,18 @@ class ExpressionTrack:
                  config: ExpressionConfig = ExpressionConfig()):
         self.beta_init = np.asarray(beta_init, np.float32)
         driver = np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else np.asarray(driver, np.float32)
-        if driver.ndim != 2 or driver.shape[1] != NUM_EXPRESSIONS:
-            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}], got {driver.shape}")
-        self.driver = driver
+        if driver.ndim != 2 or driver.shape[1] not in (NUM_EXPRESSIONS, NUM_DRIVER_CHANNELS):
+            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}] or [T, {NUM_DRIVER_CHANNELS}] "
+                             f"(with head yaw, pitch, roll), got {driver.shape}")
+        # A recorded head (a Live Link Face CSV) replaces the generated head motion; recorded blinks
+        # replace the generated blinks.
+        head = driver[:, NUM_EXPRESSIONS:]
+        self.recorded_head = head.astype(np.float64) if head.size and np.any(head != 0) else None
+        self.driver = np.ascontiguousarray(driver[:, :NUM_EXPRESSIONS])
+        self.recorded_blinks = bool(len(self.driver) and np.any(self.driver[:, _BLINK] > 0))
         self.config = config
         self._driven = mouth_mask()
+        self._activity = speech_activity(self.driver, config.natural.activity) if len(self.driver) else np.zeros(0, np.float32)
 
     @property
     def num_frames(self) -> int:
@@ -86,6 +105,15 @@ class ExpressionTrack:
 
     def with_driver(self, driver: np.ndarray) -> "ExpressionTrack":
         return ExpressionTrack(self.beta_init, driver, self.config)
+
+    def _head(self, k: int, activity: np.ndarray, request: FrameRequest) -> tuple[float, ...]:
+        """The head's motion at frame k: the driver's recorded head angles, or generated."""
+        if request.natural.head_motion <= 0 or k < 0:
+            return STILL_HEAD
+        if self.recorded_head is not None and request.frame_index is not None:
+            yaw, pitch, roll = self.recorded_head[int(np.clip(k, 0, len(self.recorded_head) - 1))]
+            return (float(yaw), float(pitch), float(roll), 0.0, 0.0, 0.0)
+        return head_pose(k, activity, request.natural, self.config.natural)
 
     # ----------------------------------------------------------------- one frame
     def audio_window(self, request: FrameRequest) -> list[np.ndarray]:
@@ -121,6 +149,55 @@ class ExpressionTrack:
         return t * t * (3 - 2 * t) * min(1.0, request.motion.alpha_m / c.seal_full_alpha_m)
 
     def frame(self, request: FrameRequest) -> FrameFaces:
-        """The faces of the request's frame and of the frames before it."""
-        faces = [self.face(audio, request) for audio in self.audio_window(request)]
-        return FrameFaces(faces[-1], tuple(faces[:-1]))
+        """The faces of the request's frame and of the frames before it. The frames before it
+        carry the head's motion (the mask of Eq. 13 follows the head), not blinks."""
+        window = self.audio_window(request)
+        faces = [self.face(audio, request) for audio in window]
+        k = self.motion_frame(request)
+        driven = self._driver_blinks(window[-1])
+        if k is None or request.natural.still:
+            if driven == (0.0, 0.0):
+                return FrameFaces(faces[-1], tuple(faces[:-1]))
+            return FrameFaces(replace(faces[-1], blink=driven), tuple(faces[:-1]))
+        activity = self.activity_window(request, k, len(window) - 1)
+        w = ACTIVITY_HISTORY_FRAMES
+        cfg = self.config.natural
+        out = []
+        for back, face in zip(range(len(faces) - 1, -1, -1), faces):
+            act = activity[len(activity) - back - w:len(activity) - back]
+            head = self._head(k - back, act, request)
+            blink = (0.0, 0.0)
+            if back == 0:
+                b = 0.0 if self.recorded_blinks and request.frame_index is not None else blink_curve(k, act, request.natural, cfg)
+                blink = (max(b, driven[0]), max(b, driven[1]))
+            out.append(FaceState(face.beta, face.seal, blink, head))
+        return FrameFaces(out[-1], tuple(out[:-1]))
+
+    @staticmethod
+    def _driver_blinks(audio: np.ndarray) -> tuple[float, float]:
+        """The driver's own eyeBlinkLeft/Right (a Live Link Face CSV), 0..1."""
+        return float(np.clip(audio[_BLINK[0]], 0, 1)), float(np.clip(audio[_BLINK[1]], 0, 1))
+
+    @staticmethod
+    def motion_frame(request: FrameRequest) -> int | None:
+        """The frame number the natural motion is generated for (None: no time, a still head)."""
+        return request.frame_index if request.frame_index is not None else request.live_frame
+
+    def activity_window(self, request: FrameRequest, k: int, extra: int) -> np.ndarray:
+        """Speech activity of frames k - ACTIVITY_HISTORY_FRAMES - extra + 1 .. k, float32; frames
+        before the start are quiet."""
+        n = ACTIVITY_HISTORY_FRAMES + extra
+        if request.frame_index is not None:
+            if not len(self._activity):
+                return np.zeros(n, np.float32)
+            ks = np.arange(k - n + 1, k + 1)
+            act = self._activity[np.clip(ks, 0, len(self._activity) - 1)]
+            return np.where(ks >= 0, act, 0.0).astype(np.float32)
+        current = speech_activity(np.asarray(request.coefficients, np.float32), self.config.natural.activity) \
+            if request.coefficients is not None else 0.0
+        history = np.asarray(request.activity_history, np.float32)[-(n - 1):]
+        out = np.zeros(n, np.float32)
+        out[-1] = current
+        if len(history):
+            out[-1 - len(history):-1] = history
+        return out

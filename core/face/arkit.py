@@ -50,3 +50,12 @@ EXPRESSION_INDEX: dict[str, int] = {name: i for i, name in enumerate(EXPRESSION_
 MOUTH_NAMES: tuple[str, ...] = tuple(
     n for n in EXPRESSION_NAMES if n.startswith(("jaw", "mouth", "cheek"))
 )
+
+# Head rotation channels of a driver (ARKit / Live Link Face names), after the expressions: a
+# driver array is [T, NUM_EXPRESSIONS] or [T, NUM_DRIVER_CHANNELS]. In a driver array they are in
+# degrees (yaw + toward the subject's left, pitch + nodding down, roll + toward the subject's
+# left; ``core.render.motion_field``); in a CSV, radians as ARKit reports them.
+HEAD_NAMES: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
+NUM_DRIVER_CHANNELS = NUM_EXPRESSIONS + len(HEAD_NAMES)
+# Gaze channels: read from a CSV without complaint, not rendered yet.
+EYE_LOOK_NAMES: tuple[str, ...] = tuple(f"eyeLook{d}{s}" for s in ("Left", "Right") for d in ("Down", "In", "Out", "Up"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.render.motion_field import HeadRegionConfig, LidConfig
+
 
 @dataclass(frozen=True)
 class Ramp:
@@ -41,6 +43,7 @@ class MarchConfig:
     depth_margin_cm: float = 3.0  # the depth range is the person's, grown by this (room for deformation)
     background_clearance_cm: float = 1.0  # the depth range ends this far in front of the background
     warp_iterations: int = 2  # Newton steps of the per-frame height-field warp
+    head_warp_iterations: int = 1  # Newton steps undoing the head's rigid motion (smooth: one suffices)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class DeformationConfig:
     sharp_side_width_cm: float = 0.05  # width of the skull/jaw switch between the lip corners ...
     soft_side_width_cm: float = 1.0  # ... and well beyond them
     soft_side_distance_cm: float = 1.5  # distance past a lip corner over which the switch softens
+    lids: LidConfig = field(default_factory=LidConfig)  # the eyelids' closing (blinks)
+    head_region: HeadRegionConfig = field(default_factory=HeadRegionConfig)  # where the head's rigid motion applies
 
 
 @dataclass(frozen=True)

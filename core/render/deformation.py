@@ -29,6 +29,7 @@ from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
 from core.render.config import DeformationConfig
+from core.render.motion_field import EyeLids, HeadRegion, head_motion_matrix, inverse_motion, lid_forward
 
 
 
@@ -53,13 +54,26 @@ class FrameDeformation:
     fields:  float32 [A + 1, 6]  backward displacement (cm, head frame) at the active grid points:
              skull side xyz, jaw side xyz; the last row is zero (every inactive grid point)
     mouth_x, mouth_y: float32 [M]        deformed mouth line (head frame, x increasing)
-    vertices: float32 [478, 3]           deformed mesh V(beta), head frame
+    vertices: float32 [478, 3]           deformed mesh V(beta), head frame, before the head's motion
+    lids:     eyelid closure (subject's left, right), 0..1 (``motion_field.EyeLids``)
+    head_motion: float64 [3, 4] forward rigid motion of the head in the head frame
+             (``motion_field.head_motion_matrix``), None when the head is still
+    head_inverse: float32 [3, 4] its inverse (torch), None when still
+    camera_inverse: float32 [3, 4] that inverse in the camera frame (torch), None when still
     """
 
     fields: torch.Tensor
     mouth_x: torch.Tensor
     mouth_y: torch.Tensor
     vertices: torch.Tensor
+    lids: tuple[float, float] = (0.0, 0.0)
+    head_motion: np.ndarray | None = None
+    head_inverse: torch.Tensor | None = None
+    camera_inverse: torch.Tensor | None = None  # float32 [3, 4]: the same inverse in the camera frame
+
+    @property
+    def head_moves(self) -> bool:
+        return self.head_motion is not None
 
 
 @dataclass
@@ -107,11 +121,16 @@ class Deformer:
             n_vertices, device)
         self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
+        self.lids = EyeLids(subject.head_mesh.astype(np.float64), device, config.lids)
+        self.head_region = HeadRegion(subject.head_mesh.astype(np.float64), config.head_region)
 
     # ----------------------------------------------------------------- per frame
-    def frame(self, beta: np.ndarray, extra: np.ndarray | None = None) -> FrameDeformation:
+    def frame(self, beta: np.ndarray, extra: np.ndarray | None = None, lids: tuple[float, float] = (0.0, 0.0),
+              head: tuple[float, ...] | None = None) -> FrameDeformation:
         """Deformation for expression ``beta`` [K] (after the motion parameters), plus an optional
-        extra head-frame vertex displacement [478, 3] (cm; the lip seal)."""
+        extra head-frame vertex displacement [478, 3] (cm; the lip seal), eyelid closures
+        (left, right) in 0..1 and the head's rigid motion ``head`` (yaw, pitch, roll degrees,
+        x, y, z cm; ``motion_field.HEAD_POSE_CHANNELS``; None or zeros: still)."""
         dv = self.vertex_displacement(beta, extra)
         vertices = self.head_init + dv
         a = self.num_active
@@ -121,7 +140,19 @@ class Deformer:
         up, lo = vertices[self._upper_ids], vertices[self._lower_ids]
         mid = 0.5 * (up + lo)
         order = torch.argsort(mid[:, 0])
-        return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices)
+        lids = (float(lids[0]), float(lids[1]))
+        motion = inverse = camera_inverse = None
+        if head is not None and any(float(v) != 0.0 for v in head):
+            motion = head_motion_matrix(head, self.head_region.pivot)
+            inv = inverse_motion(motion)
+            r, t = self.rotation.cpu().double().numpy(), self.translation.cpu().double().numpy()
+            a_cam = r @ inv[:, :3] @ r.T  # x_cam -> R (A (R^T (x - t)) + b) + t
+            b_cam = r @ inv[:, 3] + t - a_cam @ t
+            inverse = torch.as_tensor(inv, dtype=torch.float32, device=self.device)
+            camera_inverse = torch.as_tensor(np.concatenate([a_cam, b_cam[:, None]], axis=1), dtype=torch.float32,
+                                             device=self.device)
+        return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices,
+                                lids, motion, inverse, camera_inverse)
 
     def vertex_displacement(self, beta: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:
         """dV = V(beta) - V_init (+ ``extra``), [478, 3] head frame (cm): what the mapping carries."""
@@ -152,7 +183,9 @@ class Deformer:
 
     def lookup_plan(self, points: torch.Tensor) -> "LookupPlan":
         """The frame-independent part of ``displacement_at`` for fixed points [N, 3] (camera frame)."""
-        head = self.to_head(points)
+        return self._plan_head(self.to_head(points))
+
+    def _plan_head(self, head: torch.Tensor) -> "LookupPlan":
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         base = torch.floor(g)
@@ -166,17 +199,86 @@ class Deformer:
         weights = torch.where(self._corners.bool(), frac[:, None, :], 1.0 - frac[:, None, :]).prod(dim=2)
         return LookupPlan(head, rows, weights)
 
-    def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
-        """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm)."""
+    def _unmove_head(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Head-frame points [N, 3] of the moved head -> where they were before the head's rigid
+        motion (weighted by the head region; identity when the head is still)."""
+        if frame.head_inverse is None:
+            return head
+        inv = frame.head_inverse
+        w = self.head_region.weight(head)[:, None]
+        return head + w * (head @ inv[:, :3].T + inv[:, 3] - head)
+
+    def unmove(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Camera-frame points [N, 3] of the moved head -> where they were before the head's
+        weighted rigid motion, camera frame [N, 3] (the identity when the head is still)."""
+        if frame.head_inverse is None:
+            return points
+        w = self.head_region.weight(self.to_head(points))[:, None]
+        a, b = frame.camera_inverse[:, :3], frame.camera_inverse[:, 3]
+        return points + w * (points @ a.T + b - points)
+
+    def move_forward(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        """Forward motion of the eyelids and the head (weighted rigid motion) for canonical
+        camera-frame points [N, 3] already moved by the expression -> [N, 3]: what a renderer
+        that moves mesh vertices applies (the backward field of ``displacement_at`` inverts it)."""
+        return self.move_points(points, frame.lids, frame.head_motion)
+
+    def head_motion(self, head: tuple[float, ...] | None) -> np.ndarray | None:
+        """The head's forward rigid motion [3, 4] (head frame) for the channels ``head`` (see
+        ``frame``); None when the head is still."""
+        if head is None or not any(float(v) != 0.0 for v in head):
+            return None
+        return head_motion_matrix(head, self.head_region.pivot)
+
+    def move_points(self, points: torch.Tensor, lids: tuple[float, float],
+                    head_motion: np.ndarray | None) -> torch.Tensor:
+        """``move_forward`` without a FrameDeformation: eyelid closures (left, right) and the
+        head's forward motion [3, 4] or None. points [N, 3] camera frame -> [N, 3]."""
+        if lids[0] <= 0 and lids[1] <= 0 and head_motion is None:
+            return points
+        head = self.to_head(points)
+        if lids[0] > 0 or lids[1] > 0:
+            head = head + lid_forward(self.lids, head, lids)
+        if head_motion is not None:
+            m = torch.as_tensor(head_motion, dtype=head.dtype, device=head.device)
+            w = self.head_region.weight(head)[:, None]
+            head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
+        return head @ self.rotation.T + self.translation
+
+    def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
+        """Expression (grid) plus eyelid backward displacement at the plan's points, head frame [N, 3]."""
         sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
         w = self._jaw_side_weight(plan.head, frame)[:, None]
         dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
-        return dp_head @ self.rotation.T
+        if frame.lids[0] > 0 or frame.lids[1] > 0:
+            dp_head = dp_head + self.lids.backward(plan.head, frame.lids)
+        return dp_head
+
+    def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
+        """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm). The plan is
+        reused as is while the head is still; a moving head is looked up where its points were."""
+        if frame.head_inverse is None:
+            return self._expression_planned(plan, frame) @ self.rotation.T
+        return self._displacement_head(plan.head, frame) @ self.rotation.T
+
+    def _displacement_head(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
+        still = self._unmove_head(head, frame)
+        if frame.head_inverse is None:
+            return self._expression_planned(self._plan_head(still), frame)
+        # Only points inside the mapping grid carry expression (and eyelid) displacement.
+        g = (still - self.origin) / self.voxel
+        inside = ((g >= -1) & (g <= self._dims_t - 1)).all(dim=1)
+        out = still - head
+        idx = torch.nonzero(inside).squeeze(1)
+        if idx.numel():
+            out[idx] += self._expression_planned(self._plan_head(still[idx]), frame)
+        return out
 
     def displacement_at(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
-        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm).
-        Trilinear in the grid through the compact active rows; zero outside the grid."""
-        return self.displacement_planned(self.lookup_plan(points), frame)
+        """Backward displacement dp at camera-frame points [N, 3] -> [N, 3] (camera frame, cm):
+        the head's rigid motion undone (weighted), then the expression field (trilinear in the
+        grid through the compact active rows; zero outside the grid) and the eyelids."""
+        return self._displacement_head(self.to_head(points), frame) @ self.rotation.T
 
     def dense_fields(self, frame: FrameDeformation) -> torch.Tensor:
         """The frame's fields on the full grid, [1, 6, nz, ny, nx] (for the reference lookup)."""
@@ -185,7 +287,8 @@ class Deformer:
 
     def displacement_at_reference(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         """Plain version of ``displacement_at``: grid_sample on the dense grid."""
-        head = self.to_head(points)
+        moved = self.to_head(points)
+        head = self._unmove_head(moved, frame)
         nx, ny, nz = self.dims
         g = (head - self.origin) / self.voxel
         norm = torch.stack([g[:, 0] / (nx - 1), g[:, 1] / (ny - 1), g[:, 2] / (nz - 1)], dim=1) * 2 - 1
@@ -193,8 +296,27 @@ class Deformer:
                                 padding_mode="zeros", align_corners=True)
         sampled = sampled.view(6, -1).T  # [N, 6]
         w = self._jaw_side_weight(head, frame)[:, None]
-        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
+        dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w + (head - moved)
+        if frame.lids[0] > 0 or frame.lids[1] > 0:
+            dp_head = dp_head + self.lids.backward(head, frame.lids)
         return dp_head @ self.rotation.T
+
+    def reach_box_corners(self, head_moves: bool) -> np.ndarray:
+        """Corners [8, 3] (camera frame) of a box holding every point the deformation can move:
+        the mapping grid, or with ``head_moves`` the head region grown by the largest head motion
+        (``HeadRegionConfig``). Renderers limit their deformation work to its projection."""
+        if not head_moves:
+            return self.grid_box_corners()
+        head = self.head_region.support_corners()
+        return head @ self.rotation.cpu().numpy().T.astype(np.float64) + self.translation.cpu().numpy()
+
+    def to_camera_motion(self, frame: FrameDeformation) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frame's head motion as a camera-frame pose of the moved head frame (rotation [3, 3],
+        translation [3]): head-frame points x of the head go to R x + t; None when still."""
+        if frame.head_motion is None:
+            return None
+        return moved_head_pose(self.rotation.cpu().numpy().astype(np.float64),
+                               self.translation.cpu().numpy().astype(np.float64), frame.head_motion)
 
     def grid_box_corners(self) -> np.ndarray:
         """The mapping grid's 8 corners in the camera frame, [8, 3]."""
@@ -203,6 +325,11 @@ class Deformer:
         corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], np.float64) * ext
         head = corners + self.origin.cpu().numpy()
         return head @ self.rotation.cpu().numpy().T + self.translation.cpu().numpy()
+
+
+def moved_head_pose(rotation: np.ndarray, translation: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pose (head -> camera) of a head moved by ``motion`` [3, 4] (head frame): R A, R b + t."""
+    return rotation @ motion[:, :3], rotation @ motion[:, 3] + translation
 
 
 @lru_cache(maxsize=4)
@@ -217,26 +344,33 @@ def identity_source_grid(geo, photo, device: torch.device) -> torch.Tensor:
 def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
                       depth_open: torch.Tensor, geo, photo, box_px: tuple[int, int, int, int],
                       no_surface: float, iterations: int = 2,
-                      plan: LookupPlan | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      plan: LookupPlan | None = None, only: torch.Tensor | None = None,
+                      open_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast path of Eq. 7: deform the person height field once per frame in the photo's view.
 
     depth_gated: [1, 1, h, w] canonical depth with ``no_surface`` off the person
     depth_open:  [1, 1, h, w] canonical depth defined everywhere (initial guesses)
     box_px:      (x0, y0, x1, y1) geometry pixels that the deformation can reach
     plan:        ``deformer.lookup_plan`` of the box's canonical surface points (see ``warp_plan``)
+    only:        optional flat indices [M] (row-major in the box) of the rays to solve; the others
+                 keep the canonical surface (rays that cannot meet the person however it moves)
+    open_out:    optional [1, 1, h, w] (a copy of depth_open) that receives the deformed depth of the
+                 box before gating (with ``only`` None)
     Returns (deformed depth [1, 1, h, w], source grid [1, 2, h, w]): for every geometry pixel,
     the grid_sample coordinates of its canonical point in the full-resolution appearance.
     """
     from core.render.relief_renderer import sample_image
 
     device = depth_gated.device
-    source = identity_source_grid(geo, photo, device)
+    source = identity_source_grid(geo, photo, device).clone()  # the cached grid must stay the identity
     depth = depth_gated.clone()
     x0, y0, x1, y1 = box_px
     if x1 <= x0 or y1 <= y0:
         return depth, source
     rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+    if only is not None:  # the rays of the box that can meet the moved person
+        rays, z = rays[only], z[only]
     canon = rays * z[:, None]
     # The canonical surface points of the box are fixed: their lookup can be planned once.
     dp = deformer.displacement_planned(plan, frame) if plan is not None else deformer.displacement_at(canon, frame)
@@ -252,16 +386,76 @@ def warp_height_field(deformer: Deformer, frame: FrameDeformation, depth_gated: 
             cm = pm + deformer.displacement_at(pm, frame)
         z[moving], canon[moving] = zm, cm
     on_person = sample_image(depth_gated, project_to_grid(canon, geo))[:, 0] < 0.5 * no_surface
+    if open_out is not None:  # the deformed depth before gating, defined everywhere
+        open_out[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0) if only is None else open_out[0, 0, y0:y1, x0:x1]
     z = torch.where(on_person, z, torch.full_like(z, no_surface))
+    uv = project_to_grid(canon, photo).T
+    if only is not None:
+        box_depth = depth[0, 0, y0:y1, x0:x1].reshape(-1).clone()
+        box_source = source[0, :, y0:y1, x0:x1].reshape(2, -1).clone()
+        box_depth[only], box_source[:, only] = z, uv
+        z, uv = box_depth, box_source
     depth[0, 0, y0:y1, x0:x1] = z.view(y1 - y0, x1 - x0)
-    source[0, :, y0:y1, x0:x1] = project_to_grid(canon, photo).T.reshape(2, y1 - y0, x1 - x0)
+    source[0, :, y0:y1, x0:x1] = uv.reshape(2, y1 - y0, x1 - x0)
     return depth, source
 
 
-def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[int, int, int, int]) -> LookupPlan:
-    """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``)."""
+def warp_plan(deformer: Deformer, depth_open: torch.Tensor, geo, box_px: tuple[int, int, int, int],
+              only: torch.Tensor | None = None) -> LookupPlan:
+    """The lookup plan of the canonical surface points of ``box_px`` (for ``warp_height_field``;
+    ``only``: the same ray subset)."""
     device = depth_open.device
     x0, y0, x1, y1 = box_px
     rays = ray_directions_torch(geo, box_px, device).view(-1, 3)
     z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)
+    if only is not None:
+        rays, z = rays[only], z[only]
     return deformer.lookup_plan(rays * z[:, None])
+
+
+def warp_head_motion(deformer: Deformer, frame: FrameDeformation, depth_gated: torch.Tensor,
+                     depth_open: torch.Tensor, source: torch.Tensor, geo, box_px: tuple[int, int, int, int],
+                     only: torch.Tensor, no_surface: float, iterations: int = 1,
+                     rays: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head's rigid motion on a height field that already carries the expression (fast path).
+
+    The backward field composes: a point of the moved head is first brought back by the weighted
+    rigid motion (``Deformer.unmove``), then the expression field applies. So the expression is
+    warped first (``warp_height_field`` with the head still; its gated and open depths and source
+    grid come in here and are updated in place) and this second warp only undoes the rigid
+    motion, which needs no grid lookups: for each ray of ``only`` (flat indices in ``box_px``), z
+    such that unmove(p(z)) lies on the expression-deformed height field. ``rays``: the rays of
+    ``only`` [M, 3] if already known. Returns (depth [1, 1, h, w], source [1, 2, h, w]).
+    """
+    from core.render.relief_renderer import sample_image
+
+    x0, y0, x1, y1 = box_px
+    if x1 <= x0 or y1 <= y0 or not only.numel():
+        return depth_gated, source
+    if rays is None:
+        rays = ray_directions_torch(geo, box_px, depth_gated.device).view(-1, 3)[only]
+    z = depth_open[0, 0, y0:y1, x0:x1].reshape(-1)[only]
+    back = deformer.unmove(rays * z[:, None], frame)
+    for _ in range(iterations):
+        dc = sample_image(depth_open, project_to_grid(back, geo))[:, 0]
+        z = z - (back[:, 2] - dc)
+        back = deformer.unmove(rays * z[:, None], frame)
+    grid = project_to_grid(back, geo)
+    on_person = sample_image(depth_gated, grid)[:, 0] < 0.5 * no_surface
+    z = torch.where(on_person, z, torch.full_like(z, no_surface))
+    moved_source = sample_image(source, grid).T
+    w = x1 - x0
+    rows, cols = only // w + y0, only % w + x0
+    depth_gated[0, 0, rows, cols] = z
+    source[0, :, rows, cols] = moved_source
+    return depth_gated, source
+
+
+def rays_near_person(depth_gated: torch.Tensor, box_px: tuple[int, int, int, int], no_surface: float,
+                     reach_px: int) -> torch.Tensor:
+    """Flat indices (row-major in ``box_px``) of the pixels within ``reach_px`` of the person
+    (``depth_gated`` below ``no_surface``): the only rays a moving person can reach."""
+    x0, y0, x1, y1 = box_px
+    person = (depth_gated[:, :, y0:y1, x0:x1] < 0.5 * no_surface).float()
+    near = F.max_pool2d(person, 2 * reach_px + 1, stride=1, padding=reach_px) > 0
+    return torch.nonzero(near.reshape(-1)).squeeze(1)

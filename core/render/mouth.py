@@ -191,7 +191,8 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera, rotation: np.ndarray,
                        translation: np.ndarray, head_init: np.ndarray, head_now: np.ndarray,
                        box: tuple[int, int, int, int],
-                       plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm
+                       plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm,
+                       photo_pose: tuple[np.ndarray, np.ndarray] | None = None
                        ) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two planes behind the lips, seen from ``camera`` inside ``box``.
 
@@ -199,6 +200,8 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     jaw, i.e. by the displacement of the lower inner lip); the hit points are projected into the
     photo and read from its mouth opening, above or below the photo's mouth line respectively.
     From the photo's own camera with the photo's own expression this returns the photo's pixels.
+    ``rotation``/``translation`` are the head's pose in this frame (moved by the head's motion);
+    ``photo_pose`` the pose the photo saw (default: the same), where the hits are read.
     Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w]).
     """
     x0, y0, x1, y1 = box
@@ -214,6 +217,8 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
         denom = dirs @ normal
         t = ((plane_point - camera.position) @ normal) / np.where(np.abs(denom) < 1e-6, 1e-6, denom)
         hits = camera.position + t[:, None] * dirs - shift
+        if photo_pose is not None:
+            hits = ((hits - translation) @ rotation) @ photo_pose[0].T + photo_pose[1]
         uv = photo_camera.project(hits)
         line = np.interp(uv[:, 0], photo_mouth.line_u, photo_mouth.line_v)
         side = (uv[:, 1] <= line) if upper else (uv[:, 1] > line)

@@ -16,6 +16,8 @@ from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render.camera import ViewCamera
 from core.render.config import MouthConfig
+from core.render.deformation import moved_head_pose
+from core.render.motion_field import head_motion_matrix
 
 _LIP_POLYGON = list(topo.inner_lip_polygon())
 # Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
@@ -27,9 +29,12 @@ class MouthCompositor:
     """Per-subject lip geometry and mouth layers; ``lip_polygons`` then ``composite`` per frame."""
 
     def __init__(self, subject: Subject, model: FaceModel, colours: MouthColours,
-                 seal_field: np.ndarray, config: MouthConfig = MouthConfig()):
-        """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap."""
+                 seal_field: np.ndarray, config: MouthConfig = MouthConfig(),
+                 head_pivot: np.ndarray | None = None):
+        """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap;
+        head_pivot: [3] head frame, the pivot of the head's rigid motion (``Deformer.head_region``)."""
         self.subject = subject
+        self.head_pivot = np.zeros(3) if head_pivot is None else np.asarray(head_pivot, np.float64)
         self.config = config
         self.colours = colours
         self.head_init = subject.head_mesh.astype(np.float64)
@@ -42,6 +47,15 @@ class MouthCompositor:
         """Head-frame points [N, 3] -> world (the photo's camera frame), cm."""
         return head @ self.subject.rotation.T + self.subject.translation
 
+    def head_pose(self, head_motion: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The head frame's pose (rotation [3, 3], translation [3]: head -> world) after the head's
+        rigid motion (``FaceState.head``); the mouth moves rigidly with the head."""
+        s = self.subject
+        if not any(head_motion):
+            return np.asarray(s.rotation, np.float64), np.asarray(s.translation, np.float64)
+        return moved_head_pose(np.asarray(s.rotation, np.float64), np.asarray(s.translation, np.float64),
+                               head_motion_matrix(head_motion, self.head_pivot))
+
     def lip_polygon(self, face: FaceState) -> np.ndarray:
         """The deformed inner-lip polygon of ``face``, world frame [M, 3]."""
         delta = (face.beta - self.subject.beta_init).astype(np.float64)
@@ -53,28 +67,35 @@ class MouthCompositor:
             mid = 0.5 * (upper[crossed] + lower[crossed])
             head[_UPPER_IN_POLY[crossed]] = mid
             head[_LOWER_IN_POLY[crossed]] = mid
-        return self.to_world(head)
+        rotation, translation = self.head_pose(face.head)
+        return head @ rotation.T + translation
 
     def lip_polygons(self, faces: FrameFaces) -> list[np.ndarray]:
         """World-frame inner-lip polygons of the mask window (Eq. 13), the current one last."""
         return [self.lip_polygon(face) for face in faces.window]
 
     def composite(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
-                  vertices: np.ndarray, camera: ViewCamera, mouth_surface: np.ndarray | None = None) -> np.ndarray:
+                  vertices: np.ndarray, camera: ViewCamera, head: tuple[float, ...] = (0.0,) * 6,
+                  mouth_surface: np.ndarray | None = None) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
 
         rgb: float32 [S, S, 3] in 0..255;  hit_depth: float32 [S, S] world z of the person hit (cm,
-        +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  mouth_surface:
-        float32 [S, S] or None, how much the surface in view is the mouth's own (lips, opening):
-        the interior shows only there (in side views the lip polygon reaches past the lips).
-        Returns M, float32 [S, S]."""
+        +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  head: the
+        frame's head motion (``FaceState.head``);  mouth_surface: float32 [S, S] or None, how much
+        the surface in view is the mouth's own (lips, opening): the interior shows only there (in
+        side views the lip polygon reaches past the lips). Returns M, float32 [S, S]."""
+        rotation, translation = self.head_pose(head)
+
+        def to_world(points: np.ndarray) -> np.ndarray:
+            return points @ rotation.T + translation
+
         size = camera.intrinsics.width
         head_now = np.asarray(vertices, np.float64)
         cfg = self.config.mask
         mask = mouth_model.averaged_mask(polygons, camera, cfg)
         # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it,
         # and beyond the head's silhouette (in side views the lip polygon can reach past it).
-        lips_z = self.to_world(head_now[_LIP_POLYGON])[:, 2].min()
+        lips_z = to_world(head_now[_LIP_POLYGON])[:, 2].min()
         mask *= np.isfinite(hit_depth) & (hit_depth >= lips_z - cfg.occluder_margin_cm)
         if mouth_surface is not None:
             mask *= np.clip(mouth_surface, 0.0, 1.0)
@@ -84,14 +105,14 @@ class MouthCompositor:
         pad = cfg.box_pad_px
         box = (max(xs.min() - pad, 0), max(ys.min() - pad, 0), min(xs.max() + pad + 1, size),
                min(ys.max() + pad + 1, size))
-        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, self.to_world, camera, self.colours, box,
+        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, to_world, camera, self.colours, box,
                                                 self.config.geometry)
         pm = self.photo_mouth
         if not pm.empty:
             s = self.subject
             photo_rgb, photo_a = mouth_model.photo_mouth_layers(
-                pm, camera, s.intrinsics, s.rotation, s.translation, self.head_init, head_now, box,
-                self.config.geometry.photo_teeth_depth_cm)
+                pm, camera, s.intrinsics, rotation, translation, self.head_init, head_now, box,
+                self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation))
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         x0, y0, x1, y1 = box
         m = mask[y0:y1, x0:x1, None]

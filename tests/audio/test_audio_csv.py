@@ -16,7 +16,7 @@ def test_round_trip(tmp_path):
     path = tmp_path / "c.csv"
     write_coefficients_csv(path, coeffs)
     lines = path.read_text().splitlines()
-    assert lines[0] == "time," + ",".join(EXPRESSION_NAMES)
+    assert lines[0] == "time," + ",".join(EXPRESSION_NAMES) + ",headYaw,headPitch,headRoll"
     assert lines[2].startswith("0.04,")
     track = read_coefficients_csv(path)
     np.testing.assert_allclose(track.coefficients, coeffs, atol=1e-6)
@@ -35,19 +35,20 @@ def test_subset_any_order_and_case(tmp_path):
 
 
 def test_live_link_face_csv_is_resampled_and_unknowns_warned(tmp_path):
-    rows = ["Timecode,BlendShapeCount,EyeLookInLeft,JawOpen,MouthSmileLeft,HeadYaw"]
+    rows = ["Timecode,BlendShapeCount,EyeLookInLeft,JawOpen,MouthSmileLeft,HeadYaw,LeftEyeYaw"]
     for f in range(61):                                    # one second at 60 fps
-        rows.append(f"14:02:03:{f // 1:02d}.000,61,0.3,{f / 60:.6f},0.2,0.1"
-                    if f < 60 else "14:02:04:00.000,61,0.3,1.0,0.2,0.1")
+        rows.append(f"14:02:03:{f // 1:02d}.000,61,0.3,{f / 60:.6f},0.2,0.1,0.05"
+                    if f < 60 else "14:02:04:00.000,61,0.3,1.0,0.2,0.1,0.05")
     path = tmp_path / "llf.csv"
     path.write_text("\n".join(rows) + "\n")
-    with pytest.warns(CoefficientCSVWarning, match="EyeLookInLeft"):
+    with pytest.warns(CoefficientCSVWarning, match="LeftEyeYaw"):
         track = read_coefficients_csv(path)
-    assert track.ignored_columns == ("EyeLookInLeft", "HeadYaw") and track.resampled
+    assert track.ignored_columns == ("LeftEyeYaw",) and track.resampled  # gaze and head columns are known
     out = track.coefficients
     assert out.shape == (26, NUM_EXPRESSIONS)               # 0..1 s at 25 fps
     np.testing.assert_allclose(out[:, JAW], np.arange(26) / 25, atol=1e-5)
     np.testing.assert_allclose(out[:, EXPRESSION_INDEX["mouthSmileLeft"]], 0.2, atol=1e-6)
+    np.testing.assert_allclose(track.head[:, 0], np.degrees(0.1), atol=1e-4)  # radians in, degrees out
 
 
 def test_resamples_from_30_fps(tmp_path):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from core.audio.motion import MotionParams
 from core.engine import Engine, FrameRequest
+from core.expression.natural import STILL, NaturalMotion
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
@@ -114,9 +115,10 @@ def test_mask_window_averages_the_mouth_mask(engine):
     track[10:, EXPRESSION_INDEX["jawOpen"]] = 1.0  # the mouth snaps open at frame 10
     engine.set_driver(track)
     try:
-        sharp = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=10, mask_window=1)).mouth_mask.sum()
-        smooth = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=10, mask_window=7)).mouth_mask.sum()
-        later = engine.render_frame(FrameRequest(framing="photo", size=128, frame_index=19, mask_window=7)).mouth_mask.sum()
+        still = dict(framing="photo", size=128, natural=STILL)  # the mask's size is compared between frames
+        sharp = engine.render_frame(FrameRequest(frame_index=10, mask_window=1, **still)).mouth_mask.sum()
+        smooth = engine.render_frame(FrameRequest(frame_index=10, mask_window=7, **still)).mouth_mask.sum()
+        later = engine.render_frame(FrameRequest(frame_index=19, mask_window=7, **still)).mouth_mask.sum()
     finally:
         engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
     assert smooth < 0.6 * sharp

@@ -107,3 +107,20 @@ def test_live_requests_carry_their_mask_window():
     session.stop_live()
     assert not session.live and session.request().coefficients is None
 
+
+
+def test_live_requests_carry_the_motion_history_and_the_sliders():
+    """Blinks and head motion live: the request names its live frame and carries the speech
+    activity before it; the blink / head / seed controls reach the request."""
+    from core.expression.natural import ACTIVITY_HISTORY_FRAMES, speech_activity
+
+    session = Session(WallClock(5.0, now=FakeTime()))
+    session.settings = session.settings.with_(blink_rate=0.0, head_motion=0.5, seed=7)
+    frames = [np.full(33, 0.02 * (k % 9), np.float32) for k in range(ACTIVITY_HISTORY_FRAMES + 10)]
+    for k, c in enumerate(frames):
+        session.push_live_frame(100 + k, c)
+    req = session.request()
+    assert req.live_frame == 100 + len(frames) - 1
+    assert len(req.activity_history) == ACTIVITY_HISTORY_FRAMES + req.mask_window - 2
+    assert req.activity_history[-1] == pytest.approx(float(speech_activity(frames[-2])))
+    assert (req.natural.blink_rate, req.natural.head_motion, req.natural.seed) == (0.0, 0.5, 7)

@@ -1,0 +1,152 @@
+"""Blinks and head motion in the renderer: the eye really closes, the head moves while the torso
+and background stay still, the fast path agrees with the reference, and the controls at 0 change
+nothing."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from core.engine import Engine, FrameRequest
+from core.evaluation.lipsync import face_landmarks
+from core.expression.natural import STILL, NaturalMotion
+from core.expression.track import FaceState
+from core.face import topology as topo
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+
+HEAD = (3.0, 2.0, 3.0, 0.4, 0.1, 0.2)  # yaw, pitch, roll (deg), x, y, z (cm)
+
+
+@pytest.fixture(scope="module")
+def engine(sample_subject):
+    return Engine(sample_subject, "cpu")
+
+
+def eye_gaps(rgb: np.ndarray) -> np.ndarray:
+    """FaceMesh lid gap / eye width of both eyes, on the face crop upscaled (the face is small)."""
+    pts = face_landmarks(rgb)
+    assert pts is not None
+    x0, y0 = pts[:, :2].min(axis=0).astype(int) - 20
+    x1, y1 = pts[:, :2].max(axis=0).astype(int) + 20
+    x0, y0 = max(x0, 0), max(y0, 0)
+    crop = rgb[y0:y1, x0:x1]
+    scale = 384.0 / max(crop.shape[:2])
+    pts = face_landmarks(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
+    assert pts is not None
+    gap = lambda a, b, c, d: np.linalg.norm(pts[a, :2] - pts[b, :2]) / np.linalg.norm(pts[c, :2] - pts[d, :2])  # noqa: E731
+    return np.array([gap(topo.LEFT_EYE_UPPER_MID, topo.LEFT_EYE_LOWER_MID, 263, 362),
+                     gap(topo.RIGHT_EYE_UPPER_MID, topo.RIGHT_EYE_LOWER_MID, 33, 133)])
+
+
+def blink_driver(left: float, right: float, frames: int = 3) -> np.ndarray:
+    d = np.zeros((frames, NUM_EXPRESSIONS), np.float32)
+    d[:, EXPRESSION_INDEX["eyeBlinkLeft"]] = left
+    d[:, EXPRESSION_INDEX["eyeBlinkRight"]] = right
+    return d
+
+
+def test_a_blink_closes_the_eyes_under_facemesh(engine):
+    """eyeBlink = 1 closes the lid gap below 30 % of open, per eye, as FaceMesh measures it."""
+    req = dict(framing="head", size=384, mask_window=1, natural=STILL, frame_index=1)
+    try:
+        engine.set_driver(blink_driver(0.0, 0.0))
+        open_ = eye_gaps(engine.render(FrameRequest(**req)))
+        engine.set_driver(blink_driver(1.0, 1.0))
+        shut = eye_gaps(engine.render(FrameRequest(**req)))
+        engine.set_driver(blink_driver(1.0, 0.0))
+        left_only = eye_gaps(engine.render(FrameRequest(**req)))
+    finally:
+        engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
+    assert np.all(open_ > 0.2)
+    assert np.all(shut < 0.3 * open_), (shut, open_)
+    assert left_only[0] < 0.3 * open_[0] and left_only[1] > 0.7 * open_[1]
+
+
+def test_head_motion_moves_the_head_and_leaves_torso_and_background_still(engine, sample_subject):
+    still = engine.render_frame(FrameRequest(framing="photo", size=256, mask_window=1)).image.astype(float)
+    face = engine.track.frame(FrameRequest(framing="photo", size=256)).current
+    moved = render_state(engine, FaceState(face.beta, face.seal, (0.0, 0.0), HEAD))
+    diff = np.abs(moved - still).mean(axis=2)
+    uv = sample_subject.intrinsics.project(sample_subject.mesh.astype(np.float64)) * 256 / 512
+    x0, y0 = uv.min(axis=0).astype(int)
+    x1, y1 = uv.max(axis=0).astype(int)
+    assert diff[y0:y1, x0:x1].mean() > 10.0  # the face moved
+    chin_y = int(uv[topo.CHIN, 1])
+    face_h = y1 - y0
+    far = np.ones_like(diff, bool)
+    far[: chin_y + face_h, max(x0 - face_h, 0): x1 + face_h] = False  # the head, its hair and the neck
+    assert diff[far].mean() < 1.0  # background and torso: < 1/255 on average
+
+
+def render_state(engine: Engine, face: FaceState, reference: bool = False, size: int = 256) -> np.ndarray:
+    """The photo-framing image of one face state (no mouth layer), float [S, S, 3] 0..255."""
+    from core.render.relief_renderer import render_relief
+
+    cam = engine.camera(FrameRequest(framing="photo", size=size))
+    frame = engine._deform(face)
+    surf = engine.reference.prepare(frame) if reference else engine.fast.prepare(face, frame, size, 1.0)
+    raw = render_relief(surf.scene, cam, surf.query, surf.source_of, surf.steps, refine=surf.refine,
+                        gap_of=surf.gap_of, config=engine.config)
+    return (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).numpy()
+
+
+def test_fast_path_matches_the_reference_with_head_motion_and_blinks(engine, sample_subject):
+    face = engine.track.frame(FrameRequest(framing="photo", size=256)).current
+    state = FaceState(face.beta, face.seal, (1.0, 0.5), HEAD)
+    fast, ref = render_state(engine, state), render_state(engine, state, reference=True)
+    uv = sample_subject.intrinsics.project(sample_subject.mesh.astype(np.float64)) * 256 / 512
+    x0, y0 = uv.min(axis=0).astype(int) - 10
+    x1, y1 = uv.max(axis=0).astype(int) + 10
+    mse = np.mean((fast[y0:y1, x0:x1] - ref[y0:y1, x0:x1]) ** 2)
+    assert 10 * np.log10(255.0 ** 2 / mse) > 28.0
+
+
+def test_displacement_lookups_agree_with_head_motion_and_blinks(engine, sample_subject):
+    """displacement_at, displacement_planned and the grid_sample reference are one field."""
+    d = engine.deformer
+    beta = sample_subject.beta_init.copy()
+    beta[EXPRESSION_INDEX["jawOpen"]] += 0.8
+    frame = d.frame(beta, lids=(1.0, 0.3), head=HEAD)
+    rng = np.random.default_rng(0)
+    centre = sample_subject.mesh.mean(axis=0)
+    pts = torch.as_tensor(centre + rng.normal(scale=6.0, size=(5000, 3)), dtype=torch.float32)
+    fast = d.displacement_at(pts, frame)
+    torch.testing.assert_close(fast, d.displacement_at_reference(pts, frame), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(fast, d.displacement_planned(d.lookup_plan(pts), frame), atol=1e-5, rtol=1e-5)
+    # Far below the head (the torso) and far behind it (the background) nothing moves.
+    torso = torch.as_tensor(d.head_region.pivot + np.array([0.0, 25.0, 0.0]), dtype=torch.float32)
+    world = torso @ d.rotation.T + d.translation
+    back = d.translation + torch.tensor([0.0, 0.0, 60.0])
+    assert d.displacement_at(torch.stack([world, back]), frame).abs().max() == 0
+
+
+def test_controls_at_zero_render_as_before(engine):
+    """No blinks and a still head: the same image as a request without any time (the photo's head)."""
+    driver = np.zeros((50, NUM_EXPRESSIONS), np.float32)
+    engine.set_driver(driver)
+    try:
+        still = engine.render(FrameRequest(framing="photo", size=128, frame_index=30, natural=STILL))
+        natural = engine.render(FrameRequest(framing="photo", size=128, frame_index=30, natural=NaturalMotion(seed=3)))
+    finally:
+        engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
+    timeless = engine.render(FrameRequest(framing="photo", size=128))
+    assert np.array_equal(still, timeless)
+    assert not np.array_equal(natural, timeless)
+
+
+def test_forward_motion_is_inverted_by_the_backward_field(engine, sample_subject):
+    """A renderer moving vertices forward (``move_forward``) and one reading the backward field
+    (``displacement_at``) agree: forward then backward returns the canonical point."""
+    d = engine.deformer
+    frame = d.frame(sample_subject.beta_init, lids=(1.0, 0.6), head=HEAD)
+    head = sample_subject.head_mesh.astype(np.float64)
+    pts = np.concatenate([sample_subject.mesh, sample_subject.mesh + np.array([0.0, 0.0, 1.5])])  # face and behind it
+    skin = head[list(topo.RIGHT_EYE_UPPER)] - np.array([0.0, 0.4, 0.0])  # lid skin above the right eye
+    pts = np.concatenate([pts, skin @ sample_subject.rotation.T + sample_subject.translation]).astype(np.float32)
+    canon = torch.as_tensor(pts)
+    moved = d.move_forward(canon, frame)
+    assert (moved - canon).norm(dim=1).max() > 0.5
+    back = moved + d.displacement_at(moved, frame)
+    assert (back - canon).norm(dim=1).median() < 0.02
+    assert (back - canon).norm(dim=1)[-len(skin):].max() < 0.05
