@@ -33,6 +33,8 @@ class LidConfig:
     corner_reach_cm: float = 0.9  # ... tapering to 0 this far past the eye's corners
     depth_full_cm: float = 1.2  # full effect within this head-frame depth of the lid contour ...
     depth_zero_cm: float = 2.2  # ... none beyond this one (the field is 3D; the reference path samples whole rays)
+    recess_cm: float = 1.0  # forward motion (mesh renderers): the eye's opening sinks this far behind the
+    # closing lid, so the lid skin moved over it wins the depth test instead of interleaving with it
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ def lid_forward(lids: "EyeLids", head: torch.Tensor, closure: tuple[float, float
         skin = inside & (u > 0) & (u <= 1)
         depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
         out[:, 1] += torch.where(skin, h * d * u * u * depth, torch.zeros_like(y))
+        opening = inside & (u > 1) & (y <= yl + c.overshoot_cm)
+        out[:, 2] += torch.where(opening, float(amount) * c.recess_cm * depth, torch.zeros_like(z))
     return out
 
 
