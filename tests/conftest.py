@@ -14,27 +14,6 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-_GL: list = []
-
-
-def opengl_problem() -> str | None:
-    """Why no headless OpenGL context can be made here (None: it can). Checked once."""
-    if not _GL:
-        from core.render.raster.gl_renderer import RasterUnavailable, create_context
-
-        try:
-            create_context().release()
-            _GL.append(None)
-        except RasterUnavailable as err:
-            _GL.append(str(err))
-    return _GL[0]
-
-
-def requires_opengl():
-    """Skip marker for tests of the OpenGL rasteriser (``make setup`` installs Mesa's EGL)."""
-    return pytest.mark.skipif(opengl_problem() is not None, reason=f"no OpenGL: {opengl_problem()}")
-
-
 def shared_data_dir() -> Path | None:
     env = os.environ.get("NFS_SHARED_DATA")
     candidates = [Path(env)] if env else []

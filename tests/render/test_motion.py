@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import requires_opengl
+from glcheck import requires_opengl
 import torch
 
 from core.engine import Engine, FrameRequest

@@ -15,7 +15,7 @@ from core.geometry.pinhole import Intrinsics
 from core.render.camera import OrbitPose, ViewCamera
 from core.render.raster import gl_renderer
 from core.render.raster.gl_renderer import RasterUnavailable, projection_matrix
-from conftest import requires_opengl
+from glcheck import requires_opengl
 
 
 def coeffs(**values) -> tuple[float, ...]:

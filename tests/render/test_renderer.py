@@ -15,7 +15,7 @@ from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
 from core.render.raster.relief_mesh import MeshConfig
-from conftest import requires_opengl
+from glcheck import requires_opengl
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
 
