@@ -92,13 +92,13 @@ uniform vec3 head_x;
 uniform vec2 view_turn;
 uniform float frame_fade;
 in vec3 position;
-in vec2 texcoord;
+in vec3 canonical;
 in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
 in float frame_edge;
 in float mouth_region;
-out vec2 v_tex;
+out vec3 v_canonical;
 out vec2 v_mirror;
 out float v_weight;
 out float v_z;
@@ -112,7 +112,7 @@ void main() {
     v_weight = mirror_weight * toward;
     v_keep = 1.0 - frame_edge * frame_fade;
     v_mouth = mouth_region;
-    v_tex = texcoord;
+    v_canonical = canonical;
     v_mirror = mirror_coord;
     v_z = position.z;
 }
@@ -122,7 +122,8 @@ _PERSON_FS = """
 #version 330
 uniform sampler2D appearance;
 uniform float min_weight;
-in vec2 v_tex;
+uniform vec4 photo;  // (f / W, (cx + 0.5) / W, f / H, (cy + 0.5) / H): camera point -> texture
+in vec3 v_canonical;
 in vec2 v_mirror;
 in float v_weight;
 in float v_z;
@@ -131,7 +132,9 @@ in float v_mouth;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
-    vec4 app = texture(appearance, v_tex);
+    // The canonical point's own photo pixel (exact at every view: the photo's view reproduces it).
+    vec2 tex = vec2(photo.x * v_canonical.x / v_canonical.z + photo.y, photo.z * v_canonical.y / v_canonical.z + photo.w);
+    vec4 app = texture(appearance, tex);
     app.a *= v_keep;
     vec3 rgb = app.rgb;
     if (v_weight > min_weight) {
@@ -268,12 +271,14 @@ class RasterRenderer:
     def __init__(self, mesh: ReliefMesh, appearance: np.ndarray, background: BackgroundPlane,
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
-                 head_shade: tuple[float, float] = (0.55, 0.45)):
+                 head_shade: tuple[float, float] = (0.55, 0.45), *, photo: Intrinsics):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
-        head: the fitted whole head, drawn behind the relief (None: the relief alone)."""
+        head: the fitted whole head, drawn behind the relief (None: the relief alone);
+        photo: the camera of ``appearance`` (the photo's)."""
         self.mesh = mesh
         self.head = head
+        self.photo = photo  # the appearance's camera: texture lookups from camera-frame points
         self.frame_fade = frame_fade
         self.hidden = hidden
         self.near = clip.near_cm
@@ -309,13 +314,16 @@ class RasterRenderer:
         self.person_program["appearance"].value = 0
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
-        static = np.concatenate([m.texcoords, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
+        k = self.photo
+        self.person_program["photo"].value = (k.focal_px / k.width, (k.cx + 0.5) / k.width,
+                                              k.focal_px / k.height, (k.cy + 0.5) / k.height)
+        static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
                                  m.frame_edge[:, None], m.mouth_region[:, None]], axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "2f 2f 1f 1f 1f 1f", "texcoord", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge",
+            (self.static, "3f 2f 1f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge",
              "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4)
 
