@@ -4,10 +4,12 @@ Two layers, drawn into an off-screen framebuffer and read back:
 
 * the background plane (``ReliefScene.background``, continued past the photo's frame) as one big
   textured quad at the background depth;
+* the head layer (``head_layer.HeadLayer``), the fitted whole head behind the relief;
 * the person mesh (``relief_mesh.ReliefMesh``): positions rewritten every frame (the deformed
-  surface), texture coordinates into the full-resolution appearance fixed (each point keeps its
-  canonical colour, as Eq. 7 reads the canonical field), depth-tested, blended over what is behind
-  it with the person matte's alpha. The hidden-side fill mixes in the mirror point's colour with a
+  surface), each vertex also carrying its canonical point; a fragment takes its colour from the
+  full-resolution appearance at the photo projection of its interpolated canonical point (each
+  point keeps its canonical colour, as Eq. 7 reads the canonical field), depth-tested, back faces
+  culled, blended over what is behind it with the person matte's alpha. The hidden-side fill mixes in the mirror point's colour with a
   per-vertex weight whose view term is computed in the vertex shader.
 
 A second colour attachment keeps the world z of the nearest person surface (the mouth compositor

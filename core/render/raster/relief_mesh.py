@@ -41,8 +41,8 @@ class MeshConfig:
 class ReliefMesh:
     """The person layer as triangles (world = the photo's camera frame, cm).
 
-    positions:     float32 [V, 3]  canonical surface points
-    texcoords:     float32 [V, 2]  where each vertex's colour is in the photo (0..1, (u + 0.5) / W)
+    positions:     float32 [V, 3]  canonical surface points (the renderer looks each fragment's
+                   colour up at the photo projection of its interpolated canonical point)
     mirror_coords: float32 [V, 2]  texcoords of the vertex's left/right mirror point
     mirror_weight: float32 [V]     hidden-side fill weight without its view term (0..1)
     to_photo_x:    float32 [V]     head-frame x of the unit vector from the vertex to the photo camera
@@ -56,7 +56,6 @@ class ReliefMesh:
     """
 
     positions: np.ndarray
-    texcoords: np.ndarray
     mirror_coords: np.ndarray
     mirror_weight: np.ndarray
     to_photo_x: np.ndarray
@@ -190,7 +189,7 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     fade_px = config.frame_fade_share * min(photo.width, photo.height)
     edge = 1.0 - np.clip(border / fade_px, 0.0, 1.0) if fade_px > 0 else np.zeros(len(border))
     mouth = _bilinear(mouth_region, uv_photo) if mouth_region is not None else np.zeros(len(uv_photo))
-    return ReliefMesh(positions.astype(np.float32), _texcoords(uv_photo, photo), _texcoords(mirror_uv, photo),
+    return ReliefMesh(positions.astype(np.float32), _texcoords(mirror_uv, photo),
                       weight.astype(np.float32), to_photo_x.astype(np.float32), mouth.astype(np.float32),
                       edge.astype(np.float32), triangles, step)
 

@@ -3,7 +3,7 @@
 Eq. 7 reads the canonical feature field at p + dp(p) for every ray sample. A mesh turns this
 around: each canonical vertex c moves forward by the displacement the cached 3D nearest-neighbour
 mapping carries to it (Eq. 6), c + sum_j w_j dV[idx_j] = c - dp(c), and keeps its canonical
-texture coordinates. Which side of the mouth a vertex follows (skull or jaw) is decided by the
+point for the colour lookup. Which side of the mouth a vertex follows (skull or jaw) is decided by the
 canonical mouth line, since vertices are canonical points; so every vertex's displacement is a
 fixed linear function of the face mesh's vertex displacements dV, and the whole mapping (grid
 trilinear weights, NN weights of both sides, the side switch) folds into one sparse matrix
