@@ -37,6 +37,7 @@ from core.render.raster.relief_mesh import ReliefMesh
 # (which also runs on that attachment, with alpha 1) may compute src * a + dst - dst * a, exact
 # only for moderate dst. Every drawn surface lies beyond the near plane (z > 0).
 MISS_Z = 0.0
+MIN_ALPHA = 1.0 / 255.0  # relief fragments with less matte alpha are discarded
 CLEAR_RGB = (1.0, 0.0, 1.0)  # never shown: the background quad covers every pixel (tests check for it)
 
 
@@ -124,6 +125,7 @@ _PERSON_FS = """
 #version 330
 uniform sampler2D appearance;
 uniform float min_weight;
+uniform float min_alpha;
 uniform vec4 photo;  // (f / W, (cx + 0.5) / W, f / H, (cy + 0.5) / H): camera point -> texture
 in vec3 v_canonical;
 in vec2 v_mirror;
@@ -138,6 +140,9 @@ void main() {
     vec2 tex = vec2(photo.x * v_canonical.x / v_canonical.z + photo.y, photo.z * v_canonical.y / v_canonical.z + photo.w);
     vec4 app = texture(appearance, tex);
     app.a *= v_keep;
+    if (app.a < min_alpha) {
+        discard;  // off the matte: no colour and no depth (it must not hide what lies behind)
+    }
     vec3 rgb = app.rgb;
     if (v_weight > min_weight) {
         rgb = mix(rgb, texture(appearance, v_mirror).rgb, v_weight);
@@ -313,6 +318,7 @@ class RasterRenderer:
         self.person_program["head_x"].value = tuple(float(x) for x in head_x)
         self.person_program["view_turn"].value = (self.hidden.view_turn.start, self.hidden.view_turn.span)
         self.person_program["min_weight"].value = self.hidden.min_weight
+        self.person_program["min_alpha"].value = MIN_ALPHA
         self.person_program["appearance"].value = 0
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)

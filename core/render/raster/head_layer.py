@@ -44,6 +44,8 @@ class HeadLayerConfig:
     # and would cover the photo's pixels with its fill colour)
     covered_regions: tuple[str, ...] = ("neck",)  # not drawn where the photo shows something well in front
     covered_cm: float = 2.5  # ... by this much (a collar, a scarf, a hand): it would poke out beside it
+    background_alpha: float = 0.1  # facing the photo's camera inside the frame on less matte than this:
+    # the photo shows background there, so the fitted head (an ear, a crown wider than the hair) is not
     fill_shade: tuple[float, float] = (0.55, 0.45)  # unseen colour x (a + b cos(normal, view)): a rounded look
 
 
@@ -144,7 +146,9 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
                & (sampled[:, 3] >= config.seen_alpha) & (relief_z < world[:, 2] - config.covered_cm))
     on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
                  & (sampled[:, 3] >= config.seen_alpha))
-    keep = ~(hidden | covered | on_relief)[head.triangles].all(axis=1) & ~(hidden | covered)[head.triangles].any(axis=1)
+    contradicted = ((normals * to_camera).sum(axis=1) > 0) & inside & (sampled[:, 3] < config.background_alpha)
+    keep = (~(hidden | covered | on_relief)[head.triangles].all(axis=1)
+            & ~(hidden | covered | contradicted)[head.triangles].any(axis=1))
     tex = ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
     triangles = _facing_winding(head.triangles[keep], uv, world, normals)
     return HeadLayer((world + offsets).astype(np.float32), tex, seen.astype(np.float32),
