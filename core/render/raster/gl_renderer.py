@@ -157,16 +157,20 @@ _HEAD_VS = """
 uniform mat4 view_proj;
 uniform vec3 eye;
 uniform vec2 shade;
+uniform float frame_fade;
 in vec3 position;
 in vec2 texcoord;
 in float seen;
 in vec3 fill;
 in vec3 normal;
+in float contradicted;
 out vec2 v_tex;
 out float v_seen;
 out vec3 v_fill;
 out float v_z;
+out float v_hide;
 void main() {
+    v_hide = contradicted * (1.0 - frame_fade);
     gl_Position = view_proj * vec4(position, 1.0);
     v_tex = texcoord;
     v_seen = seen;
@@ -183,9 +187,13 @@ in vec2 v_tex;
 in float v_seen;
 in vec3 v_fill;
 in float v_z;
+in float v_hide;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
+    if (v_hide > 0.5) {
+        discard;  // the photo shows background here, and the view is near the photo's
+    }
     vec3 rgb = v_fill;
     if (v_seen > 0.004) {
         rgb = mix(rgb, texture(appearance, v_tex).rgb, v_seen);
@@ -342,10 +350,12 @@ class RasterRenderer:
             self.head_program["appearance"].value = 0
             self.head_positions = ctx.buffer(np.ascontiguousarray(hd.positions, np.float32).tobytes(), dynamic=True)
             self.head_program["shade"].value = tuple(float(x) for x in head_shade)
-            head_static = np.concatenate([hd.texcoords, hd.seen[:, None], hd.colours, hd.normals], axis=1).astype(np.float32)
+            head_static = np.concatenate([hd.texcoords, hd.seen[:, None], hd.colours, hd.normals,
+                                          hd.contradicted[:, None]], axis=1).astype(np.float32)
             self.head_vao = ctx.vertex_array(self.head_program, [
                 (self.head_positions, "3f", "position"),
-                (ctx.buffer(np.ascontiguousarray(head_static).tobytes()), "2f 1f 3f 3f", "texcoord", "seen", "fill", "normal"),
+                (ctx.buffer(np.ascontiguousarray(head_static).tobytes()), "2f 1f 3f 3f 1f", "texcoord", "seen", "fill", "normal",
+                 "contradicted"),
             ], index_buffer=ctx.buffer(np.ascontiguousarray(hd.triangles, np.int32).tobytes()), index_element_size=4)
 
         self.background_program = ctx.program(vertex_shader=_BACKGROUND_VS, fragment_shader=_BACKGROUND_FS)
@@ -395,6 +405,7 @@ class RasterRenderer:
                 self.head_positions.write(np.ascontiguousarray(head_positions, np.float32).tobytes())
             self.head_program["view_proj"].write(matrix)
             self.head_program["eye"].value = tuple(float(x) for x in camera.position)
+            self.head_program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))
             ctx.enable(moderngl.CULL_FACE)
             self.head_vao.render(moderngl.TRIANGLES)
             ctx.disable(moderngl.CULL_FACE)

@@ -45,7 +45,8 @@ class HeadLayerConfig:
     covered_regions: tuple[str, ...] = ("neck",)  # not drawn where the photo shows something well in front
     covered_cm: float = 2.5  # ... by this much (a collar, a scarf, a hand): it would poke out beside it
     background_alpha: float = 0.1  # facing the photo's camera inside the frame on less matte than this:
-    # the photo shows background there, so the fitted head (an ear, a crown wider than the hair) is not
+    # the photo shows background there, so near the photo's view the fitted head (an ear, a crown
+    # wider than the hair) is not drawn there (``HeadLayer.contradicted``; turned views show it)
     fill_shade: tuple[float, float] = (0.55, 0.45)  # unseen colour x (a + b cos(normal, view)): a rounded look
 
 
@@ -60,6 +61,8 @@ class HeadLayer:
     triangles: int32 [F, 3]
     offsets:   float32 [V, 3]  world offset of each drawn vertex from the fitted surface (the inset)
     normals:   float32 [V, 3]  outward unit normals (world), for the unseen parts' shading
+    contradicted: float32 [V]  1 where the photo shows background in front of the fitted head (hidden
+               near the photo's view, like the relief's fade at the frame: see ``FrameFadeConfig``)
     """
 
     positions: np.ndarray
@@ -69,6 +72,7 @@ class HeadLayer:
     triangles: np.ndarray
     offsets: np.ndarray
     normals: np.ndarray
+    contradicted: np.ndarray
 
 
 def _harmonic_fill(values: np.ndarray, known: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -147,13 +151,12 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
     on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
                  & (sampled[:, 3] >= config.seen_alpha))
     contradicted = ((normals * to_camera).sum(axis=1) > 0) & inside & (sampled[:, 3] < config.background_alpha)
-    keep = (~(hidden | covered | on_relief)[head.triangles].all(axis=1)
-            & ~(hidden | covered | contradicted)[head.triangles].any(axis=1))
+    keep = ~(hidden | covered | on_relief)[head.triangles].all(axis=1) & ~(hidden | covered)[head.triangles].any(axis=1)
     tex = ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
     triangles = _facing_winding(head.triangles[keep], uv, world, normals)
     return HeadLayer((world + offsets).astype(np.float32), tex, seen.astype(np.float32),
                      np.clip(colours, 0, 1).astype(np.float32), triangles.astype(np.int32),
-                     offsets.astype(np.float32), normals.astype(np.float32))
+                     offsets.astype(np.float32), normals.astype(np.float32), contradicted.astype(np.float32))
 
 
 def _facing_winding(triangles: np.ndarray, uv: np.ndarray, world: np.ndarray, normals: np.ndarray) -> np.ndarray:
