@@ -5,6 +5,8 @@ interrupted or failed render never leaves a half-written video under the request
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -75,6 +77,40 @@ def _ffmpeg_process(writer):
     frame = getattr(writer, "gi_frame", None)
     proc = frame.f_locals.get("p") if frame is not None else None
     return proc if hasattr(proc, "wait") and hasattr(proc, "kill") else None
+
+
+def _ffmpeg_writing(path: Path) -> list[int]:
+    """Process ids of this process's children whose command line names ``path`` (an ffmpeg whose
+    Popen was interrupted before it returned, so no handle to it exists). Linux /proc; [] elsewhere."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():  # the parent pid
+                continue
+            args = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if os.fsencode(str(path)) in args:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _kill_orphans(path: Path, timeout_s: float = 5.0) -> None:
+    """Kill and reap every child still writing ``path`` (see ``_ffmpeg_writing``)."""
+    for pid in _ffmpeg_writing(path):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.01)
 
 
 def _reap(proc, timeout_s: float = 5.0) -> None:
@@ -164,6 +200,9 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         try:
             _discard_writer(writer)
             _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
+            # A signal during the writer's start can land inside its Popen: the ffmpeg started, but
+            # no handle to it was returned. Find it by its output file.
+            _kill_orphans(tmp)
         finally:
             tmp.unlink(missing_ok=True)
         raise

@@ -107,3 +107,25 @@ def test_render_command_interrupted(tmp_path, cache_dir, how):
     while any(map(_running, ffmpegs)) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, ffmpegs)), "ffmpeg outlived the render"
+
+
+def test_a_writer_started_without_a_handle_is_killed_by_its_output_name(tmp_path):
+    """A signal inside the writer's Popen leaves an ffmpeg with no handle to it: the clean-up
+    finds this process's child that names the partial file and kills it (it would re-create the
+    file after it was deleted)."""
+    from core.video import _ffmpeg_writing, _kill_orphans
+
+    target = tmp_path / "v.abc.part.mp4"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(target)])
+    try:
+        deadline = time.time() + 10
+        while child.pid not in _ffmpeg_writing(target) and time.time() < deadline:
+            time.sleep(0.05)
+        assert _ffmpeg_writing(target) == [child.pid]
+        _kill_orphans(target)
+        assert child.poll() is not None  # killed and reaped
+        assert _ffmpeg_writing(target) == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
