@@ -117,7 +117,7 @@ class Engine:
         try:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
                                          self.config.hidden_side, head=head_layer,
-                                         head_shade=head_config.fill_shade if head_config else (1.0, 0.0),
+                                         head_shade=head_config.fill_shade if head_config else HeadLayerConfig().fill_shade,
                                          photo=self.scene.photo)
         except RasterUnavailable as err:
             if renderer == "raster":

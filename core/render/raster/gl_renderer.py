@@ -30,7 +30,7 @@ import numpy as np
 from core.geometry.pinhole import Intrinsics
 from core.render.camera import ViewCamera
 from core.render.config import HiddenSideConfig
-from core.render.raster.head_layer import HeadLayer
+from core.render.raster.head_layer import HeadLayer, HeadLayerConfig
 from core.render.raster.relief_mesh import ReliefMesh
 
 # The z attachment's value where no person surface was drawn. Zero, not a huge number: blending
@@ -286,7 +286,7 @@ class RasterRenderer:
     def __init__(self, mesh: ReliefMesh, appearance: np.ndarray, background: BackgroundPlane,
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
-                 head_shade: tuple[float, float] = (0.55, 0.45), *, photo: Intrinsics):
+                 head_shade: tuple[float, float] = HeadLayerConfig().fill_shade, *, photo: Intrinsics):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
         head: the fitted whole head, drawn behind the relief (None: the relief alone);
