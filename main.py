@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.expression.natural import GAZE_MODES
     from core.options import RenderOptions
     from core.render.camera import FRAMINGS
 
@@ -42,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--head-motion", type=float, default=n.head_motion,
                        help=f"amount of head motion, 1 = like a real speaker, 0 = still (default {n.head_motion:g})")
         p.add_argument("--seed", type=int, default=n.seed,
-                       help=f"the same seed gives the same blinks and head motion (default {n.seed})")
+                       help=f"the same seed gives the same blinks, gaze and head motion (default {n.seed})")
+        p.add_argument("--gaze", choices=GAZE_MODES, default=n.gaze,
+                       help="on: natural eye movements; off: the photo's gaze; camera: the eyes follow the "
+                            f"viewing camera (default {n.gaze})")
 
     def add_framing(p: argparse.ArgumentParser, default: str | None = defaults.framing) -> None:
         p.add_argument("--framing", choices=FRAMINGS, default=default,
@@ -71,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("render", help="render a talking-head video with sound (no display needed)")
     r.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
-    src = r.add_mutually_exclusive_group()
-    src.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
-    src.add_argument("--coeffs", type=Path, help="per-frame expression CSV (from audio2exp) instead of audio")
+    r.add_argument("--audio", type=Path, help="speech file (default: the bundled sample); with --coeffs: the sound only")
+    r.add_argument("--coeffs", type=Path, help="per-frame expression CSV (from audio2exp, or a Live Link Face "
+                                               "recording) that drives the face instead of the audio")
     r.add_argument("--out", type=Path, default=Path("out/talking_head.mp4"), help="MP4 to write")
     r.add_argument("--size", type=int, default=defaults.size,
                    help=f"output height and width in pixels (default {defaults.size})")
@@ -113,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("viewer", help="the interactive window")
     v.add_argument("--portrait", type=Path, help="image file (default: the bundled sample)")
     v.add_argument("--audio", type=Path, help="speech file (default: the bundled sample)")
+    v.add_argument("--coeffs", type=Path, help="per-frame expression CSV (audio2exp, Live Link Face) that drives the "
+                                               "face instead of the audio (the audio still plays)")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     add_renderer(v)
     v.add_argument("--loop", action="store_true", help="loop the audio")
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def render() -> int:
             options = RenderOptions.from_values(args.size, args.alpha_m, args.lambda_exp, args.mask_window,
-                                                args.framing, args.blink_rate, args.head_motion, args.seed)
+                                                args.framing, args.blink_rate, args.head_motion, args.seed, args.gaze)
             pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
                                   pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir,
@@ -185,18 +191,18 @@ def main(argv: list[str] | None = None) -> int:
             from core.render.camera import OrbitPose
 
             return run_guarded(lambda: render_command(
-                args.portrait, args.audio, None, out,
+                args.portrait, args.audio, args.coeffs, out,
                 RenderOptions.from_values(framing=args.framing, blink_rate=args.blink_rate,
-                                          head_motion=args.head_motion, seed=args.seed),
+                                          head_motion=args.head_motion, seed=args.seed, gaze=args.gaze),
                 pose=OrbitPose(zoom=checked_zoom(args.zoom)), device=args.device, renderer=args.renderer))
         from core.options import checked_zoom
         from viewer.app import run_viewer
 
         def viewer() -> int:
             natural = RenderOptions.from_values(blink_rate=args.blink_rate, head_motion=args.head_motion,
-                                                seed=args.seed).natural
+                                                seed=args.seed, gaze=args.gaze).natural
             return run_viewer(args.portrait, args.audio, args.device, args.automation, args.max_seconds, args.loop,
-                              args.framing, checked_zoom(args.zoom), natural, args.renderer)
+                              args.framing, checked_zoom(args.zoom), natural, args.renderer, args.coeffs)
 
         return run_guarded(viewer)
     if command == "eval":

@@ -20,13 +20,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from core.device import resolve_device
-from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState
+from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState, FrameFaces
 from core.face import topology as topo
 from core.face.face_model import FaceModel, load_face_model
 from core.options import DEFAULT_RENDERER, RENDERERS
@@ -35,9 +35,10 @@ from core.preprocess.mouth_colours import MouthColours
 from core.render.camera import ViewCamera, head_framing, photo_framing, view_camera
 from core.render.config import RenderConfig
 from core.render.deformation import Deformer, FrameDeformation
+from core.render.motion_field import inverse_motion
 from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
-from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
+from core.render.raster.gl_renderer import BackgroundPlane, EyeFrame, EyeLidMap, RasterRenderer, RasterUnavailable
 from core.render.raster.head_layer import HeadLayerConfig, MovingHead, build_head_layer
 from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh, mouth_region_mask
 from core.render.raster.surface import DeformedMesh
@@ -114,11 +115,20 @@ class Engine:
             np.clip(scene.background[0].permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8),
             scene.background_geo, scene.background_depth)
         appearance = scene.appearance[0].permute(1, 2, 0).cpu().numpy()
+        canonical_head = torch.as_tensor((mesh.positions - self.subject.translation) @ np.asarray(self.subject.rotation),
+                                         dtype=torch.float32, device=self.device)
+        eye_weights = self.deformer.gaze.weights(canonical_head).cpu().numpy()
+        lid = self.deformer.config.lids
+        lids = EyeLidMap(**self.deformer.lids.sampled(), skin_above_cm=lid.skin_above_cm,
+                         lash_band_cm=lid.lash_band_cm,
+                         depth_full_cm=lid.depth_full_cm, depth_zero_cm=lid.depth_zero_cm,
+                         rotation=np.asarray(self.subject.rotation, np.float64),
+                         translation=np.asarray(self.subject.translation, np.float64))
         try:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
                                          self.config.hidden_side, head=head_layer,
                                          head_shade=head_config.fill_shade if head_config else HeadLayerConfig().fill_shade,
-                                         photo=self.scene.photo)
+                                         photo=self.scene.photo, eye_weights=eye_weights, lids=lids)
         except RasterUnavailable as err:
             if renderer == "raster":
                 raise
@@ -164,6 +174,7 @@ class Engine:
         t0 = time.perf_counter()
         cam = self.camera(request)
         faces = self.track.frame(request)
+        faces = FrameFaces(self._resolve_eyes(faces.current, cam), faces.recent)
         polygons = self.mouth.lip_polygons(faces)
         key = (request.pose, cam.intrinsics, request.reference) + faces.current.key() + (
             np.concatenate(polygons).round(5).tobytes(),)
@@ -195,19 +206,20 @@ class Engine:
     def _render_raster(self, cam: ViewCamera, face: FaceState, polygons: list[np.ndarray], key: tuple,
                        times: dict[str, float], t0: float) -> RenderResult:
         """The fast path: the deformed person mesh rasterised with OpenGL. The expression moves
-        the vertices through the folded NN mapping; the eyelids and the head's rigid motion then
-        move them forward (``Deformer.move_points``)."""
+        the vertices through the folded NN mapping and the head's rigid motion moves them forward
+        (``Deformer.move_points``); the eyelids and the gaze change what the eyes' surface shows
+        (the fragment shader reads the photo through the same eye maps as ``displacement_at``)."""
         dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
         positions = head_positions = None
         if face.key() != self._mesh_key:
             motion = self.deformer.head_motion(face.head)
-            positions = self._moved(self.mesh.positions(dv), face.blink, motion)
+            positions = self._moved(self.mesh.positions(dv), motion)
             if self.head is not None:
-                head_positions = self._moved(self.head.positions(dv), (0.0, 0.0), motion)
+                head_positions = self._moved(self.head.positions(dv), motion)
             self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        raw = self.raster.render(cam, positions, head_positions)
+        raw = self.raster.render(cam, positions, head_positions, EyeFrame(face.blink, self._gaze_shift(face)))
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)
@@ -219,11 +231,37 @@ class Engine:
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)
 
-    def _moved(self, points: np.ndarray, lids: tuple[float, float], motion: np.ndarray | None) -> np.ndarray:
-        """Mesh vertices [V, 3] (world) moved by the eyelids and the head's motion."""
-        if lids[0] <= 0 and lids[1] <= 0 and motion is None:
+    def _gaze_shift(self, face: FaceState) -> np.ndarray | None:
+        """Each eye's iris shift [2, 3] in the world (the photo's camera frame, cm), None when
+        the eyes keep the photo's gaze (the rasteriser slides the eyes' texture by it)."""
+        if not any(face.gaze):
+            return None
+        return self.deformer.gaze.shifts(face.gaze) @ np.asarray(self.subject.rotation, np.float64).T
+
+    def _resolve_eyes(self, face: FaceState, cam: ViewCamera) -> FaceState:
+        """The face with its gaze final: turned toward ``cam`` when it looks at the camera, and
+        the upper lids lowered a little where the eyes look down."""
+        gaze = face.gaze
+        if face.gaze_at_camera:
+            r, t = np.asarray(self.subject.rotation, np.float64), np.asarray(self.subject.translation, np.float64)
+            target = r.T @ (np.asarray(cam.position, np.float64) - t)  # the camera, head frame
+            motion = self.deformer.head_motion(face.head)
+            if motion is not None:  # where the camera is for the moved head's eyes
+                inv = inverse_motion(motion)
+                target = inv[:, :3] @ target + inv[:, 3]
+            turn = self.deformer.gaze.look_at(target, r.T @ -t)
+            gaze = tuple(a + b for a, b in zip(gaze, turn))
+        if not any(gaze) and not face.gaze_at_camera:
+            return face
+        follow = self.deformer.gaze.lid_closure(gaze)
+        blink = (max(face.blink[0], follow[0]), max(face.blink[1], follow[1]))
+        return replace(face, gaze=tuple(round(g, 4) for g in gaze), gaze_at_camera=False, blink=blink)
+
+    def _moved(self, points: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
+        """Mesh vertices [V, 3] (world) moved by the head's motion."""
+        if motion is None:
             return points
-        moved = self.deformer.move_points(torch.as_tensor(points, device=self.device), lids, motion)
+        moved = self.deformer.move_points(torch.as_tensor(points, device=self.device), motion)
         return moved.cpu().numpy().astype(np.float32)
 
     def _seal(self, face: FaceState) -> np.ndarray | None:
@@ -231,5 +269,5 @@ class Engine:
         return face.seal * self.seal_field if face.seal > 0 else None
 
     def _deform(self, face: FaceState) -> FrameDeformation:
-        return self.deformer.frame(face.beta, extra=self._seal(face), lids=face.blink, head=face.head)
+        return self.deformer.frame(face.beta, extra=self._seal(face), lids=face.blink, head=face.head, gaze=face.gaze)
 

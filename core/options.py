@@ -41,7 +41,7 @@ class RenderOptions:
     def from_values(size: int = DEFAULT_SIZE_PX, alpha_m: float | None = None, lambda_exp: float | None = None,
                     mask_window: int = DEFAULT_MASK_WINDOW, framing: str = DEFAULT_FRAMING,
                     blink_rate: float | None = None, head_motion: float | None = None,
-                    seed: int | None = None) -> "RenderOptions":
+                    seed: int | None = None, gaze: str | None = None) -> "RenderOptions":
         """Checked options from plain values (command-line flags); None keeps a default.
         Raises UserInputError with a message naming the flag."""
         lo, hi = SIZE_LIMITS_PX
@@ -62,7 +62,8 @@ class RenderOptions:
         try:
             natural = NaturalMotion(blink_rate=nat.blink_rate if blink_rate is None else float(blink_rate),
                                     head_motion=nat.head_motion if head_motion is None else float(head_motion),
-                                    seed=nat.seed if seed is None else int(seed))
+                                    seed=nat.seed if seed is None else int(seed),
+                                    gaze=nat.gaze if gaze is None else str(gaze))
         except ValueError as exc:
             raise UserInputError(f"--{str(exc).split(' must')[0].replace(' ', '-')}: {exc}") from None
         return RenderOptions(int(size), motion, int(mask_window), framing, natural)

@@ -1,10 +1,13 @@
-"""Blinks and head motion, measured with FaceMesh on our renders and on a real talking video.
+"""Blinks, gaze and head motion, measured with FaceMesh on our renders and on a real talking video.
 
 Renders >= 60 s of speech (the development speech files, their coefficients concatenated) with
-the sample portrait at 256 px in the photo framing, and measures on the frames:
+the sample portrait (or ``--portrait``) at 512 px in the photo framing, and measures on the frames:
 
 * blinks per minute and, per blink, the lid gap at its most closed relative to the open gap
   (lid gap / eye width per frame; open = the median; a blink = a run below ``BLINK_BELOW`` of open);
+* gaze: the iris centre's place between the eye corners (FaceMesh's refined iris points, in eye
+  widths, both eyes averaged; frames in a blink left out): its standard deviation and the
+  saccades per minute (a change of more than ``SACCADE_EYE_WIDTHS`` within two frames);
 * head roll / yaw / pitch standard deviations (degrees), solvePnP of FaceMesh points against our
   face model's mean face;
 * the mean change per frame (0..255 levels) of background and torso pixels far from the neck.
@@ -12,7 +15,7 @@ the sample portrait at 256 px in the photo framing, and measures on the frames:
 The same FaceMesh measures are taken on the real video. Writes a JSON and a contact sheet.
 
     python tools/measure_motion.py --out out/motion            # defaults (natural motion)
-    python tools/measure_motion.py --blink-rate 0 --head-motion 0 --out out/motion_still
+    python tools/measure_motion.py --blink-rate 0 --head-motion 0 --gaze off --out out/motion_still
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from core.face import topology as topo  # noqa: E402
 
 BLINK_BELOW = 0.5  # a frame is in a blink when both eyes' mean gap is below this share of open
+SACCADE_EYE_WIDTHS = 0.05  # an iris move of more than this (eye widths) within two frames is a saccade
 CROP_PX = 256  # FaceMesh runs on the face crop resized to this (the face is small in the photo framing)
 PNP_IDS = (1, 4, 6, 33, 133, 263, 362, 61, 291, 152, 10, 234, 454, 168, 199, 50, 280, 107, 336)
 
@@ -56,8 +60,9 @@ class FaceMeasure:
         self.model = model_mean.astype(np.float64)
         self.face_px = (lo, hi)
 
-    def __call__(self, rgb: np.ndarray) -> tuple[float, float, np.ndarray] | None:
-        """(left gap, right gap, (yaw, pitch, roll) degrees) or None when FaceMesh finds no face."""
+    def __call__(self, rgb: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
+        """(left gap, right gap, (yaw, pitch, roll) degrees, iris place (h, v) in eye widths) or
+        None when FaceMesh finds no face."""
         x0, y0, x1, y1 = self.box
         crop = cv2.resize(rgb[y0:y1, x0:x1], (CROP_PX, CROP_PX), interpolation=cv2.INTER_CUBIC)
         pts = self.face_landmarks(crop)
@@ -74,7 +79,21 @@ class FaceMeasure:
         yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1, 1)))
         pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
         roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
-        return left, right, np.array([yaw, pitch, roll])
+        return left, right, np.array([yaw, pitch, roll]), iris_place(pts)
+
+
+def iris_place(pts: np.ndarray) -> np.ndarray:
+    """Both eyes' iris centre relative to the middle of its eye corners, in eye widths along and
+    across the corner line, averaged over the eyes: [2] (h + toward the image's right, v + down)."""
+    out = []
+    for centre, a, b in ((topo.LEFT_IRIS_CENTER, 362, 263), (topo.RIGHT_IRIS_CENTER, 33, 133)):
+        pa, pb = pts[a, :2], pts[b, :2]
+        axis = pb - pa
+        width = float(np.linalg.norm(axis))
+        u = axis / width
+        d = pts[centre, :2] - 0.5 * (pa + pb)
+        out.append([float(d @ u) / width, float(d @ np.array([-u[1], u[0]])) / width])
+    return np.mean(out, axis=0)
 
 
 def summarise(measures: list, fps: float) -> dict:
@@ -98,7 +117,15 @@ def summarise(measures: list, fps: float) -> dict:
         else:
             k += 1
     minutes = len(measures) / fps / 60.0
+    # Gaze: frames with open eyes only (a closing lid drags FaceMesh's iris point).
+    iris = np.array([m[3] if m is not None else (np.nan, np.nan) for m in measures], np.float64)
+    iris[np.nan_to_num(gaps / open_gap, nan=0.0) < 0.8] = np.nan
+    step = np.abs(iris[2:, 0] - iris[:-2, 0])
+    jumps = np.nan_to_num(step, nan=0.0) > SACCADE_EYE_WIDTHS
+    saccades = int(np.sum(jumps[1:] & ~jumps[:-1]) + (1 if len(jumps) and jumps[0] else 0))
     return {"frames": len(measures), "faces_found": len(ok), "seconds": len(measures) / fps,
+            "gaze_h_std_eye_widths": float(np.nanstd(iris[:, 0])), "gaze_v_std_eye_widths": float(np.nanstd(iris[:, 1])),
+            "saccades_per_min": saccades / minutes,
             "blinks_per_min": len(blinks) / minutes, "blink_min_gap_of_open": blinks,
             "blinks_below_30pc": int(sum(b < 0.3 for b in blinks)), "open_gap": open_gap,
             "yaw_std_deg": float(angles[:, 0].std()) if len(angles) else None,
@@ -129,12 +156,12 @@ def measure_render(args) -> tuple[dict, list[np.ndarray]]:
     from core.paths import SAMPLE_PORTRAIT
     from core.preprocess.pipeline import prepare
 
-    subject = prepare(SAMPLE_PORTRAIT).subject
-    engine = Engine(subject, device="cpu")
+    subject = prepare(args.portrait or SAMPLE_PORTRAIT).subject
+    engine = Engine(subject, device="cpu", renderer=args.renderer)
     driver = speech_driver(args.seconds)
     engine.set_driver(driver)
     options = RenderOptions.from_values(args.size, framing="photo", blink_rate=args.blink_rate,
-                                        head_motion=args.head_motion, seed=args.seed)
+                                        head_motion=args.head_motion, seed=args.seed, gaze=args.gaze)
     frames, t0 = [], time.perf_counter()
     for k in range(len(driver)):
         frames.append(engine.render(FrameRequest.with_options(options, frame_index=k)))
@@ -152,14 +179,16 @@ def measure_render(args) -> tuple[dict, list[np.ndarray]]:
     result.update({"background_torso_change_per_frame": float(change), "render_s": render_s,
                    "ms_per_frame": 1000 * render_s / len(frames),
                    "options": {"blink_rate": options.natural.blink_rate, "head_motion": options.natural.head_motion,
-                               "seed": options.natural.seed, "size": args.size}})
+                               "seed": options.natural.seed, "gaze": options.natural.gaze, "size": args.size,
+                               "renderer": engine.renderer, "portrait": str(args.portrait or "sample")}})
     result["_engine"] = (engine, options, driver)
     return result, frames
 
 
 def orbit_sheet(engine, options, driver: np.ndarray, path: Path) -> None:
-    """Rows: frames at a shut blink, the largest yaw, the largest roll and the largest pitch of the
-    head's motion; columns: orbit yaw -30, -15, 0, 15, 30 degrees and pitch 15 (head framing)."""
+    """Rows: frames at a shut blink, the largest glance away, the largest yaw, roll and pitch of
+    the head's motion, and (gaze "camera") the eyes following the camera; columns: orbit yaw
+    -30, -15, 0, 15, 30 degrees and pitch 15 (head framing)."""
     from dataclasses import replace
 
     from core.engine import FrameRequest
@@ -169,18 +198,21 @@ def orbit_sheet(engine, options, driver: np.ndarray, path: Path) -> None:
     faces = [engine.track.frame(FrameRequest.with_options(single, frame_index=k)).current for k in range(len(driver))]
     blink = np.array([f.blink[0] for f in faces])
     head = np.array([f.head for f in faces])
-    rows = [int(np.argmax(blink)), int(np.argmax(np.abs(head[:, 0]))), int(np.argmax(np.abs(head[:, 2]))),
-            int(np.argmax(np.abs(head[:, 1])))]
+    gaze = np.array([np.hypot(f.gaze[0], f.gaze[1]) for f in faces])
+    rows = [(int(np.argmax(blink)), options), (int(np.argmax(gaze)), options), (int(np.argmax(np.abs(head[:, 0]))), options),
+            (int(np.argmax(np.abs(head[:, 2]))), options), (int(np.argmax(np.abs(head[:, 1]))), options),
+            (int(np.argmax(blink < 0.01)), replace(options, natural=replace(options.natural, gaze="camera")))]
     poses = [OrbitPose(-30, 0), OrbitPose(-15, 0), OrbitPose(0, 0), OrbitPose(15, 0), OrbitPose(30, 0), OrbitPose(0, 15)]
-    view = replace(options, framing="head", size=256)
     grid = []
-    for k in rows:
+    for k, row_options in rows:
+        view = replace(row_options, framing="head", size=256)
         tiles = []
         for pose in poses:
             t = engine.render(FrameRequest.with_options(view, frame_index=k, pose=pose))
             t = np.ascontiguousarray(t)
-            cv2.putText(t, f"{k / 25:.1f}s yaw{pose.yaw_deg:+.0f} | head {head[k, 0]:+.1f} {head[k, 1]:+.1f} {head[k, 2]:+.1f}",
-                        (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 0), 1)
+            label = (f"{k / 25:.1f}s yaw{pose.yaw_deg:+.0f} | head {head[k, 0]:+.1f} {head[k, 1]:+.1f} {head[k, 2]:+.1f}"
+                     + (" | eyes on camera" if view.natural.gaze == "camera" else f" | gaze {gaze[k]:.0f}"))
+            cv2.putText(t, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (255, 255, 0), 1)
             tiles.append(t)
         grid.append(np.concatenate(tiles, axis=1))
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(grid, axis=0), cv2.COLOR_RGB2BGR))
@@ -231,7 +263,10 @@ def main() -> int:
     d = NaturalMotion()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=60.0)
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--portrait", type=Path, help="portrait (default: the bundled sample)")
+    p.add_argument("--renderer", default="auto", help="auto, raster or march")
+    p.add_argument("--gaze", default=d.gaze, help="on, off or camera")
     p.add_argument("--blink-rate", type=float, default=d.blink_rate)
     p.add_argument("--head-motion", type=float, default=d.head_motion)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -252,7 +287,9 @@ def main() -> int:
     for name, r in report.items():
         print(f"{name}: {r['seconds']:.0f} s, faces {r['faces_found']}/{r['frames']}, blinks/min {r['blinks_per_min']:.1f}, "
               f"below 30 % {r['blinks_below_30pc']}/{len(r['blink_min_gap_of_open'])}, "
-              f"yaw std {r['yaw_std_deg']:.2f}, pitch std {r['pitch_std_deg']:.2f}, roll std {r['roll_std_deg']:.2f} deg"
+              f"yaw std {r['yaw_std_deg']:.2f}, pitch std {r['pitch_std_deg']:.2f}, roll std {r['roll_std_deg']:.2f} deg, "
+              f"gaze std {r['gaze_h_std_eye_widths']:.3f} / {r['gaze_v_std_eye_widths']:.3f} eye widths, "
+              f"saccades/min {r['saccades_per_min']:.1f}"
               + (f", background/torso change {r['background_torso_change_per_frame']:.3f} levels/frame, "
                  f"{r['ms_per_frame']:.1f} ms/frame" if name == "ours" else ""))
     return 0

@@ -49,6 +49,8 @@ EXPORT_MIN_SIZE = 256  # exports are rendered at least this large
 LIVE_SIZE_PX = {"raster": 512, "march": 256}
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
+COEFFS_EXTS = (".csv",)
+GAZE_CHOICES = {"natural": "on", "photo's gaze": "off", "look at the camera": "camera"}  # label -> NaturalMotion.gaze
 
 
 def display_available() -> bool:
@@ -77,7 +79,8 @@ TASK_JOIN_S = 15.0  # how long close() waits for background tasks to reach a pro
 
 class ViewerApp:
     def __init__(self, portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
-                 loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0, renderer: str = "auto"):
+                 loop: bool = False, framing: str = DEFAULT_FRAMING, zoom: float = 1.0, renderer: str = "auto",
+                 coeffs: Path | None = None):
         self.device = device
         self.renderer = renderer
         self._closed = False
@@ -113,9 +116,11 @@ class ViewerApp:
         self._pending_engine = None
         self._pending_audio = None
         self._audio_file: Path | None = None
+        self._coeffs_file: Path | None = None  # a coefficient CSV driving the face instead of the audio
+        self._pending_coeffs = None
         self._autoplay = True  # start playing when the first audio is ready
         self.load_portrait(portrait or SAMPLE_PORTRAIT)
-        self.load_audio(audio or SAMPLE_SPEECH)
+        self.load_audio(audio or SAMPLE_SPEECH, then_coeffs=coeffs)
 
     # ------------------------------------------------------------------ rendering
     @property
@@ -171,7 +176,9 @@ class ViewerApp:
 
         self._run_task("portrait", f"preparing {Path(path).name}", job)
 
-    def load_audio(self, path: Path) -> None:
+    def load_audio(self, path: Path, then_coeffs: Path | None = None) -> None:
+        """Play ``path``; its Audio2Exp coefficients drive the face (or, with ``then_coeffs``,
+        that coefficient CSV, loaded once the audio is in)."""
         def job(task: Task):
             from core.audio.audio2exp import coefficients_for_file
             from core.audio.loading import load_audio
@@ -183,10 +190,22 @@ class ViewerApp:
             task.message = "reading audio"
             samples = load_audio(path)
             task.message = "speech -> expressions"
-            coeffs = coefficients_for_file(path, progress=progress)
+            coeffs = None if then_coeffs is not None else coefficients_for_file(path, progress=progress)
             self._pending_audio = (samples, coeffs, path)
+            if then_coeffs is not None:
+                self._load_coeffs_now(then_coeffs)
 
         self._run_task("audio", f"analysing {Path(path).name}", job)
+
+    def load_coefficients(self, path: Path) -> None:
+        """Drive the face with a coefficient CSV (``audio2exp``'s, or a Live Link Face recording
+        with its blinks, head angles and gaze); the loaded audio keeps playing as the sound."""
+        self._run_task("coeffs", f"reading {Path(path).name}", lambda task: self._load_coeffs_now(path))
+
+    def _load_coeffs_now(self, path: Path) -> None:
+        from core.audio.coeff_csv import read_coefficients_csv
+
+        self._pending_coeffs = (read_coefficients_csv(path).driver, Path(path))
 
     def _apply_pending(self) -> None:
         """Swap in finished loads on the UI thread."""
@@ -210,10 +229,20 @@ class ViewerApp:
                 clock.play()
             self.session.clock = clock
             self._audio_file = Path(path)
-            self.worker.set_driver(coeffs)
+            if coeffs is not None:
+                self.worker.set_driver(coeffs)
+                self._coeffs_file = None
             self.performance.clear()
             self._last_request = None
             self.say(f"audio: {Path(path).name}, {len(samples) / 16000:.1f} s; {clock.status}")
+        if self._pending_coeffs is not None and self._pending_audio is None:
+            driver, path = self._pending_coeffs
+            self._pending_coeffs = None
+            self.worker.set_driver(driver)
+            self._coeffs_file = path
+            self.performance.clear()
+            self._last_request = None
+            self.say(f"coefficients: {path.name}, {len(driver) / 25:.1f} s drive the face")
         if self._autoplay and self.ready and self._audio_file is not None and self.worker.rendered > 0:
             self._autoplay = False
             self.session.clock.play()  # both ready: start playing once
@@ -300,8 +329,10 @@ class ViewerApp:
                "--zoom", f"{s.pose.zoom:.4f}", "--framing", s.framing,
                "--alpha-m", f"{s.alpha_m:.4f}", "--lambda-exp", f"{s.lambda_exp:.4f}",
                "--mask-window", str(s.mask_window), "--blink-rate", f"{s.natural.blink_rate:.3f}",
-               "--head-motion", f"{s.natural.head_motion:.3f}", "--seed", str(s.natural.seed), "--device", self.device,
-               "--renderer", self.renderer]
+               "--head-motion", f"{s.natural.head_motion:.3f}", "--seed", str(s.natural.seed), "--gaze", s.natural.gaze,
+               "--device", self.device, "--renderer", self.renderer]
+        if self._coeffs_file is not None:
+            cmd += ["--coeffs", str(self._coeffs_file)]
         if mode == "orbit":
             cmd.append("--orbit")
         elif mode == "performance":
@@ -514,20 +545,21 @@ def _restore_signals(previous: dict) -> None:
 def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: str = "auto",
                automation: Path | None = None, max_seconds: float | None = None, loop: bool = False,
                framing: str = DEFAULT_FRAMING, zoom: float = 1.0, natural: "NaturalMotion | None" = None,
-               renderer: str = "auto") -> int:
+               renderer: str = "auto", coeffs: Path | None = None) -> int:
     """Open the window (the caller has checked that a display exists). ``natural``: the blink
-    rate, head motion and seed to start with (default: the render options' defaults)."""
+    rate, head motion, seed and gaze to start with (default: the render options' defaults);
+    ``coeffs``: a coefficient CSV that drives the face instead of the audio."""
     import dearpygui.dearpygui as dpg
 
     stop_signals: list[int] = []
     previous_handlers = _stop_on_signals(stop_signals)  # from here a signal only ends the loop
-    app = ViewerApp(portrait, audio, device, loop, framing, zoom, renderer)
+    app = ViewerApp(portrait, audio, device, loop, framing, zoom, renderer, coeffs)
     if natural is not None:
-        app.set_setting(blink_rate=natural.blink_rate, head_motion=natural.head_motion, seed=natural.seed)
+        app.set_setting(blink_rate=natural.blink_rate, head_motion=natural.head_motion, seed=natural.seed,
+                        gaze=natural.gaze)
     defaults = ViewSettings()  # the sliders start at the render options' defaults
-    defaults = defaults.with_(blink_rate=app.session.settings.natural.blink_rate,
-                              head_motion=app.session.settings.natural.head_motion,
-                              seed=app.session.settings.natural.seed)
+    now = app.session.settings.natural
+    defaults = defaults.with_(blink_rate=now.blink_rate, head_motion=now.head_motion, seed=now.seed, gaze=now.gaze)
     dpg.create_context()
     with dpg.texture_registry():
         dpg.add_raw_texture(DISPLAY_PX, DISPLAY_PX, app._texture, format=dpg.mvFormat_Float_rgba, tag="frame_tex")
@@ -542,12 +574,18 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
         if path.suffix:
             app.load_audio(path)
 
+    def on_coeffs(sender, data):
+        path = Path(data.get("file_path_name", ""))
+        if path.suffix:
+            app.load_coefficients(path)
+
     def on_export(sender, data):
         path = Path(data.get("file_path_name", ""))
         if path.name:
             app.export_video(path.with_suffix(".mp4"), EXPORT_MODES[dpg.get_value("export_mode")])
 
-    for tag, cb, exts in (("dlg_portrait", on_portrait, IMAGE_EXTS), ("dlg_audio", on_audio, AUDIO_EXTS)):
+    for tag, cb, exts in (("dlg_portrait", on_portrait, IMAGE_EXTS), ("dlg_audio", on_audio, AUDIO_EXTS),
+                          ("dlg_coeffs", on_coeffs, COEFFS_EXTS)):
         with dpg.file_dialog(tag=tag, show=False, callback=cb, width=700, height=420, modal=True):
             dpg.add_file_extension("{" + ",".join(exts) + "}", color=(120, 220, 120, 255))
             dpg.add_file_extension(".*")
@@ -564,6 +602,8 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                                    callback=lambda: dpg.show_item("dlg_portrait"))
                     dpg.add_button(label="Open audio...", width=PANEL_PX // 2 - 4,
                                    callback=lambda: dpg.show_item("dlg_audio"))
+                dpg.add_button(label="Open coefficients (CSV)...", width=PANEL_PX,
+                               callback=lambda: dpg.show_item("dlg_coeffs"))
                 dpg.add_checkbox(label="Microphone", tag="mic",
                                  callback=lambda s, v: dpg.set_value("mic", bool(app.toggle_microphone(v))))
                 with dpg.group(horizontal=True):
@@ -584,6 +624,9 @@ def run_viewer(portrait: Path | None = None, audio: Path | None = None, device: 
                                      min_value=0.0, max_value=40.0, callback=lambda s, v: app.set_setting(blink_rate=float(v)))
                 dpg.add_slider_float(label="head motion", tag="head_motion", width=PANEL_PX, default_value=defaults.natural.head_motion,
                                      min_value=0.0, max_value=2.0, callback=lambda s, v: app.set_setting(head_motion=float(v)))
+                gaze_label = {v: k for k, v in GAZE_CHOICES.items()}[defaults.natural.gaze]
+                dpg.add_combo(list(GAZE_CHOICES), label="gaze", tag="gaze", width=PANEL_PX, default_value=gaze_label,
+                              callback=lambda s, v: app.set_setting(gaze=GAZE_CHOICES[v]))
                 dpg.add_input_int(label="motion seed", tag="seed", width=PANEL_PX, default_value=defaults.natural.seed,
                                   callback=lambda s, v: app.set_setting(seed=int(v)))
                 dpg.add_combo(RESOLUTIONS, label="resolution", tag="resolution", width=PANEL_PX, default_value=str(defaults.size),

@@ -21,7 +21,7 @@ LIVE_HISTORY_FRAMES = MASK_WINDOW_LIMITS[1] + ACTIVITY_HISTORY_FRAMES  # live fr
 class ViewSettings:
     """The user's controls: the orbit pose and the render options. Immutable: every change
     makes a new value (``with_(pose=..., alpha_m=..., lambda_exp=..., mask_window=..., size=...,
-    framing=..., blink_rate=..., head_motion=..., seed=...)``)."""
+    framing=..., blink_rate=..., head_motion=..., seed=..., gaze=...)``)."""
 
     pose: OrbitPose = OrbitPose()
     options: RenderOptions = field(default_factory=RenderOptions)
@@ -54,7 +54,7 @@ class ViewSettings:
         pose = changes.pop("pose", self.pose)
         motion = replace(self.options.motion, **{k: changes.pop(k) for k in ("alpha_m", "lambda_exp") if k in changes})
         natural = replace(self.options.natural,
-                          **{k: changes.pop(k) for k in ("blink_rate", "head_motion", "seed") if k in changes})
+                          **{k: changes.pop(k) for k in ("blink_rate", "head_motion", "seed", "gaze") if k in changes})
         options = replace(self.options, motion=motion, natural=natural, **changes)
         return ViewSettings(pose, options)
 

@@ -2,18 +2,18 @@
 
 Format written (one row per 25 fps video frame, frame k at time k/25 s)::
 
-    time,jawOpen,jawForward,...,cheekPuff,headYaw,headPitch,headRoll
-    0.00,0.000000,0.000000,...                 <- "time", EXPRESSION_NAMES, HEAD_NAMES in order
+    time,jawOpen,jawForward,...,cheekPuff,headYaw,headPitch,headRoll,eyeLookDownLeft,...,eyeLookUpRight
+    0.00,0.000000,0.000000,...        <- "time", EXPRESSION_NAMES, HEAD_NAMES, EYE_LOOK_NAMES in order
     0.04,0.183412,...
 
-eyeBlinkLeft/Right carry the blinks and headYaw/headPitch/headRoll the head's rotation
-relative to the torso (radians, as ARKit and Live Link Face write them); ``audio2exp`` writes the
-generated blinks and head motion there (``core.expression.natural``, default seed). A driver with
-blinks or head angles of its own drives them instead of the generated ones.
+eyeBlinkLeft/Right carry the blinks, headYaw/headPitch/headRoll the head's rotation relative to
+the torso (radians, as ARKit and Live Link Face write them) and eyeLook* the gaze (0..1 each);
+``audio2exp`` writes the generated blinks, head motion and gaze there (``core.expression.natural``,
+default seed). A driver with blinks, head angles or gaze of its own drives them instead of the
+generated ones.
 
 The reader is tolerant: any subset of our ARKit names in any order and any letter case (Live
-Link Face writes ``JawOpen``, ``HeadYaw``); missing names are 0; gaze columns (``EyeLookInLeft``)
-are read but not rendered yet; other columns are ignored with a ``CoefficientCSVWarning``; the time comes from ``time`` (seconds) or
+Link Face writes ``JawOpen``, ``HeadYaw``, ``EyeLookInLeft``); missing names are 0; other columns are ignored with a ``CoefficientCSVWarning``; the time comes from ``time`` (seconds) or
 ``Timecode`` (SMPTE ``HH:MM:SS:FF[.fff]`` at ``source_fps``, or seconds), is made relative to the
 first row, and the curves are resampled to 25 fps when they are not on that grid. Problems a user
 can fix raise ``CoefficientCSVError`` saying what is wrong and what to do.
@@ -31,8 +31,8 @@ import numpy as np
 
 from core.audio.constants import FPS
 from core.errors import UserInputError
-from core.face.arkit import (EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_NAMES, HEAD_NAMES, NUM_DRIVER_CHANNELS,
-                             NUM_EXPRESSIONS)
+from core.face.arkit import (DRIVER_WIDTHS, EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_NAMES, HEAD_NAMES,
+                             NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS, full_driver)
 
 TIME_COLUMN = "time"
 TIMECODE_COLUMNS = ("timecode",)            # Live Link Face
@@ -44,7 +44,8 @@ _HOW_TO = ("Write a valid one with `python main.py audio2exp --audio SPEECH --ou
            "it needs a header row with ARKit names (e.g. time,jawOpen,...) and one row per frame.")
 _LOWER_INDEX = {name.lower(): i for name, i in EXPRESSION_INDEX.items()}
 _LOWER_INDEX.update({name.lower(): NUM_EXPRESSIONS + i for i, name in enumerate(HEAD_NAMES)})
-_QUIET_COLUMNS = frozenset(n.lower() for n in EYE_LOOK_NAMES)
+_EYE_LOOK_START = NUM_EXPRESSIONS + len(HEAD_NAMES)
+_LOWER_INDEX.update({name.lower(): _EYE_LOOK_START + i for i, name in enumerate(EYE_LOOK_NAMES)})
 
 
 class CoefficientCSVError(UserInputError):
@@ -65,13 +66,18 @@ class CoefficientTrack:
     ignored_columns: tuple[str, ...] = ()    # header names that are not in the face model
     resampled: bool = False                  # True when the file's own times were off the grid
     head: np.ndarray | None = None           # float32 [T, 3] head yaw, pitch, roll (degrees) if the file has them
+    eye_look: np.ndarray | None = None       # float32 [T, 8] eyeLook* (EYE_LOOK_NAMES order) if the file has them
 
     @property
     def driver(self) -> np.ndarray:
-        """The engine's driver: [T, NUM_EXPRESSIONS], or [T, NUM_DRIVER_CHANNELS] with the head angles."""
-        if self.head is None:
+        """The engine's driver: [T, NUM_EXPRESSIONS], or [T, NUM_DRIVER_CHANNELS] with the head
+        angles and the gaze (zeros where the file has none)."""
+        if self.head is None and self.eye_look is None:
             return self.coefficients
-        return np.concatenate([self.coefficients, self.head], axis=1).astype(np.float32)
+        zeros = lambda n: np.zeros((len(self.coefficients), n), np.float32)  # noqa: E731
+        return np.concatenate([self.coefficients, zeros(len(HEAD_NAMES)) if self.head is None else self.head,
+                               zeros(len(EYE_LOOK_NAMES)) if self.eye_look is None else self.eye_look],
+                              axis=1).astype(np.float32)
 
     @property
     def duration_s(self) -> float:
@@ -79,7 +85,7 @@ class CoefficientTrack:
 
 
 def header_row() -> list[str]:
-    return [TIME_COLUMN, *EXPRESSION_NAMES, *HEAD_NAMES]
+    return [TIME_COLUMN, *EXPRESSION_NAMES, *HEAD_NAMES, *EYE_LOOK_NAMES]
 
 
 class CoefficientCSVWriter:
@@ -98,14 +104,13 @@ class CoefficientCSVWriter:
         return self
 
     def write(self, coeffs: np.ndarray) -> None:
-        """Append float [k, NUM_EXPRESSIONS] rows, or [k, NUM_DRIVER_CHANNELS] with the head's
-        yaw, pitch, roll in degrees (written in radians; frames continue from the previous call)."""
+        """Append driver rows [k, w] (w in ``DRIVER_WIDTHS``: expressions, then the head's yaw,
+        pitch, roll in degrees, written in radians, then eyeLook*; frames continue from the
+        previous call)."""
         assert self._fh is not None, "use CoefficientCSVWriter as a context manager"
         coeffs = np.asarray(coeffs, dtype=np.float64)
-        coeffs = coeffs.reshape(-1, coeffs.shape[-1] if coeffs.ndim > 1 else NUM_EXPRESSIONS)
-        head = np.radians(coeffs[:, NUM_EXPRESSIONS:]) if coeffs.shape[1] == NUM_DRIVER_CHANNELS \
-            else np.zeros((len(coeffs), len(HEAD_NAMES)))
-        coeffs = np.concatenate([coeffs[:, :NUM_EXPRESSIONS], head], axis=1)
+        coeffs = full_driver(coeffs.reshape(-1, coeffs.shape[-1] if coeffs.ndim > 1 else NUM_EXPRESSIONS)).astype(np.float64)
+        coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START] = np.radians(coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START])
         fmt = f"{{:.{VALUE_DECIMALS}f}}"
         lines = []
         for row in coeffs:
@@ -122,10 +127,10 @@ class CoefficientCSVWriter:
 
 
 def write_coefficients_csv(path: str | Path, coeffs: np.ndarray, fps: float = FPS) -> None:
-    """Write float [T, NUM_EXPRESSIONS] coefficients (frame k at k / fps seconds)."""
+    """Write a driver [T, w] (w in ``DRIVER_WIDTHS``; frame k at k / fps seconds)."""
     coeffs = np.asarray(coeffs)
-    if coeffs.ndim != 2 or coeffs.shape[1] not in (NUM_EXPRESSIONS, NUM_DRIVER_CHANNELS):
-        raise ValueError(f"expected coefficients [T, {NUM_EXPRESSIONS}] or [T, {NUM_DRIVER_CHANNELS}], got {coeffs.shape}")
+    if coeffs.ndim != 2 or coeffs.shape[1] not in DRIVER_WIDTHS:
+        raise ValueError(f"expected a driver [T, w] with w in {DRIVER_WIDTHS}, got {coeffs.shape}")
     with CoefficientCSVWriter(path, fps) as writer:
         writer.write(coeffs)
 
@@ -173,7 +178,7 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
             if time_col is None:
                 time_col, is_timecode = j, low in TIMECODE_COLUMNS
             continue
-        if low in META_COLUMNS or low in _QUIET_COLUMNS:
+        if low in META_COLUMNS:
             continue
         idx = _LOWER_INDEX.get(low)
         if idx is None:
@@ -213,17 +218,20 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
     if np.any(np.diff(times) <= 0):
         raise CoefficientCSVError(f"{path}: the time column must increase from row to row. "
                                   f"{_HOW_TO}")
-    expr = values[:, :NUM_EXPRESSIONS]
-    if expr.min() < 0.0 or expr.max() > 1.0:
+    unit = np.ones(NUM_DRIVER_CHANNELS, bool)
+    unit[NUM_EXPRESSIONS:_EYE_LOOK_START] = False  # every channel but the head's angles is 0..1
+    if values[:, unit].min() < 0.0 or values[:, unit].max() > 1.0:
         warnings.warn(f"{path}: values outside [0, 1] were clipped", CoefficientCSVWarning,
                       stacklevel=2)
-        values[:, :NUM_EXPRESSIONS] = np.clip(expr, 0.0, 1.0)
-    has_head = any(idx >= NUM_EXPRESSIONS for idx in columns.values())
-    values[:, NUM_EXPRESSIONS:] = np.degrees(values[:, NUM_EXPRESSIONS:])
+        values[:, unit] = np.clip(values[:, unit], 0.0, 1.0)
+    has_head = any(NUM_EXPRESSIONS <= idx < _EYE_LOOK_START for idx in columns.values())
+    has_gaze = any(idx >= _EYE_LOOK_START for idx in columns.values())
+    values[:, NUM_EXPRESSIONS:_EYE_LOOK_START] = np.degrees(values[:, NUM_EXPRESSIONS:_EYE_LOOK_START])
     coeffs, resampled = _resample(times - times[0], values, fps)
-    head = coeffs[:, NUM_EXPRESSIONS:].astype(np.float32) if has_head else None
+    head = coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START].astype(np.float32) if has_head else None
+    eye_look = coeffs[:, _EYE_LOOK_START:].astype(np.float32) if has_gaze else None
     return CoefficientTrack(coeffs[:, :NUM_EXPRESSIONS].astype(np.float32), float(fps), path, tuple(unknown),
-                            resampled, head)
+                            resampled, head, eye_look)
 
 
 def _resample(times: np.ndarray, values: np.ndarray, fps: float) -> tuple[np.ndarray, bool]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.audio.audio2exp import FILE_CONFIG, iter_file_coefficients
 from core.expression.natural import MotionStream, NaturalMotion
-from core.face.arkit import EXPRESSION_INDEX
+from core.face.arkit import EXPRESSION_INDEX, gaze_to_eye_look
 from core.audio.coeff_csv import CoefficientCSVWriter
 from core.audio.loading import AudioLoadError
 
@@ -27,8 +27,8 @@ def audio2exp_command(audio_path: Path, out_csv: Path,
     """Run Audio2Exp over ``audio_path`` and write the coefficients to ``out_csv``.
 
     The CSV has a ``time`` column (frame k at k/25 s) and one column per ARKit expression name
-    (``core.face.arkit.EXPRESSION_NAMES``), the blinks in eyeBlinkLeft/Right and the head's
-    rotation in headYaw/headPitch/headRoll (radians), both generated with ``natural``
+    (``core.face.arkit.EXPRESSION_NAMES``), the blinks in eyeBlinkLeft/Right, the head's
+    rotation in headYaw/headPitch/headRoll (radians) and the gaze in eyeLook*, generated with ``natural``
     (``core.expression.natural``). Audio is processed in blocks, so an hour-long file
     needs little memory. The CSV appears only when complete (written to a temporary file first).
     ``progress`` receives the fraction done (0..1).
@@ -40,11 +40,12 @@ def audio2exp_command(audio_path: Path, out_csv: Path,
         stream = MotionStream(natural)
         with CoefficientCSVWriter(tmp) as writer:
             for block in iter_file_coefficients(audio_path, FILE_CONFIG, progress=progress):
-                # The generated blinks and head rotation travel in the CSV (eyeBlink*, head*).
-                blink, head = stream.push(block)
+                # The generated blinks, head rotation and gaze travel in the CSV (eyeBlink*, head*, eyeLook*).
+                blink, head, gaze = stream.push(block)
                 block = np.array(block, np.float32)
                 block[:, [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]] = blink[:, None]
-                writer.write(np.concatenate([block, head[:, :3]], axis=1))
+                eye_look = gaze_to_eye_look(np.concatenate([gaze, gaze], axis=1))
+                writer.write(np.concatenate([block, head[:, :3], eye_look], axis=1))
         os.replace(tmp, out_csv)
     finally:
         if tmp.exists():

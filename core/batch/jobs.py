@@ -27,7 +27,7 @@ from core.render.camera import DEFAULT_FRAMING, OrbitPose
 
 PATH_KEYS = ("portrait", "audio", "coeffs", "out")
 OPTION_KEYS = ("size", "yaw", "pitch", "zoom", "orbit", "alpha_m", "lambda_exp", "mask_window", "framing", "device",
-               "blink_rate", "head_motion", "seed")
+               "blink_rate", "head_motion", "seed", "gaze")
 KNOWN_KEYS = PATH_KEYS + OPTION_KEYS
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -252,6 +252,7 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
             problems.append(str(exc).replace("--zoom", "zoom"))
             zoom = _BAD
     framing = str(values.get("framing") or DEFAULT_FRAMING).strip().lower() or DEFAULT_FRAMING
+    gaze = str(values["gaze"]).strip().lower() if values.get("gaze") not in (None, "") else None
     orbit = False
     if "orbit" in values:
         v = values["orbit"]
@@ -270,7 +271,7 @@ def _parse_one(number: int, where: str, item: object, base: Path, problems: list
     if _BAD not in (size, mask_window, alpha_m, lambda_exp, blink_rate, head_motion, seed):
         try:
             options = RenderOptions.from_values(size, alpha_m, lambda_exp, mask_window, framing, blink_rate,
-                                                head_motion, seed)
+                                                head_motion, seed, gaze)
         except UserInputError as exc:
             # from_values names command-line flags (--mask-window); the jobs file uses key names.
             problems.append(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc)))

@@ -8,9 +8,10 @@ the mouth mask of Eq. 13 averages. It is a pure function of the request and the 
 is carried from one request to the next.
 
 Every per-frame channel of the face lives here: the expression coefficients, the lip seal, the
-eyelids' closure (blinks) and the head's rigid motion (``core.expression.natural``: generated from
-the request's seed and the speech activity up to the frame; a driver's eyeBlink channels add to
-the generated blinks).
+eyelids' closure (blinks), the gaze and the head's rigid motion (``core.expression.natural``:
+generated from the request's seed and the speech activity up to the frame; a driver's eyeBlink
+channels add to the generated blinks; a driver's own head angles or eyeLook channels replace the
+generated ones).
 """
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.audio.motion import mouth_mask
-from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, head_pose,
-                                     speech_activity)
-from core.face.arkit import EXPRESSION_INDEX, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS
+from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, gaze_direction,
+                                     head_pose, speech_activity)
+from core.face.arkit import EXPRESSION_INDEX, HEAD_NAMES, NUM_EXPRESSIONS, eye_look_to_gaze, full_driver
 from core.request import FrameRequest
 
 _JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
 _PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouthPressRight"]
 _BLINK = [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]
 STILL_HEAD = (0.0,) * 6
+STILL_GAZE = (0.0,) * 4
+_EYE_LOOK_START = NUM_EXPRESSIONS + len(HEAD_NAMES)
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,21 @@ class FaceState:
     blink: eyelid closure (subject's left, right), 0..1 (1: shut)
     head: the head's rigid motion relative to the torso: yaw, pitch, roll (degrees), x, y, z (cm,
           head frame); ``core.render.motion_field.HEAD_POSE_CHANNELS``
+    gaze: the eyes' turn relative to the photo's gaze, degrees (left h, left v, right h, right v;
+          ``core.render.motion_field.GAZE_CHANNELS``)
+    gaze_at_camera: the renderer adds the turn toward the view's camera to ``gaze``
     """
 
     beta: np.ndarray
     seal: float
     blink: tuple[float, float] = (0.0, 0.0)
     head: tuple[float, ...] = STILL_HEAD
+    gaze: tuple[float, ...] = STILL_GAZE
+    gaze_at_camera: bool = False
 
     def key(self) -> tuple:
         """A hashable identity of this state (two equal keys render the same face)."""
-        return self.beta.tobytes(), self.seal, self.blink, self.head
+        return self.beta.tobytes(), self.seal, self.blink, self.head, self.gaze, self.gaze_at_camera
 
 
 @dataclass(frozen=True)
@@ -80,19 +88,19 @@ class FrameFaces:
 
 
 class ExpressionTrack:
-    """beta_init and a driver [T, NUM_EXPRESSIONS] (may be empty) -> ``FrameFaces`` per request."""
+    """beta_init and a driver [T, w] (``core.face.arkit.DRIVER_WIDTHS``; may be empty) ->
+    ``FrameFaces`` per request."""
 
     def __init__(self, beta_init: np.ndarray, driver: np.ndarray | None = None,
                  config: ExpressionConfig = ExpressionConfig()):
         self.beta_init = np.asarray(beta_init, np.float32)
-        driver = np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else np.asarray(driver, np.float32)
-        if driver.ndim != 2 or driver.shape[1] not in (NUM_EXPRESSIONS, NUM_DRIVER_CHANNELS):
-            raise ValueError(f"driver must be [T, {NUM_EXPRESSIONS}] or [T, {NUM_DRIVER_CHANNELS}] "
-                             f"(with head yaw, pitch, roll), got {driver.shape}")
-        # A recorded head (a Live Link Face CSV) replaces the generated head motion; recorded blinks
-        # replace the generated blinks.
-        head = driver[:, NUM_EXPRESSIONS:]
+        driver = full_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else driver)
+        # A recorded head or gaze (a Live Link Face CSV) replaces the generated one; recorded
+        # blinks replace the generated blinks.
+        head = driver[:, NUM_EXPRESSIONS:_EYE_LOOK_START]
         self.recorded_head = head.astype(np.float64) if head.size and np.any(head != 0) else None
+        eye_look = driver[:, _EYE_LOOK_START:]
+        self.recorded_gaze = eye_look_to_gaze(eye_look) if eye_look.size and np.any(eye_look != 0) else None
         self.driver = np.ascontiguousarray(driver[:, :NUM_EXPRESSIONS])
         self.recorded_blinks = bool(len(self.driver) and np.any(self.driver[:, _BLINK] > 0))
         self.config = config
@@ -114,6 +122,15 @@ class ExpressionTrack:
             yaw, pitch, roll = self.recorded_head[int(np.clip(k, 0, len(self.recorded_head) - 1))]
             return (float(yaw), float(pitch), float(roll), 0.0, 0.0, 0.0)
         return head_pose(k, activity, request.natural, self.config.natural)
+
+    def _gaze(self, k: int, activity: np.ndarray, request: FrameRequest) -> tuple[float, ...]:
+        """The eyes' turn at frame k: the driver's recorded eyeLook channels, or generated."""
+        if request.natural.gaze == "off" or k < 0:
+            return STILL_GAZE
+        if self.recorded_gaze is not None and request.frame_index is not None:
+            return tuple(float(v) for v in self.recorded_gaze[int(np.clip(k, 0, len(self.recorded_gaze) - 1))])
+        h, v = gaze_direction(k, activity, request.natural, self.config.natural)
+        return (h, v, h, v)
 
     # ----------------------------------------------------------------- one frame
     def audio_window(self, request: FrameRequest) -> list[np.ndarray]:
@@ -150,15 +167,16 @@ class ExpressionTrack:
 
     def frame(self, request: FrameRequest) -> FrameFaces:
         """The faces of the request's frame and of the frames before it. The frames before it
-        carry the head's motion (the mask of Eq. 13 follows the head), not blinks."""
+        carry the head's motion (the mask of Eq. 13 follows the head), not blinks or gaze."""
         window = self.audio_window(request)
         faces = [self.face(audio, request) for audio in window]
         k = self.motion_frame(request)
         driven = self._driver_blinks(window[-1])
         if k is None or request.natural.still:
-            if driven == (0.0, 0.0):
+            at_camera = request.natural.gaze == "camera"  # needs no time
+            if driven == (0.0, 0.0) and not at_camera:
                 return FrameFaces(faces[-1], tuple(faces[:-1]))
-            return FrameFaces(replace(faces[-1], blink=driven), tuple(faces[:-1]))
+            return FrameFaces(replace(faces[-1], blink=driven, gaze_at_camera=at_camera), tuple(faces[:-1]))
         activity = self.activity_window(request, k, len(window) - 1)
         w = ACTIVITY_HISTORY_FRAMES
         cfg = self.config.natural
@@ -166,11 +184,13 @@ class ExpressionTrack:
         for back, face in zip(range(len(faces) - 1, -1, -1), faces):
             act = activity[len(activity) - back - w:len(activity) - back]
             head = self._head(k - back, act, request)
-            blink = (0.0, 0.0)
+            blink, gaze = (0.0, 0.0), STILL_GAZE
             if back == 0:
                 b = 0.0 if self.recorded_blinks and request.frame_index is not None else blink_curve(k, act, request.natural, cfg)
                 blink = (max(b, driven[0]), max(b, driven[1]))
-            out.append(FaceState(face.beta, face.seal, blink, head))
+                gaze = self._gaze(k, act, request)
+            out.append(FaceState(face.beta, face.seal, blink, head, gaze,
+                                 gaze_at_camera=back == 0 and request.natural.gaze == "camera"))
         return FrameFaces(out[-1], tuple(out[:-1]))
 
     @staticmethod

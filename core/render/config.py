@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.render.motion_field import HeadRegionConfig, LidConfig
+from core.render.motion_field import GazeConfig, HeadRegionConfig, LidConfig
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class DeformationConfig:
     soft_side_width_cm: float = 1.0  # ... and well beyond them
     soft_side_distance_cm: float = 1.5  # distance past a lip corner over which the switch softens
     lids: LidConfig = field(default_factory=LidConfig)  # the eyelids' closing (blinks)
+    gaze: GazeConfig = field(default_factory=GazeConfig)  # the eyes' turn
     head_region: HeadRegionConfig = field(default_factory=HeadRegionConfig)  # where the head's rigid motion applies
 
 

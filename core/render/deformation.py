@@ -29,7 +29,7 @@ from core.face import topology as topo
 from core.face.face_model import FaceModel
 from core.preprocess.subject import Subject
 from core.render.config import DeformationConfig
-from core.render.motion_field import EyeLids, HeadRegion, head_motion_matrix, inverse_motion, lid_forward
+from core.render.motion_field import EyeGaze, EyeLids, HeadRegion, head_motion_matrix, inverse_motion
 
 
 
@@ -56,6 +56,7 @@ class FrameDeformation:
     mouth_x, mouth_y: float32 [M]        deformed mouth line (head frame, x increasing)
     vertices: float32 [478, 3]           deformed mesh V(beta), head frame, before the head's motion
     lids:     eyelid closure (subject's left, right), 0..1 (``motion_field.EyeLids``)
+    gaze:     the eyes' turn, degrees (``motion_field.GAZE_CHANNELS``; ``EyeGaze``)
     head_motion: float64 [3, 4] forward rigid motion of the head in the head frame
              (``motion_field.head_motion_matrix``), None when the head is still
     head_inverse: float32 [3, 4] its inverse (torch), None when still
@@ -67,6 +68,7 @@ class FrameDeformation:
     mouth_y: torch.Tensor
     vertices: torch.Tensor
     lids: tuple[float, float] = (0.0, 0.0)
+    gaze: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
     head_motion: np.ndarray | None = None
     head_inverse: torch.Tensor | None = None
     camera_inverse: torch.Tensor | None = None  # float32 [3, 4]: the same inverse in the camera frame
@@ -122,15 +124,17 @@ class Deformer:
         self._upper_ids = torch.tensor(topo.LIP_INNER_UPPER, device=device)
         self._lower_ids = torch.tensor(topo.LIP_INNER_LOWER, device=device)
         self.lids = EyeLids(subject.head_mesh.astype(np.float64), device, config.lids)
+        self.gaze = EyeGaze(subject.head_mesh.astype(np.float64), device, config.gaze)
         self.head_region = HeadRegion(subject.head_mesh.astype(np.float64), config.head_region)
 
     # ----------------------------------------------------------------- per frame
     def frame(self, beta: np.ndarray, extra: np.ndarray | None = None, lids: tuple[float, float] = (0.0, 0.0),
-              head: tuple[float, ...] | None = None) -> FrameDeformation:
+              head: tuple[float, ...] | None = None, gaze: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)) -> FrameDeformation:
         """Deformation for expression ``beta`` [K] (after the motion parameters), plus an optional
         extra head-frame vertex displacement [478, 3] (cm; the lip seal), eyelid closures
-        (left, right) in 0..1 and the head's rigid motion ``head`` (yaw, pitch, roll degrees,
-        x, y, z cm; ``motion_field.HEAD_POSE_CHANNELS``; None or zeros: still)."""
+        (left, right) in 0..1, the head's rigid motion ``head`` (yaw, pitch, roll degrees,
+        x, y, z cm; ``motion_field.HEAD_POSE_CHANNELS``; None or zeros: still) and the eyes'
+        turn ``gaze`` (degrees, ``motion_field.GAZE_CHANNELS``)."""
         dv = self.vertex_displacement(beta, extra)
         vertices = self.head_init + dv
         a = self.num_active
@@ -152,7 +156,7 @@ class Deformer:
             camera_inverse = torch.as_tensor(np.concatenate([a_cam, b_cam[:, None]], axis=1), dtype=torch.float32,
                                              device=self.device)
         return FrameDeformation(fields, mid[order, 0].contiguous(), mid[order, 1].contiguous(), vertices,
-                                lids, motion, inverse, camera_inverse)
+                                lids, tuple(float(g) for g in gaze), motion, inverse, camera_inverse)
 
     def vertex_displacement(self, beta: np.ndarray, extra: np.ndarray | None = None) -> torch.Tensor:
         """dV = V(beta) - V_init (+ ``extra``), [478, 3] head frame (cm): what the mapping carries."""
@@ -218,10 +222,11 @@ class Deformer:
         return points + w * (points @ a.T + b - points)
 
     def move_forward(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
-        """Forward motion of the eyelids and the head (weighted rigid motion) for canonical
-        camera-frame points [N, 3] already moved by the expression -> [N, 3]: what a renderer
-        that moves mesh vertices applies (the backward field of ``displacement_at`` inverts it)."""
-        return self.move_points(points, frame.lids, frame.head_motion)
+        """Forward rigid motion of the head (weighted) for canonical camera-frame points [N, 3]
+        already moved by the expression -> [N, 3]: what a renderer that moves mesh vertices
+        applies (the backward field of ``displacement_at`` inverts it). The eyelids and the gaze
+        move no vertex: they change what the eye's surface shows (see ``displacement_at``)."""
+        return self.move_points(points, frame.head_motion)
 
     def head_motion(self, head: tuple[float, ...] | None) -> np.ndarray | None:
         """The head's forward rigid motion [3, 4] (head frame) for the channels ``head`` (see
@@ -230,29 +235,34 @@ class Deformer:
             return None
         return head_motion_matrix(head, self.head_region.pivot)
 
-    def move_points(self, points: torch.Tensor, lids: tuple[float, float],
-                    head_motion: np.ndarray | None) -> torch.Tensor:
-        """``move_forward`` without a FrameDeformation: eyelid closures (left, right) and the
-        head's forward motion [3, 4] or None. points [N, 3] camera frame -> [N, 3]."""
-        if lids[0] <= 0 and lids[1] <= 0 and head_motion is None:
+    def move_points(self, points: torch.Tensor, head_motion: np.ndarray | None) -> torch.Tensor:
+        """``move_forward`` without a FrameDeformation: the head's forward motion [3, 4] or None.
+        points [N, 3] camera frame -> [N, 3]."""
+        if head_motion is None:
             return points
         head = self.to_head(points)
-        if lids[0] > 0 or lids[1] > 0:
-            head = head + lid_forward(self.lids, head, lids)
-        if head_motion is not None:
-            m = torch.as_tensor(head_motion, dtype=head.dtype, device=head.device)
-            w = self.head_region.weight(head)[:, None]
-            head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
+        m = torch.as_tensor(head_motion, dtype=head.dtype, device=head.device)
+        w = self.head_region.weight(head)[:, None]
+        head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
         return head @ self.rotation.T + self.translation
 
     def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
-        """Expression (grid) plus eyelid backward displacement at the plan's points, head frame [N, 3]."""
+        """Expression (grid) plus eyelid and gaze backward displacement at the plan's points, head frame [N, 3]."""
         sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
         w = self._jaw_side_weight(plan.head, frame)[:, None]
         dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w
-        if frame.lids[0] > 0 or frame.lids[1] > 0:
-            dp_head = dp_head + self.lids.backward(plan.head, frame.lids)
-        return dp_head
+        return dp_head + self._eyes_backward(plan.head, frame)
+
+    def _eyes_backward(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor | float:
+        """The eyelids' and the gaze's backward displacement at head-frame points [N, 3] (or 0)."""
+        lids = self.lids.backward(head, frame.lids) if frame.lids[0] > 0 or frame.lids[1] > 0 else None
+        if not any(frame.gaze):
+            return 0.0 if lids is None else lids
+        gaze = self.gaze.backward(head, frame.gaze)
+        if lids is None:
+            return gaze
+        # Where a lid covers the eye it shows the lid's skin, not the turned eye.
+        return lids + torch.where(lids[:, 1:2] != 0, torch.zeros_like(gaze), gaze)
 
     def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm). The plan is
@@ -297,9 +307,7 @@ class Deformer:
         sampled = sampled.view(6, -1).T  # [N, 6]
         w = self._jaw_side_weight(head, frame)[:, None]
         dp_head = sampled[:, :3] * (1 - w) + sampled[:, 3:] * w + (head - moved)
-        if frame.lids[0] > 0 or frame.lids[1] > 0:
-            dp_head = dp_head + self.lids.backward(head, frame.lids)
-        return dp_head @ self.rotation.T
+        return (dp_head + self._eyes_backward(head, frame)) @ self.rotation.T
 
     def reach_box_corners(self, head_moves: bool) -> np.ndarray:
         """Corners [8, 3] (camera frame) of a box holding every point the deformation can move:

@@ -5,9 +5,16 @@ Both are fields of the point (head frame, cm), so every consumer of ``Deformer.d
 
 * Eyelids (``EyeLids``): the face model's eyeBlink only narrows the lid gap (the NN mapping blends
   the lids' displacement across the opening). Here the upper lid's margin sweeps down to just past
-  the lower lid: the skin between ``skin_above_cm`` above the lid margin and the margin stretches
-  down over the eye, most near the margin, not at all at the top (the brow stays); below the moved
-  margin the eye and the lower lid stay where they are (the lid edge occludes them).
+  the lower lid: the lashes and the margin move down whole, the skin between ``skin_above_cm``
+  above the margin and the lashes stretches down over the eye, most near the lashes, not at all at
+  the top (the brow stays); below the moved margin the eye and the lower lid stay where they are
+  (the lid edge occludes them). The lid slides over the eyeball: renderers change what the eye's
+  surface shows, no vertex moves.
+* Gaze (``EyeGaze``): the eyeball turns under its lids, so its surface stays and what is painted
+  on it slides: inside each eye opening the iris (and the sclera beside it) read from where they
+  were before the turn. The slide is whole over the iris, falls smoothly to nothing at the eye's
+  corners (the sclera on one side narrows, on the other it widens) and at the lid margins (the lids
+  stay). A shift never takes the iris past the corners.
 * Head motion (``HeadRegion``, ``head_motion_matrix``): a small rigid motion of the head about a
   neck pivot, weighted 1 over the head (face, hair, ears) and falling smoothly to 0 down the
   neck, 0 on the torso. Backward: p -> p + w(p) (M^-1 p - p), exact where w = 1.
@@ -22,19 +29,34 @@ import torch
 from core.face import topology as topo
 
 HEAD_POSE_CHANNELS = ("yaw", "pitch", "roll", "x", "y", "z")
-"""FaceState.head: degrees (yaw about the head's y axis, + toward the subject's left; pitch about x,
+"""FaceState.head: degrees (yaw about the head's y axis, + turns the face toward the subject's right; pitch about x,
 + nods down; roll about z, + tilts toward the subject's left) and cm (head frame)."""
 
 
 @dataclass(frozen=True)
 class LidConfig:
-    skin_above_cm: float = 2.5  # the skin above the lid margin that stretches over the eye
-    overshoot_cm: float = 0.6  # a shut lid's margin lies this far past the lower lid contour (no sclera sliver) ...
+    skin_above_cm: float = 2.5  # the skin above the lid margin that stretches over the eye ...
+    lash_band_cm: float = 0.18  # ... above the margin's own band (lashes, lid rim), which moves down whole
+    overshoot_cm: float = 0.2  # a shut lid's margin lies this far past the lower lid contour (no sclera sliver) ...
     corner_reach_cm: float = 0.9  # ... tapering to 0 this far past the eye's corners
     depth_full_cm: float = 1.2  # full effect within this head-frame depth of the lid contour ...
     depth_zero_cm: float = 2.2  # ... none beyond this one (the field is 3D; the reference path samples whole rays)
-    recess_cm: float = 1.0  # forward motion (mesh renderers): the eye's opening sinks this far behind the
-    # closing lid, so the lid skin moved over it wins the depth test instead of interleaving with it
+
+
+@dataclass(frozen=True)
+class GazeConfig:
+    """The eye's turn seen on the face (head frame, cm; angles in degrees)."""
+
+    eyeball_radius_cm: float = 1.2  # the iris moves by r sin(angle) across the face
+    iris_margin_cm: float = 0.08  # the slide is whole up to this far beyond the iris's rim
+    lid_band_cm: float = 0.12  # it falls to nothing over this band inside the lid margins
+    max_share: float = 0.65  # the iris moves at most this share of the sclera beside it
+    max_vertical_cm: float = 0.15  # and at most this far up or down (the lids cover the rest)
+    depth_cm: float = 1.0  # points this far (head z) from the iris centre are the eye's surface ...
+    depth_zero_cm: float = 1.8  # ... none beyond this one
+    max_look_deg: float = 30.0  # the eyes turn toward the camera by at most this much
+    lid_follow: float = 0.25  # looking down lowers the upper lids by this closure per unit of
+    # max_vertical_cm the iris moves down
 
 
 @dataclass(frozen=True)
@@ -69,11 +91,24 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return fp[seg - 1] * (1 - t) + fp[seg] * t
 
 
+def lid_skin_source(v: torch.Tensor, travel: torch.Tensor, band_start: float) -> torch.Tensor:
+    """The closing lid's skin, in units of the stretched skin's height H from its top: forward,
+    skin at u goes to u + D min(u / a, 1)^2 (D = ``travel``, the margin's travel / H; a =
+    ``band_start``: from there to the margin, u = a .. 1, the band moves down whole). Returns
+    the u shown at the moved position ``v`` (the inverse; monotone for any D >= 0)."""
+    d = travel.clamp_min(1e-6)
+    v = v.clamp_min(0)
+    k = d / (band_start * band_start)
+    stretched = (torch.sqrt(1 + 4 * k * v) - 1) / (2 * k)
+    return torch.where(v >= band_start + d, v - d, stretched)
+
+
 class EyeLids:
     """The subject's two eye openings (head frame), and the backward field that closes them."""
 
     EYES = ((topo.RIGHT_EYE_UPPER, topo.RIGHT_EYE_LOWER), (topo.LEFT_EYE_UPPER, topo.LEFT_EYE_LOWER))
     """FaceState.blink order: (subject's left, subject's right), as eyeBlinkLeft, eyeBlinkRight."""
+    CURVE_SAMPLES = 32  # each lid curve is sampled this many times, evenly in x
 
     def __init__(self, head_mesh: np.ndarray, device: torch.device, config: LidConfig = LidConfig()):
         self.config = config
@@ -83,7 +118,7 @@ class EyeLids:
             up, lo = head_mesh[list(upper)], head_mesh[list(lower)]
             x_lo, x_hi = max(up[:, 0].min(), lo[:, 0].min()), min(up[:, 0].max(), lo[:, 0].max())
             r = config.corner_reach_cm
-            x = np.linspace(x_lo - r, x_hi + r, 32)
+            x = np.linspace(x_lo - r, x_hi + r, self.CURVE_SAMPLES)
             yu = np.interp(x, *self._sorted(up[:, 0], up[:, 1]))
             yl = np.interp(x, *self._sorted(lo[:, 0], lo[:, 1]))
             zu = np.interp(x, *self._sorted(up[:, 0], up[:, 2]))
@@ -97,6 +132,13 @@ class EyeLids:
     def _sorted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(x)
         return x[order], y[order]
+
+    def sampled(self) -> dict[str, np.ndarray]:
+        """The lid curves as arrays, per eye in blink order: x_range [2, 2], upper / lower / depth
+        [2, CURVE_SAMPLES] (upper margin y, the line a shut margin reaches, upper margin z)."""
+        c = [tuple(a.cpu().numpy().astype(np.float64) for a in curve) for curve in self.curves]
+        return {"x_range": np.array([[x[0], x[-1]] for x, _, _, _ in c]), "upper": np.stack([yu for _, yu, _, _ in c]),
+                "lower": np.stack([yl for _, _, yl, _ in c]), "depth": np.stack([zu for _, _, _, zu in c])}
 
     def gaps_cm(self) -> np.ndarray:
         """The photo's lid gap at each eye's middle (left, right), cm."""
@@ -122,39 +164,100 @@ class EyeLids:
             # Between the top of the stretched skin and the moved margin: read the skin above the
             # photo's margin, compressed back to its own height.
             stretched = (y > top) & (y <= edge)
-            # Forward, skin at u = (s - top) / H goes to v = u + d u^2 (d = margin travel / H):
-            # unmoved at the top (the brow stays), stretched most at the margin. Inverted here.
-            h = c.skin_above_cm
-            d = ((edge - yu) / h).clamp_min(1e-6)
-            v = ((y - top) / h).clamp_min(0)
-            u = (torch.sqrt(1 + 4 * d * v) - 1) / (2 * d)
-            source = top + u * h
+            source = top + c.skin_above_cm * lid_skin_source((y - top) / c.skin_above_cm, (edge - yu) / c.skin_above_cm,
+                                                             1.0 - c.lash_band_cm / c.skin_above_cm)
             depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
             out[idx, 1] += torch.where(stretched, (source - y) * depth, torch.zeros_like(y))
         return out
 
 
-def lid_forward(lids: "EyeLids", head: torch.Tensor, closure: tuple[float, float]) -> torch.Tensor:
-    """Forward eyelid motion [N, 3] (head frame, cm) of canonical points ``head`` [N, 3] (for
-    renderers that move vertices): lid skin at u = (y - top) / H goes to u + d u^2; the inverse
-    of ``EyeLids.backward`` on the lid skin (the eye below the moved margin does not move)."""
-    c = lids.config
-    out = torch.zeros_like(head)
-    for (xs, yu_c, yl_c, zu_c), amount in zip(lids.curves, closure):
-        if amount <= 0:
-            continue
-        x, y, z = head[:, 0], head[:, 1], head[:, 2]
-        inside = (x > xs[0]) & (x < xs[-1])
-        yu, yl, zu = _interp(x, xs, yu_c), _interp(x, xs, yl_c), _interp(x, xs, zu_c)
-        h, top = c.skin_above_cm, yu - c.skin_above_cm
-        d = float(amount) * (yl - yu) / h
-        u = (y - top) / h
-        skin = inside & (u > 0) & (u <= 1)
-        depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
-        out[:, 1] += torch.where(skin, h * d * u * u * depth, torch.zeros_like(y))
-        opening = inside & (u > 1) & (y <= yl + c.overshoot_cm)
-        out[:, 2] += torch.where(opening, float(amount) * c.recess_cm * depth, torch.zeros_like(z))
-    return out
+GAZE_CHANNELS = ("left_h", "left_v", "right_h", "right_v")
+"""FaceState.gaze: per eye (subject's left, right) the eye's turn relative to the photo's gaze,
+degrees: h + toward the subject's left, v + up."""
+
+
+class EyeGaze:
+    """The subject's two eyes (irises, openings) and the slide of what the eyeball shows."""
+
+    def __init__(self, head_mesh: np.ndarray, device: torch.device, config: GazeConfig = GazeConfig()):
+        self.config = config
+        self.device = device
+        f32 = dict(dtype=torch.float32, device=device)
+        self.eyes = []  # per eye, in FaceState.gaze order (left, right)
+        for (upper, lower), centre_id, ring in ((EyeLids.EYES[1], topo.LEFT_IRIS_CENTER, topo.LEFT_IRIS_RING),
+                                                (EyeLids.EYES[0], topo.RIGHT_IRIS_CENTER, topo.RIGHT_IRIS_RING)):
+            up, lo = head_mesh[list(upper)], head_mesh[list(lower)]
+            centre = head_mesh[centre_id].astype(np.float64)
+            ring_pts = head_mesh[list(ring)]
+            radius = float(np.abs(ring_pts[:, 0] - centre[0]).max())  # the horizontal ring points
+            x_lo, x_hi = max(up[:, 0].min(), lo[:, 0].min()), min(up[:, 0].max(), lo[:, 0].max())
+            x = np.linspace(x_lo, x_hi, 48)
+            yu = np.interp(x, *EyeLids._sorted(up[:, 0], up[:, 1]))
+            yl = np.maximum(np.interp(x, *EyeLids._sorted(lo[:, 0], lo[:, 1])), yu)
+            sclera = max(min(centre[0] - x_lo, x_hi - centre[0]) - radius, 0.0)
+            self.eyes.append(dict(centre=centre, radius=radius, x_lo=float(x_lo), x_hi=float(x_hi),
+                                  max_h=config.max_share * sclera,
+                                  curves=tuple(torch.as_tensor(a, **f32) for a in (x, yu, yl))))
+
+    def weights(self, head: torch.Tensor) -> torch.Tensor:
+        """How much of each eye's slide a head-frame point [N, 3] takes, [N, 2] in 0..1 (eyes
+        in FaceState.gaze order): 1 over the iris, 0 outside the eye opening."""
+        c = self.config
+        out = torch.zeros(len(head), 2, dtype=head.dtype, device=head.device)
+        for e, eye in enumerate(self.eyes):
+            xs, yu_c, yl_c = eye["curves"]
+            cx, cy, cz = (float(v) for v in eye["centre"])
+            x, y, z = head[:, 0], head[:, 1], head[:, 2]
+            inside = (x > eye["x_lo"]) & (x < eye["x_hi"])
+            yu, yl = _interp(x, xs, yu_c), _interp(x, xs, yl_c)
+            plateau = eye["radius"] + c.iris_margin_cm
+            reach = torch.where(x < cx, torch.full_like(x, cx - eye["x_lo"]), torch.full_like(x, eye["x_hi"] - cx))
+            w_x = 1.0 - _smoothstep(((x - cx).abs() - plateau) / (reach - plateau).clamp_min(1e-3))
+            w_y = _smoothstep(torch.minimum(y - yu, yl - y) / c.lid_band_cm)
+            w_z = 1.0 - _smoothstep(((z - cz).abs() - c.depth_cm) / (c.depth_zero_cm - c.depth_cm))
+            out[:, e] = torch.where(inside, w_x * w_y * w_z, torch.zeros_like(x))
+        return out
+
+    def shifts(self, gaze: tuple[float, ...]) -> np.ndarray:
+        """Each eye's iris shift across the face, [2, 3] head frame (cm), for ``gaze``
+        (``GAZE_CHANNELS``). Bounded so the iris stays inside the opening (soft limit)."""
+        c = self.config
+        out = np.zeros((2, 3))
+        for e, eye in enumerate(self.eyes):
+            h, v = np.radians(gaze[2 * e]), np.radians(gaze[2 * e + 1])
+            dx = c.eyeball_radius_cm * np.sin(h)
+            dy = -c.eyeball_radius_cm * np.sin(v)  # y is down
+            out[e, 0] = eye["max_h"] * np.tanh(dx / eye["max_h"]) if eye["max_h"] > 0 else 0.0
+            out[e, 1] = c.max_vertical_cm * np.tanh(dy / c.max_vertical_cm)
+        return out
+
+    def lid_closure(self, gaze: tuple[float, ...]) -> tuple[float, float]:
+        """The upper lids' extra closure (left, right) that looking down brings."""
+        shifts = self.shifts(gaze)
+        c = self.config
+        return tuple(float(c.lid_follow * max(shifts[e, 1], 0.0) / c.max_vertical_cm) for e in range(2))
+
+    def backward(self, head: torch.Tensor, gaze: tuple[float, ...]) -> torch.Tensor:
+        """Backward displacement [N, 3] (head frame, cm) at points ``head`` [N, 3]: each reads the
+        eyeball's surface where it was before the turn."""
+        shifts = torch.as_tensor(self.shifts(gaze), dtype=head.dtype, device=head.device)
+        return -(self.weights(head) @ shifts)
+
+    def look_at(self, target_head: np.ndarray, photo_camera_head: np.ndarray) -> tuple[float, ...]:
+        """The gaze (``GAZE_CHANNELS``) that turns each eye from the photo's camera toward
+        ``target_head`` [3]; both points in the head frame (cm). The photo's gaze is taken to
+        look at its camera. Each turn is limited to ``max_look_deg``."""
+        c = self.config
+        out = []
+        for eye in self.eyes:
+            centre = eye["centre"] + np.array([0.0, 0.0, c.eyeball_radius_cm])  # the eyeball's centre
+            angles = []
+            for point in (target_head, photo_camera_head):
+                d = np.asarray(point, np.float64) - centre
+                angles.append((np.degrees(np.arctan2(d[0], -d[2])), np.degrees(np.arctan2(-d[1], np.hypot(d[0], d[2])))))
+            h, v = (np.clip(angles[0][i] - angles[1][i], -c.max_look_deg, c.max_look_deg) for i in range(2))
+            out += [float(h), float(v)]
+        return tuple(out)
 
 
 def head_motion_matrix(pose: tuple[float, ...], pivot: np.ndarray) -> np.ndarray:

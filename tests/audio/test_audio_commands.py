@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.expression.natural import MotionStream, NaturalMotion
-from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS, eye_look_to_gaze
 
 from core.audio.coeff_csv import read_coefficients_csv
 from core.audio.commands import audio2exp_command, main
@@ -23,10 +23,11 @@ def test_writes_csv_that_reads_back(tmp_path, sample_speech_path, file_coefficie
     blinks = [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]
     speech = np.delete(np.arange(NUM_EXPRESSIONS), blinks)
     np.testing.assert_allclose(read.coefficients[:, speech], file_coefficients[:, speech], atol=1e-5)
-    # The generated blinks and head rotation (default seed) travel in the CSV.
-    blink, head = MotionStream(NaturalMotion()).push(file_coefficients)
+    # The generated blinks, head rotation and gaze (default seed) travel in the CSV.
+    blink, head, gaze = MotionStream(NaturalMotion()).push(file_coefficients)
     np.testing.assert_allclose(read.coefficients[:, blinks], np.stack([blink, blink], axis=1), atol=1e-5)
     np.testing.assert_allclose(read.head, head[:, :3], atol=1e-3)
+    np.testing.assert_allclose(eye_look_to_gaze(read.eye_look), np.concatenate([gaze, gaze], axis=1), atol=1e-3)
     assert not list(out.parent.glob("*.part"))
 
 

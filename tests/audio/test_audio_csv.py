@@ -6,7 +6,7 @@ import pytest
 
 from core.audio.coeff_csv import (CoefficientCSVError, CoefficientCSVWarning,
                                   read_coefficients_csv, write_coefficients_csv)
-from core.face.arkit import EXPRESSION_INDEX, EXPRESSION_NAMES, NUM_EXPRESSIONS
+from core.face.arkit import EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_NAMES, HEAD_NAMES, NUM_EXPRESSIONS
 
 JAW = EXPRESSION_INDEX["jawOpen"]
 
@@ -16,7 +16,7 @@ def test_round_trip(tmp_path):
     path = tmp_path / "c.csv"
     write_coefficients_csv(path, coeffs)
     lines = path.read_text().splitlines()
-    assert lines[0] == "time," + ",".join(EXPRESSION_NAMES) + ",headYaw,headPitch,headRoll"
+    assert lines[0] == "time," + ",".join(EXPRESSION_NAMES + HEAD_NAMES + EYE_LOOK_NAMES)
     assert lines[2].startswith("0.04,")
     track = read_coefficients_csv(path)
     np.testing.assert_allclose(track.coefficients, coeffs, atol=1e-6)

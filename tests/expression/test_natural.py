@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from core.audio.coeff_csv import read_coefficients_csv, write_coefficients_csv
-from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, STILL, MotionStream, NaturalMotion, blink_profile,
+from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, STILL, MotionStream, NaturalMotion, blink_profile, gaze_direction,
                                      speech_activity)
 from core.expression.track import ExpressionTrack
-from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+from core.face.arkit import (EXPRESSION_INDEX, EYE_LOOK_FULL_DEG, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS, eye_look_to_gaze,
+                             gaze_to_eye_look)
 from core.request import FrameRequest
 
 FPS = 25
@@ -104,11 +105,14 @@ def test_the_motion_does_not_depend_on_render_order_and_live_matches_the_file(tr
                            natural=natural)
         g = live.frame(req).current
         assert g.blink == pytest.approx(f.blink) and g.head == pytest.approx(f.head)
+        assert g.gaze == pytest.approx(f.gaze)
     # And so does the stream audio2exp writes.
     stream = MotionStream(natural)
-    blink, head = stream.push(track.driver[:ks[-1] + 1])
+    blink, head, gaze = stream.push(track.driver[:ks[-1] + 1])
     assert blink[ks] == pytest.approx([f.blink[0] for f in forward])
     assert head[ks] == pytest.approx(np.array([f.head for f in forward]))
+    assert gaze[ks] == pytest.approx(np.array([f.gaze[:2] for f in forward]))
+    assert np.ptp(gaze[ks], axis=0).min() > 1.0  # the eyes do move
 
 
 def test_csv_carries_blinks_and_head_angles_and_they_drive_the_track(tmp_path):
@@ -117,7 +121,8 @@ def test_csv_carries_blinks_and_head_angles_and_they_drive_the_track(tmp_path):
     driver[:, NUM_EXPRESSIONS:] = np.linspace(0, 6, 50)[:, None] * np.array([1.0, -0.5, 0.25])
     write_coefficients_csv(tmp_path / "c.csv", driver)
     read = read_coefficients_csv(tmp_path / "c.csv")
-    np.testing.assert_allclose(read.driver, driver, atol=1e-4)
+    np.testing.assert_allclose(read.driver[:, :driver.shape[1]], driver, atol=1e-4)
+    assert not read.driver[:, driver.shape[1]:].any()  # no gaze of its own
     track = ExpressionTrack(np.zeros(NUM_EXPRESSIONS, np.float32), read.driver)
     face = track.frame(FrameRequest(frame_index=21, natural=NaturalMotion())).current
     assert face.blink[0] == 1.0 and face.blink[1] == 0.0  # the recorded blink, no generated one
@@ -136,3 +141,43 @@ def test_a_live_link_face_csv_drives_the_head(tmp_path):
     assert read.head is not None and read.ignored_columns == ()
     assert np.degrees(0.01) == pytest.approx(float(read.head[10, 1]), abs=1e-3)
     assert np.abs(read.head[:, 0]).max() == pytest.approx(np.degrees(0.05), rel=0.05)
+    # Its eyeLookInLeft (0.1: the left eye turns toward the nose) drives the gaze.
+    track = ExpressionTrack(np.zeros(NUM_EXPRESSIONS, np.float32), read.driver)
+    face = track.frame(FrameRequest(frame_index=10, natural=NaturalMotion())).current
+    assert face.gaze == pytest.approx((-0.1 * EYE_LOOK_FULL_DEG[0], 0.0, 0.0, 0.0), abs=1e-4)
+
+
+def test_gaze_csv_round_trip_and_modes(tmp_path):
+    gaze = np.stack([np.linspace(-20, 20, 40), np.linspace(10, -10, 40), np.linspace(15, -15, 40),
+                     np.zeros(40)], axis=1)
+    driver = np.zeros((40, NUM_DRIVER_CHANNELS), np.float32)
+    driver[:, NUM_EXPRESSIONS + 3:] = gaze_to_eye_look(gaze)
+    write_coefficients_csv(tmp_path / "g.csv", driver)
+    read = read_coefficients_csv(tmp_path / "g.csv")
+    assert read.eye_look is not None
+    np.testing.assert_allclose(eye_look_to_gaze(read.eye_look), gaze, atol=1e-4)
+    track = ExpressionTrack(np.zeros(NUM_EXPRESSIONS, np.float32), read.driver)
+    assert track.frame(FrameRequest(frame_index=5, natural=NaturalMotion())).current.gaze == pytest.approx(tuple(gaze[5]), abs=1e-4)
+    # Gaze off keeps the photo's gaze; "camera" leaves the turn to the renderer.
+    assert track.frame(FrameRequest(frame_index=5, natural=NaturalMotion(gaze="off"))).current.gaze == (0.0,) * 4
+    cam = track.frame(FrameRequest(frame_index=5, natural=NaturalMotion(gaze="camera"))).current
+    assert cam.gaze_at_camera
+    with pytest.raises(ValueError):
+        NaturalMotion(gaze="sideways")
+
+
+def test_generated_gaze_fixates_saccades_and_glances_while_speaking():
+    """Over a minute: the eyes hold still between quick saccades (most frame-to-frame changes
+    are tiny, a few are large), stay near the listener most of the time, glance away (> 8
+    degrees) now and then while speaking and not in silence."""
+    speaking = np.full(ACTIVITY_HISTORY_FRAMES, 0.4, np.float32)
+    quiet = np.zeros(ACTIVITY_HISTORY_FRAMES, np.float32)
+    frames = range(25 * 60)
+    talk = np.array([gaze_direction(k, speaking, NaturalMotion()) for k in frames])
+    silent = np.array([gaze_direction(k, quiet, NaturalMotion()) for k in frames])
+    step = np.linalg.norm(np.diff(talk, axis=0), axis=1)
+    assert np.mean(step < 0.2) > 0.85 and np.sum(step > 1.0) >= 20  # fixations and saccades
+    far = np.linalg.norm(talk, axis=1) > 8.0
+    assert 0.02 < far.mean() < 0.3
+    assert np.linalg.norm(silent, axis=1).max() < 8.0
+    assert not any(any(v) for v in (gaze_direction(k, speaking, NaturalMotion(gaze="off")) for k in frames[:50]))

@@ -92,3 +92,33 @@ def test_export_of_what_was_performed_writes_the_recording(app, tmp_path):
     assert "--orbit" in app.export_command(tmp_path / "orbit.mp4", "orbit")
     view = app.export_command(tmp_path / "view.mp4", "view")
     assert "--orbit" not in view and "--performance" not in view and "--framing" in view
+
+
+def test_a_coefficient_csv_drives_the_face_and_goes_with_the_export(app, tmp_path):
+    import numpy as np
+
+    from core.audio.coeff_csv import write_coefficients_csv
+    from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
+
+    audio = app._audio_file
+    bad = tmp_path / "broken.csv"
+    bad.write_text("not,a,coefficient,file\n1,2,3,4\n")
+    app.load_coefficients(bad)
+    _settle(app)
+    assert app._coeffs_file is None and "broken.csv" in [m for m in app.messages if "failed" in m][-1]
+    driver = np.zeros((50, NUM_EXPRESSIONS), np.float32)
+    driver[:, EXPRESSION_INDEX["jawOpen"]] = 0.8
+    good = tmp_path / "take.csv"
+    write_coefficients_csv(good, driver)
+    app.load_coefficients(good)
+    _settle(app)
+    assert app._coeffs_file == good and app._audio_file == audio  # the audio still plays
+    app.set_setting(gaze="camera")
+    cmd = app.export_command(tmp_path / "view.mp4", "view")
+    assert cmd[cmd.index("--coeffs") + 1] == str(good) and cmd[cmd.index("--audio") + 1] == str(audio)
+    assert cmd[cmd.index("--gaze") + 1] == "camera"
+    # A new audio file drives the face by its own speech again.
+    app.load_audio(audio)
+    _settle(app)
+    assert app._coeffs_file is None and "--coeffs" not in app.export_command(tmp_path / "v.mp4", "view")
+    app.set_setting(gaze="on")
