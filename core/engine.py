@@ -38,7 +38,8 @@ from core.render.deformation import Deformer, FrameDeformation
 from core.render.motion_field import inverse_motion
 from core.render.mouth import lip_seal_field
 from core.render.mouth_compositor import MouthCompositor
-from core.render.raster.gl_renderer import BackgroundPlane, EyeFrame, EyeLidMap, RasterRenderer, RasterUnavailable
+from core.render.raster.eye_texture import EyeTexture
+from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
 from core.render.raster.head_layer import HeadLayerConfig, MovingHead, build_head_layer
 from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh, mouth_region_mask
 from core.render.raster.surface import DeformedMesh
@@ -115,26 +116,18 @@ class Engine:
             np.clip(scene.background[0].permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5, 0, 255).astype(np.uint8),
             scene.background_geo, scene.background_depth)
         appearance = scene.appearance[0].permute(1, 2, 0).cpu().numpy()
-        canonical_head = torch.as_tensor((mesh.positions - self.subject.translation) @ np.asarray(self.subject.rotation),
-                                         dtype=torch.float32, device=self.device)
-        eye_weights = self.deformer.gaze.weights(canonical_head).cpu().numpy()
-        lid = self.deformer.config.lids
-        lids = EyeLidMap(**self.deformer.lids.sampled(), skin_above_cm=lid.skin_above_cm,
-                         lash_band_cm=lid.lash_band_cm,
-                         depth_full_cm=lid.depth_full_cm, depth_zero_cm=lid.depth_zero_cm,
-                         rotation=np.asarray(self.subject.rotation, np.float64),
-                         translation=np.asarray(self.subject.translation, np.float64))
         try:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
                                          self.config.hidden_side, head=head_layer,
                                          head_shade=head_config.fill_shade if head_config else HeadLayerConfig().fill_shade,
-                                         photo=self.scene.photo, eye_weights=eye_weights, lids=lids)
+                                         photo=self.scene.photo)
         except RasterUnavailable as err:
             if renderer == "raster":
                 raise
             print(f"OpenGL is not available, rendering with the ray marcher: {err}", file=sys.stderr)
             return
         self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init)
+        self.eyes = EyeTexture(self.scene, self.deformer)
         self._mesh_key: tuple | None = None
 
     def close(self) -> None:
@@ -207,8 +200,9 @@ class Engine:
                        times: dict[str, float], t0: float) -> RenderResult:
         """The fast path: the deformed person mesh rasterised with OpenGL. The expression moves
         the vertices through the folded NN mapping and the head's rigid motion moves them forward
-        (``Deformer.move_points``); the eyelids and the gaze change what the eyes' surface shows
-        (the fragment shader reads the photo through the same eye maps as ``displacement_at``)."""
+        (``Deformer.move_points_array``); the eyelids and the gaze change what the eyes' surface
+        shows: the photo's eye regions are redrawn through the same eye field as
+        ``displacement_at`` (``EyeTexture``)."""
         dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
         positions = head_positions = None
         if face.key() != self._mesh_key:
@@ -219,7 +213,7 @@ class Engine:
             self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        raw = self.raster.render(cam, positions, head_positions, EyeFrame(face.blink, self._gaze_shift(face)))
+        raw = self.raster.render(cam, positions, head_positions, self.eyes.update(face.blink, face.gaze))
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         rgb = raw.rgb.astype(np.float32)
@@ -230,13 +224,6 @@ class Engine:
         times["total"] = time.perf_counter() - t0
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)
-
-    def _gaze_shift(self, face: FaceState) -> np.ndarray | None:
-        """Each eye's iris shift [2, 3] in the world (the photo's camera frame, cm), None when
-        the eyes keep the photo's gaze (the rasteriser slides the eyes' texture by it)."""
-        if not any(face.gaze):
-            return None
-        return self.deformer.gaze.shifts(face.gaze) @ np.asarray(self.subject.rotation, np.float64).T
 
     def _resolve_eyes(self, face: FaceState, cam: ViewCamera) -> FaceState:
         """The face with its gaze final: turned toward ``cam`` when it looks at the camera, and
@@ -261,8 +248,7 @@ class Engine:
         """Mesh vertices [V, 3] (world) moved by the head's motion."""
         if motion is None:
             return points
-        moved = self.deformer.move_points(torch.as_tensor(points, device=self.device), motion)
-        return moved.cpu().numpy().astype(np.float32)
+        return self.deformer.move_points_array(points, motion)
 
     def _seal(self, face: FaceState) -> np.ndarray | None:
         """The lip seal's vertex displacement [478, 3] (head frame, cm), None when open."""

@@ -131,7 +131,8 @@ def summarise(measures: list, fps: float) -> dict:
             "yaw_std_deg": float(angles[:, 0].std()) if len(angles) else None,
             "pitch_std_deg": float(angles[:, 1].std()) if len(angles) else None,
             "roll_std_deg": float(angles[:, 2].std()) if len(angles) else None,
-            "gap_series": [None if np.isnan(g) else round(float(g / open_gap), 3) for g in gaps]}
+            "gap_series": [None if np.isnan(g) else round(float(g / open_gap), 3) for g in gaps],
+            "iris_h_series": [None if np.isnan(v) else round(float(v), 4) for v in iris[:, 0]]}
 
 
 def speech_driver(seconds: float) -> np.ndarray:

@@ -97,6 +97,8 @@ class Deformer:
         f32 = dict(dtype=torch.float32, device=device)
         self.rotation = torch.as_tensor(subject.rotation, **f32)  # head -> camera
         self.translation = torch.as_tensor(subject.translation, **f32)
+        self._rotation_np = np.asarray(subject.rotation, np.float32)
+        self._translation_np = np.asarray(subject.translation, np.float32)
         self.head_init = torch.as_tensor(subject.head_mesh, **f32)
         self.basis = torch.as_tensor(model.basis, **f32)
         self.beta_init = torch.as_tensor(subject.beta_init, **f32)
@@ -246,6 +248,20 @@ class Deformer:
         head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
         return head @ self.rotation.T + self.translation
 
+    def move_points_array(self, points: np.ndarray, head_motion: np.ndarray | None) -> np.ndarray:
+        """``move_points`` in numpy, float32 [N, 3] camera frame -> [N, 3]: for the rasteriser's
+        vertices, which live on the CPU (small per-frame torch ops there lose to thread
+        contention)."""
+        points = np.asarray(points, np.float32)
+        if head_motion is None:
+            return points
+        r = self._rotation_np
+        head = (points - self._translation_np) @ r  # camera -> head frame
+        m = np.asarray(head_motion, np.float32)
+        w = self.head_region.weight_array(head)[:, None]
+        head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
+        return (head @ r.T + self._translation_np).astype(np.float32)
+
     def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """Expression (grid) plus eyelid and gaze backward displacement at the plan's points, head frame [N, 3]."""
         sampled = torch.einsum("nk,nkc->nc", plan.weights, frame.fields[plan.rows])
@@ -255,14 +271,45 @@ class Deformer:
 
     def _eyes_backward(self, head: torch.Tensor, frame: FrameDeformation) -> torch.Tensor | float:
         """The eyelids' and the gaze's backward displacement at head-frame points [N, 3] (or 0)."""
-        lids = self.lids.backward(head, frame.lids) if frame.lids[0] > 0 or frame.lids[1] > 0 else None
-        if not any(frame.gaze):
-            return 0.0 if lids is None else lids
-        gaze = self.gaze.backward(head, frame.gaze)
-        if lids is None:
-            return gaze
+        if frame.lids[0] <= 0 and frame.lids[1] <= 0 and not any(frame.gaze):
+            return 0.0
+        return self.eye_backward(head, frame.lids, frame.gaze)
+
+    def eye_backward(self, head: torch.Tensor, lids: tuple[float, float], gaze: tuple[float, ...]) -> torch.Tensor:
+        """Backward displacement [N, 3] (head frame, cm) of the eyelids' closure (left, right)
+        and the eyes' turn ``gaze`` at head-frame points [N, 3]: where each point's colour comes
+        from. The lids and the gaze move no surface, only what the eye's surface shows."""
+        lids_dp = self.lids.backward(head, lids) if lids[0] > 0 or lids[1] > 0 else None
+        if not any(gaze):
+            return torch.zeros_like(head) if lids_dp is None else lids_dp
+        gaze_dp = self.gaze.backward(head, gaze)
+        if lids_dp is None:
+            return gaze_dp
         # Where a lid covers the eye it shows the lid's skin, not the turned eye.
-        return lids + torch.where(lids[:, 1:2] != 0, torch.zeros_like(gaze), gaze)
+        return lids_dp + torch.where(lids_dp[:, 1:2] != 0, torch.zeros_like(gaze_dp), gaze_dp)
+
+    def eye_region_corners(self, lids: bool = True) -> list[np.ndarray]:
+        """Per eye (subject's left, right), the 8 corners [8, 3] (camera frame) of a box holding
+        every point that ``eye_backward`` can change (``lids=False``: that its gaze can change,
+        the eye opening)."""
+        c = self.config.lids
+        rot, t = self._rotation_np.astype(np.float64), self._translation_np.astype(np.float64)
+        out = []
+        for (x, yu, yl, zu), eye in zip(self.lids.curves, self.gaze.eyes):
+            x, yu, yl, zu = (a.cpu().numpy().astype(np.float64) for a in (x, yu, yl, zu))
+            zc = float(eye["centre"][2])
+            gaze_depth = self.config.gaze.depth_zero_cm
+            if lids:
+                depth = max(c.depth_zero_cm, gaze_depth)
+                lo = np.array([min(x[0], eye["x_lo"]), yu.min() - c.skin_above_cm, min(zu.min(), zc) - depth])
+                hi = np.array([max(x[-1], eye["x_hi"]), yl.max(), max(zu.max(), zc) + depth])
+            else:
+                _, yu_g, yl_g = (a.cpu().numpy().astype(np.float64) for a in eye["curves"])
+                lo = np.array([eye["x_lo"], yu_g.min(), zc - gaze_depth])
+                hi = np.array([eye["x_hi"], yl_g.max(), zc + gaze_depth])
+            corners = np.array([[a, b, cz] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for cz in (lo[2], hi[2])])
+            out.append(corners @ rot.T + t)
+        return out
 
     def displacement_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """``displacement_at`` for the points of ``plan``: [N, 3] camera frame (cm). The plan is

@@ -91,16 +91,19 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return fp[seg - 1] * (1 - t) + fp[seg] * t
 
 
-def lid_skin_source(v: torch.Tensor, travel: torch.Tensor, band_start: float) -> torch.Tensor:
+def lid_skin_source(v, travel, band_start: float):
     """The closing lid's skin, in units of the stretched skin's height H from its top: forward,
     skin at u goes to u + D min(u / a, 1)^2 (D = ``travel``, the margin's travel / H; a =
     ``band_start``: from there to the margin, u = a .. 1, the band moves down whole). Returns
-    the u shown at the moved position ``v`` (the inverse; monotone for any D >= 0)."""
-    d = travel.clamp_min(1e-6)
-    v = v.clamp_min(0)
+    the u shown at the moved position ``v`` (the inverse; monotone for any D >= 0). Torch
+    tensors or numpy arrays."""
+    if isinstance(v, torch.Tensor):
+        d, v, sqrt, where = travel.clamp_min(1e-6), v.clamp_min(0), torch.sqrt, torch.where
+    else:  # numpy (the rasteriser's eye texture)
+        d, v, sqrt, where = np.maximum(travel, 1e-6), np.maximum(v, 0), np.sqrt, np.where
     k = d / (band_start * band_start)
-    stretched = (torch.sqrt(1 + 4 * k * v) - 1) / (2 * k)
-    return torch.where(v >= band_start + d, v - d, stretched)
+    stretched = (sqrt(1 + 4 * k * v) - 1) / (2 * k)
+    return where(v >= band_start + d, v - d, stretched)
 
 
 class EyeLids:
@@ -144,30 +147,42 @@ class EyeLids:
         """The photo's lid gap at each eye's middle (left, right), cm."""
         return np.array([float((yl - yu).max()) for _, yu, yl, _ in self.curves])
 
-    def backward(self, head: torch.Tensor, closure: tuple[float, float]) -> torch.Tensor:
-        """Backward displacement [N, 3] (head frame, cm) at deformed points ``head`` [N, 3] for
-        lid closures (left, right) in [0, 1] (1: the upper lid margin on the lower lid)."""
+    def plan(self, head: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """What the lid map needs of the points ``head`` [N, 3], whatever the closure: per eye
+        (blink order) the indices of the points it may reach and, there, the point's y, the
+        photo's upper margin y, the line a shut margin reaches and the depth weight (0..1)."""
         c = self.config
-        out = torch.zeros_like(head)
-        for (xs, yu_c, yl_c, zu_c), amount in zip(self.curves, closure):
-            if amount <= 0:
-                continue
+        out = []
+        for xs, yu_c, yl_c, zu_c in self.curves:
             near = ((head[:, 0] > xs[0]) & (head[:, 0] < xs[-1]) & (head[:, 1] > yu_c.min() - c.skin_above_cm)
                     & (head[:, 1] < yl_c.max()))
             idx = torch.nonzero(near).squeeze(1)
-            if not idx.numel():
-                continue
             x, y, z = head[idx, 0], head[idx, 1], head[idx, 2]
             yu, yl, zu = _interp(x, xs, yu_c), _interp(x, xs, yl_c), _interp(x, xs, zu_c)
-            edge = yu + float(amount) * (yl - yu)  # where the lid margin is now
-            top = yu - c.skin_above_cm
-            # Between the top of the stretched skin and the moved margin: read the skin above the
-            # photo's margin, compressed back to its own height.
-            stretched = (y > top) & (y <= edge)
-            source = top + c.skin_above_cm * lid_skin_source((y - top) / c.skin_above_cm, (edge - yu) / c.skin_above_cm,
-                                                             1.0 - c.lash_band_cm / c.skin_above_cm)
             depth = 1.0 - _smoothstep(((z - zu).abs() - c.depth_full_cm) / (c.depth_zero_cm - c.depth_full_cm))
-            out[idx, 1] += torch.where(stretched, (source - y) * depth, torch.zeros_like(y))
+            out.append((idx, y, yu, yl, depth))
+        return out
+
+    def lid_shift(self, y, yu, yl, depth, amount: float):
+        """The backward y displacement (cm) of a lid closed by ``amount`` at points with the
+        ``plan`` quantities (torch tensors or numpy arrays, [M] each)."""
+        c = self.config
+        edge = yu + float(amount) * (yl - yu)  # where the lid margin is now
+        top = yu - c.skin_above_cm
+        # Between the top of the stretched skin and the moved margin: read the skin above the
+        # photo's margin, compressed back to its own height.
+        stretched = (y > top) & (y <= edge)
+        source = top + c.skin_above_cm * lid_skin_source((y - top) / c.skin_above_cm, (edge - yu) / c.skin_above_cm,
+                                                         1.0 - c.lash_band_cm / c.skin_above_cm)
+        return (source - y) * depth * stretched
+
+    def backward(self, head: torch.Tensor, closure: tuple[float, float]) -> torch.Tensor:
+        """Backward displacement [N, 3] (head frame, cm) at deformed points ``head`` [N, 3] for
+        lid closures (left, right) in [0, 1] (1: the upper lid margin on the lower lid)."""
+        out = torch.zeros_like(head)
+        for (idx, y, yu, yl, depth), amount in zip(self.plan(head), closure):
+            if amount > 0 and idx.numel():
+                out[idx, 1] += self.lid_shift(y, yu, yl, depth, amount)
         return out
 
 
@@ -301,6 +316,21 @@ class HeadRegion:
         r = (head - centre).norm(dim=1)
         w_far = 1.0 - _smoothstep((r - c.radius_full_cm) / (c.radius_zero_cm - c.radius_full_cm))
         return w_neck * w_far
+
+    def weight_array(self, head: np.ndarray) -> np.ndarray:
+        """``weight`` in numpy (the rasteriser's vertices, on the CPU), float32 [N]."""
+        c = self.config
+
+        def smooth(t):
+            t = np.clip(t, 0.0, 1.0)
+            return t * t * (3 - 2 * t)
+
+        head = np.asarray(head, np.float32)
+        below = head[:, 1] - np.float32(self.chin_y)
+        w_neck = 1.0 - smooth((below - c.neck_full_below_chin_cm) / (c.neck_zero_below_chin_cm - c.neck_full_below_chin_cm))
+        r = np.linalg.norm(head - self.centre.astype(np.float32), axis=1)
+        w_far = 1.0 - smooth((r - c.radius_full_cm) / (c.radius_zero_cm - c.radius_full_cm))
+        return (w_neck * w_far).astype(np.float32)
 
     def support_corners(self) -> np.ndarray:
         """The 8 corners [8, 3] (head frame) of a box holding the weight's support. The backward

@@ -154,6 +154,8 @@ def test_forward_motion_is_inverted_by_the_backward_field(engine, sample_subject
     assert (moved - canon).norm(dim=1).max() > 0.5
     back = moved + d.displacement_at(moved, frame)
     assert (back - canon).norm(dim=1).median() < 0.02
+    # The rasteriser's numpy path moves its vertices the same way.
+    np.testing.assert_allclose(d.move_points_array(pts, frame.head_motion), moved.numpy(), atol=2e-4)
 
 
 @requires_opengl()
@@ -276,3 +278,34 @@ def test_fast_path_matches_the_reference_with_gaze(engine, sample_subject):
     frame = d.frame(sample_subject.beta_init, gaze=state.gaze)
     pts = torch.as_tensor(sample_subject.mesh, dtype=torch.float32)
     torch.testing.assert_close(d.displacement_at(pts, frame), d.displacement_at_reference(pts, frame), atol=1e-4, rtol=1e-4)
+
+
+@requires_opengl()
+def test_eye_texture_reads_the_deformers_eye_field_and_uploads_only_changes(sample_subject):
+    """The rasteriser's eye redraw (numpy, on fixed surface points) is the deformer's eye field
+    (torch); it uploads nothing when the eyes do not change, only the small gaze boxes while
+    only the gaze moves, and the photo's own eyes again after a blink."""
+    engine = Engine(sample_subject, "cpu", renderer="raster")
+    try:
+        eyes = engine.eyes
+        for points in eyes._lid_points + eyes._gaze_points:
+            head = torch.as_tensor(points.head)
+            for lids, gaze in (((0.7, 0.3), (12.0, -4.0, 12.0, -4.0)), ((0.0, 0.0), (-15.0, 3.0, -10.0, 3.0)),
+                               ((1.0, 1.0), (0.0,) * 4)):
+                ref = engine.deformer.eye_backward(head, lids, gaze).numpy()
+                np.testing.assert_allclose(eyes.backward(points, lids, gaze), ref, atol=5e-3)
+        assert eyes.update((0.0, 0.0), (0.0,) * 4) == []  # the photo's eyes are already shown
+        blink = eyes.update((0.8, 0.8), (5.0, 0.0, 5.0, 0.0))
+        assert [p.rgba.shape[:2] for p in blink] == [(b[3] - b[1], b[2] - b[0]) for b in eyes.lid_boxes]
+        assert eyes.update((0.8, 0.8), (5.0, 0.0, 5.0, 0.0)) == []
+        after = eyes.update((0.0, 0.0), (5.0, 0.0, 5.0, 0.0))  # the lid boxes go back to the photo's
+        assert [p.rgba.shape[:2] for p in after] == [(b[3] - b[1], b[2] - b[0]) for b in eyes.lid_boxes]
+        turn = eyes.update((0.0, 0.0), (6.0, 0.0, 6.0, 0.0))
+        assert [p.rgba.shape[:2] for p in turn] == [(b[3] - b[1], b[2] - b[0]) for b in eyes.gaze_boxes]
+        rest = eyes.update((0.0, 0.0), (0.0,) * 4)
+        photo = np.clip(engine.scene.appearance[0].permute(1, 2, 0).numpy() * 255 + 0.5, 0, 255).astype(np.uint8)
+        for p in rest:
+            h, w = p.rgba.shape[:2]
+            assert np.array_equal(p.rgba, photo[p.y0:p.y0 + h, p.x0:p.x0 + w])
+    finally:
+        engine.close()

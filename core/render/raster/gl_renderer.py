@@ -12,8 +12,8 @@ Two layers, drawn into an off-screen framebuffer and read back:
   culled, blended over what is behind it with the person matte's alpha. The hidden-side fill mixes in the mirror point's colour with a
   per-vertex weight whose view term is computed in the vertex shader.
 
-The eyes turn by sliding what the eyeball shows (``motion_field.EyeGaze``): each vertex carries
-its share of each eye's slide, and its canonical point moves back by that share of the iris shift.
+The eyelids and the gaze change what the eye's surface shows, not where it is: ``eye_texture``
+redraws the photo's eye regions for each frame and they are written into the texture here.
 
 A second colour attachment keeps the world z of the nearest person surface (the mouth compositor
 hides the mouth behind nearer surfaces). On a machine without a GPU the context runs on Mesa's
@@ -63,31 +63,12 @@ class FrameFadeConfig:
 
 
 @dataclass(frozen=True)
-class EyeLidMap:
-    """What the fragment shader needs to close the eyes (``motion_field.EyeLids``, the same map):
-    per eye (subject's left, right) the x range [2, 2] over which the lid curves are sampled
-    evenly, the curves [2, N] (upper margin y, the line a shut margin reaches, upper margin z), the
-    ``LidConfig`` lengths, and the still head's frame (h = rotation.T @ (p - translation))."""
+class TexturePatch:
+    """A rectangle of the appearance texture: its top-left pixel and RGBA uint8 [h, w, 4]."""
 
-    x_range: np.ndarray
-    upper: np.ndarray
-    lower: np.ndarray
-    depth: np.ndarray
-    skin_above_cm: float
-    lash_band_cm: float
-    depth_full_cm: float
-    depth_zero_cm: float
-    rotation: np.ndarray
-    translation: np.ndarray
-
-
-@dataclass(frozen=True)
-class EyeFrame:
-    """One frame's eyes: lid closure per eye (subject's left, right; 0..1) and each eye's iris
-    shift [2, 3] (world, cm; None: the photo's gaze)."""
-
-    closure: tuple[float, float] = (0.0, 0.0)
-    gaze_shift: np.ndarray | None = None
+    x0: int
+    y0: int
+    rgba: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -125,17 +106,14 @@ uniform vec3 eye;
 uniform vec3 head_x;
 uniform vec2 view_turn;
 uniform float frame_fade;
-uniform vec3 gaze_shift[2];  // each eye's iris shift (world, cm): the eyeball's texture slides by it
 in vec3 position;
 in vec3 canonical;
-in vec2 eye_weight;
 in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
 in float frame_edge;
 in float mouth_region;
 out vec3 v_canonical;
-out vec3 v_gaze;
 out vec2 v_mirror;
 out float v_weight;
 out float v_z;
@@ -150,7 +128,6 @@ void main() {
     v_keep = 1.0 - frame_edge * frame_fade;
     v_mouth = mouth_region;
     v_canonical = canonical;
-    v_gaze = eye_weight.x * gaze_shift[0] + eye_weight.y * gaze_shift[1];
     v_mirror = mirror_coord;
     v_z = position.z;
 }
@@ -158,22 +135,11 @@ void main() {
 
 _PERSON_FS = """
 #version 330
-#define LID_SAMPLES {lid_samples}
 uniform sampler2D appearance;
 uniform float min_weight;
 uniform float min_alpha;
 uniform vec4 photo;  // (f / W, (cx + 0.5) / W, f / H, (cy + 0.5) / H): camera point -> texture
-uniform mat3 head_from_world;  // the still head's frame: h = head_from_world * (p - head_origin)
-uniform vec3 head_origin;
-uniform vec2 lid_closure;  // per eye (subject's left, right), 0..1
-uniform vec2 lid_x_range[2];  // per eye: the x range its lid curves are sampled over (evenly)
-uniform float lid_upper[2 * LID_SAMPLES];  // the photo's upper lid margin y(x)
-uniform float lid_lower[2 * LID_SAMPLES];  // the line a shut lid's margin reaches
-uniform float lid_depth[2 * LID_SAMPLES];  // the upper margin's z(x)
-uniform vec3 lid_shape;  // (skin above the margin that stretches, depth of full effect, depth of none), cm
-uniform float lid_band_start;  // where the lashes' band starts, as a share of the stretched skin from its top
 in vec3 v_canonical;
-in vec3 v_gaze;
 in vec2 v_mirror;
 in float v_weight;
 in float v_z;
@@ -181,42 +147,9 @@ in float v_keep;
 in float v_mouth;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
-// Where the photo shows what a point of the still face shows now: a closing lid's skin stretched
-// down over the eye (motion_field.EyeLids.backward, the same map), else the eye turned by the gaze.
-vec3 source_point(vec3 p) {
-    vec3 h = head_from_world * (p - head_origin);
-    for (int e = 0; e < 2; e++) {
-        float amount = lid_closure[e];
-        vec2 range = lid_x_range[e];
-        if (amount <= 0.0 || h.x <= range.x || h.x >= range.y) {
-            continue;
-        }
-        float t = (h.x - range.x) / (range.y - range.x) * float(LID_SAMPLES - 1);
-        int i = e * LID_SAMPLES + clamp(int(floor(t)), 0, LID_SAMPLES - 2);
-        float f = clamp(t - floor(t), 0.0, 1.0);
-        float upper = mix(lid_upper[i], lid_upper[i + 1], f);
-        float edge = upper + amount * (mix(lid_lower[i], lid_lower[i + 1], f) - upper);
-        float top = upper - lid_shape.x;
-        if (h.y > top && h.y <= edge) {
-            // motion_field.lid_skin_source: the lashes' band moves down whole, the skin above stretches
-            float d = max((edge - upper) / lid_shape.x, 1e-6);
-            float v = max((h.y - top) / lid_shape.x, 0.0);
-            float k = d / (lid_band_start * lid_band_start);
-            float u = v >= lid_band_start + d ? v - d : (sqrt(1.0 + 4.0 * k * v) - 1.0) / (2.0 * k);
-            float depth = 1.0 - smoothstep(0.0, 1.0, (abs(h.z - mix(lid_depth[i], lid_depth[i + 1], f)) - lid_shape.y) / (lid_shape.z - lid_shape.y));
-            if (depth > 0.0) {
-                h.y += (top + u * lid_shape.x - h.y) * depth;
-                return transpose(head_from_world) * h + head_origin;
-            }
-        }
-    }
-    return p - v_gaze;
-}
-
 void main() {
     // The canonical point's own photo pixel (exact at every view: the photo's view reproduces it).
-    vec3 source = source_point(v_canonical);
-    vec2 tex = vec2(photo.x * source.x / source.z + photo.y, photo.z * source.y / source.z + photo.w);
+    vec2 tex = vec2(photo.x * v_canonical.x / v_canonical.z + photo.y, photo.z * v_canonical.y / v_canonical.z + photo.w);
     vec4 app = texture(appearance, tex);
     app.a *= v_keep;
     if (app.a < min_alpha) {
@@ -366,18 +299,12 @@ class RasterRenderer:
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
                  head_shade: tuple[float, float] = HeadLayerConfig().fill_shade, *, photo: Intrinsics,
-                 eye_weights: np.ndarray | None = None, lids: EyeLidMap | None = None):
+                 ):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
         head: the fitted whole head, drawn behind the relief (None: the relief alone);
-        photo: the camera of ``appearance`` (the photo's);
-        eye_weights: float32 [V, 2], each relief vertex's share of each eye's slide
-        (``motion_field.EyeGaze.weights``; None: the eyes never turn);
-        lids: the eyes' lid curves (None: the eyes never close)."""
-        self.lids = lids
+        photo: the camera of ``appearance`` (the photo's)."""
         self.mesh = mesh
-        self.eye_weights = (np.zeros((len(mesh.positions), 2), np.float32) if eye_weights is None
-                            else np.asarray(eye_weights, np.float32))
         self.head = head
         self.photo = photo  # the appearance's camera: texture lookups from camera-frame points
         self.frame_fade = frame_fade
@@ -408,19 +335,7 @@ class RasterRenderer:
         self.background.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.background.repeat_x = self.background.repeat_y = False
 
-        lids = self.lids
-        samples = lids.upper.shape[1] if lids is not None else 2
-        self.person_program = ctx.program(vertex_shader=_PERSON_VS,
-                                          fragment_shader=_PERSON_FS.replace("{lid_samples}", str(samples)))
-        if lids is not None:
-            prog = self.person_program
-            prog["head_from_world"].write(np.ascontiguousarray(np.asarray(lids.rotation, np.float32)).tobytes())  # column-major = R.T
-            prog["head_origin"].value = tuple(float(v) for v in lids.translation)
-            prog["lid_x_range"].write(np.ascontiguousarray(lids.x_range, np.float32).tobytes())
-            for name, values in (("lid_upper", lids.upper), ("lid_lower", lids.lower), ("lid_depth", lids.depth)):
-                prog[name].write(np.ascontiguousarray(values, np.float32).tobytes())
-            prog["lid_shape"].value = (lids.skin_above_cm, lids.depth_full_cm, lids.depth_zero_cm)
-            prog["lid_band_start"].value = 1.0 - lids.lash_band_cm / lids.skin_above_cm
+        self.person_program = ctx.program(vertex_shader=_PERSON_VS, fragment_shader=_PERSON_FS)
         self.person_program["head_x"].value = tuple(float(x) for x in head_x)
         self.person_program["view_turn"].value = (self.hidden.view_turn.start, self.hidden.view_turn.span)
         self.person_program["min_weight"].value = self.hidden.min_weight
@@ -431,15 +346,14 @@ class RasterRenderer:
         k = self.photo
         self.person_program["photo"].value = (k.focal_px / k.width, (k.cx + 0.5) / k.width,
                                               k.focal_px / k.height, (k.cy + 0.5) / k.height)
-        static = np.concatenate([m.positions, self.eye_weights, m.mirror_coords, m.mirror_weight[:, None],
-                                 m.to_photo_x[:, None], m.frame_edge[:, None], m.mouth_region[:, None]],
-                                axis=1).astype(np.float32)
+        static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
+                                 m.frame_edge[:, None], m.mouth_region[:, None]], axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "3f 2f 2f 1f 1f 1f 1f", "canonical", "eye_weight", "mirror_coord", "mirror_weight",
-             "to_photo_x", "frame_edge", "mouth_region"),
+            (self.static, "3f 2f 1f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge",
+             "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4)
 
         self.head_vao = None
@@ -477,17 +391,21 @@ class RasterRenderer:
 
     # ------------------------------------------------------------------ per frame
     def render(self, camera: ViewCamera, positions: np.ndarray | None = None,
-               head_positions: np.ndarray | None = None, eyes: EyeFrame = EyeFrame()) -> RasterImage:
+               head_positions: np.ndarray | None = None, patches: list[TexturePatch] | None = None) -> RasterImage:
         """Draw the scene from ``camera``; ``positions`` float32 [V, 3] are the deformed relief
         mesh's vertices and ``head_positions`` [Vh, 3] the head layer's (world, cm); None keeps
-        the last ones. ``eyes``: the lids' closure and the gaze."""
-        return self._gl.submit(self._render, camera, positions, head_positions, eyes).result()
+        the last ones. ``patches``: rectangles of the appearance texture to replace first (the
+        eyes, ``eye_texture``); they stay until replaced."""
+        return self._gl.submit(self._render, camera, positions, head_positions, patches).result()
 
     def _render(self, camera: ViewCamera, positions: np.ndarray | None,
-                head_positions: np.ndarray | None = None, eyes: EyeFrame = EyeFrame()) -> RasterImage:
+                head_positions: np.ndarray | None = None, patches: list[TexturePatch] | None = None) -> RasterImage:
         import moderngl
 
         ctx = self.ctx
+        for patch in patches or ():
+            h, w = patch.rgba.shape[:2]
+            self.appearance.write(np.ascontiguousarray(patch.rgba).tobytes(), viewport=(patch.x0, patch.y0, w, h))
         k = camera.intrinsics
         fbo = self._framebuffer(k.width, k.height)
         fbo.use()
@@ -514,10 +432,6 @@ class RasterRenderer:
         self.person_program["view_proj"].write(matrix)
         self.person_program["eye"].value = tuple(float(x) for x in camera.position)
         self.person_program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))
-        shift = np.zeros((2, 3), np.float32) if eyes.gaze_shift is None else np.asarray(eyes.gaze_shift, np.float32)
-        self.person_program["gaze_shift"].write(np.ascontiguousarray(shift).tobytes())
-        if self.lids is not None:
-            self.person_program["lid_closure"].value = tuple(float(c) for c in eyes.closure)
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         # A height field is solid behind its surface: a ray never sees the surface from behind
