@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -75,7 +76,6 @@ class Engine:
         self.track = ExpressionTrack(subject.beta_init, config=expression)
         self.scene = ReliefScene.from_subject(subject, self.device, config.march, config.wall)
         self.deformer = Deformer(subject, self.model, self.device, config.deformation)
-        self.fast = FastSurface(self.scene, self.deformer, config.march)
         self.reference = ReferenceSurface(self.scene, self.deformer, config.march, config.wall)
         # Closes the photo's own lip gap where the audio seals the lips.
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
@@ -94,6 +94,12 @@ class Engine:
         if renderer != "march":
             self._start_raster(renderer, mesh, head)
         self.renderer = "raster" if self.raster is not None else "march"
+
+    @cached_property
+    def fast(self) -> FastSurface:
+        """The ray marcher's fast surface (the warped height field), built when first needed: a
+        rasterising engine never builds it unless asked for the marcher (a few seconds saved)."""
+        return FastSurface(self.scene, self.deformer, self.config.march)
 
     def _start_raster(self, renderer: str, mesh_config: MeshConfig, head_config: HeadLayerConfig | None) -> None:
         photo = self.subject.intrinsics

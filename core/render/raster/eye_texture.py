@@ -97,14 +97,17 @@ class EyeTexture:
         world = torch.as_tensor(self.photo.unproject(uv, depth), dtype=torch.float32)
         d = self.deformer
         head = d.to_head(world.to(d.device))
-        reach = d.gaze.weights(head).cpu().numpy().max(axis=1) > 0
-        for idx, *_ in d.lids.plan(head):
-            reach[idx.cpu().numpy()] = True
+        weights = d.gaze.weights(head).cpu().numpy()
+        lids = [tuple(a.cpu().numpy() for a in eye) for eye in d.lids.plan(head)]
+        reach = weights.max(axis=1) > 0
+        for idx, *_ in lids:
+            reach[idx] = True
         active = np.nonzero(reach)[0]
-        head = head[torch.as_tensor(active, device=head.device)]
-        return _Points(supersample * supersample, uv.astype(np.float32), active, head.cpu().numpy(),
-                       [tuple(a.cpu().numpy() for a in eye) for eye in d.lids.plan(head)],
-                       d.gaze.weights(head).cpu().numpy())
+        position = np.full(len(uv), -1, np.int64)
+        position[active] = np.arange(len(active))  # a point's place among the active ones
+        lids = [(position[idx], *rest) for idx, *rest in lids]
+        return _Points(supersample * supersample, uv.astype(np.float32), active, head.cpu().numpy()[active], lids,
+                       weights[active])
 
     # ------------------------------------------------------------------ per frame
     def backward(self, points: _Points, lids: tuple[float, float], gaze: tuple[float, ...]) -> np.ndarray:
