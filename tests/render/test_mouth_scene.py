@@ -183,3 +183,29 @@ def test_contact_is_dark_at_the_lips_edge_and_in_slivers():
     sliver = np.zeros((40, 80), np.float32)
     sliver[20, 10:70] = 1.0
     assert ms.contact_shade(sliver, pixels_per_cm=20.0)[20, 40] < cfg.contact_floor + 0.05
+
+
+@pytest.mark.parametrize("renderer", ["march", pytest.param("raster", marks=requires_opengl())])
+def test_sealed_lips_show_no_light_seam(shared_data, tmp_path, renderer):
+    """Lips pressed together (the seal of /p b m/, over the photo's own smile): where they meet,
+    the inner mouth only darkens the lips, never lightens them (the mouth model before the 3D
+    interior lit the seam by up to 6 levels on this face)."""
+    from core.audio.motion import MotionParams
+    from core.engine import Engine, FrameRequest
+    from core.expression.natural import STILL
+    from core.preprocess.pipeline import prepare
+    from core.render.config import MouthConfig, MouthMaskConfig, RenderConfig
+
+    subject = prepare(shared_data / "faces" / "pyfeat_single_face.jpg", cache_root=tmp_path).subject
+    c = np.zeros(len(EXPRESSION_INDEX), np.float32)
+    for name in ("mouthPressLeft", "mouthPressRight", "mouthClose"):
+        c[EXPRESSION_INDEX[name]] = 1.0
+    req = FrameRequest(size=384, coefficients=tuple(float(x) for x in c), mask_window=1,
+                       motion=MotionParams(alpha_m=1.0), natural=STILL)
+    with_mouth = Engine(subject, "cpu", renderer=renderer).render_frame(req)
+    no_mouth = RenderConfig(mouth=MouthConfig(mask=MouthMaskConfig(threshold=2.0)))  # nothing passes the mask
+    lips_only = Engine(subject, "cpu", renderer=renderer, config=no_mouth).render(req)
+    seam = with_mouth.mouth_mask > 0.02
+    assert seam.sum() > 50
+    lighter = with_mouth.image.astype(float).mean(axis=2) - lips_only.astype(float).mean(axis=2)
+    assert lighter[seam].max() <= 0.5, lighter[seam].max()
