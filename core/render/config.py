@@ -140,6 +140,8 @@ class MouthMaskConfig:
 
     seal_falloff_cm: float = 0.45  # lip vertices near the inner contour follow the lip seal
     smoothing_iterations: int = 2  # Chaikin corner cuts of the ten-point lip contour
+    open_px: float = 1.5  # a frame's mask fades as its widest inner-lip gap falls below this ...
+    closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
     closed_band_gain: float = 1.5  # ... and this strong around the current mask
     occluder_margin_cm: float = 1.0  # the mouth is hidden where a hit is this much in front of the lips

@@ -21,6 +21,10 @@ from core.render.camera import ViewCamera
 from core.render.config import MouthGeometryConfig, MouthMaskConfig
 
 SUBPIXEL_BITS = 4  # fixed-point precision of the anti-aliased polygon fills
+_LIP_POLYGON = list(topo.inner_lip_polygon())
+# Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
+FACING_UPPER = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
+FACING_LOWER = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
 
 
 def lip_seal_field(head: np.ndarray, falloff_cm: float = MouthMaskConfig().seal_falloff_cm) -> np.ndarray:
@@ -62,14 +66,17 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     size = camera.intrinsics.width
     out = np.zeros((size, size), np.float32)
     current = np.zeros((size, size), np.float32)
-    projected = [smooth_closed_polygon(camera.project(p), config.smoothing_iterations) for p in polygons_world]
+    raw = [camera.project(p) for p in polygons_world]
+    projected = [smooth_closed_polygon(p, config.smoothing_iterations) for p in raw]
     pts = np.concatenate(projected)
     x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 4, 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 5, size)
     if x1 <= x0 or y1 <= y0:
         return out, current, (0, 0, 0, 0)
     offset = np.array([x0, y0], np.float64)
-    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) for p in projected]
+    # An anti-aliased fill draws a degenerate (closed) polygon as a one-pixel line: a frame's mask
+    # fades out as its widest lip gap falls below ``open_px`` (closed lips show no seam).
+    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) * _openness(q, config.open_px, config.closed_line) for p, q in zip(projected, raw)]
     mean = np.mean(masks, axis=0)
     if len(masks) > 1:
         band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), config.closed_band_blur_px)
@@ -77,6 +84,14 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     out[y0:y1, x0:x1] = mean
     current[y0:y1, x0:x1] = masks[-1]
     return out, current, (int(x0), int(y0), int(x1), int(y1))
+
+
+def _openness(polygon_px: np.ndarray, open_px: float, closed_line: float) -> float:
+    """A frame mask's weight from its projected inner-lip polygon [M, 2] (``topo.inner_lip_polygon``
+    order): ``closed_line`` (closed lips keep a faint dark line where they meet, as real lips do)
+    rising to 1 as the widest gap between facing inner-lip vertices reaches ``open_px``."""
+    gap = np.linalg.norm(polygon_px[FACING_LOWER] - polygon_px[FACING_UPPER], axis=1).max()
+    return float(closed_line + (1.0 - closed_line) * min(gap / open_px, 1.0))
 
 
 def _fill_mask(points_px: np.ndarray, shape: tuple[int, int], subpixel_bits: int = SUBPIXEL_BITS) -> np.ndarray:

@@ -24,9 +24,7 @@ from core.render.deformation import moved_head_pose
 from core.render.motion_field import head_motion_matrix
 
 _LIP_POLYGON = list(topo.inner_lip_polygon())
-# Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
-_UPPER_IN_POLY = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
-_LOWER_IN_POLY = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
+_UPPER_IN_POLY, _LOWER_IN_POLY = mouth_model.FACING_UPPER, mouth_model.FACING_LOWER
 
 
 class MouthCompositor:
