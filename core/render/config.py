@@ -97,6 +97,7 @@ class MouthGeometryConfig:
     lower_show_cm: float = 0.1  # lower incisal edge above the lower inner lip of the photo
     overjet_cm: float = 0.12  # lower incisors' front face behind the upper incisors' back face
     tooth_gap_cm: float = 0.008  # between neighbouring crowns along the arch
+    crown_normal_bend: float = 0.8  # crowns' normals lean this much toward the arch's outward normal
     labial_tilt_cm: float = 0.12  # crowns lean forward: the cervical end lies this far behind the edge
     gum_height_cm: float = 0.55  # gum band from the cervical line toward the roots
     gum_forward_cm: float = 0.08  # the gum stands this far in front of the crowns' front faces

@@ -74,10 +74,14 @@ class MouthMesh:
 # ----------------------------------------------------------------------------- geometry
 class _Builder:
     def __init__(self):
-        self.v, self.f, self.jaw, self.mat, self.occ = [], [], [], [], []
+        self.v, self.f, self.jaw, self.mat, self.occ, self.bend = [], [], [], [], [], []
         self.n = 0
 
-    def add(self, vertices: np.ndarray, faces: np.ndarray, jaw: bool, material: int, occlusion: np.ndarray):
+    def add(self, vertices: np.ndarray, faces: np.ndarray, jaw: bool, material: int, occlusion: np.ndarray,
+            bend: np.ndarray | None = None):
+        """bend: [3] or None, a direction the part's vertex normals lean toward (shared by a row of
+        crowns, so the row reads as one smooth surface with faint seams between the teeth)."""
+        self.bend.append(np.zeros((len(vertices), 3)) if bend is None else np.broadcast_to(bend, (len(vertices), 3)))
         self.v.append(vertices)
         self.f.append(faces + self.n)
         self.jaw.append(np.full(len(vertices), jaw))
@@ -88,7 +92,9 @@ class _Builder:
     def build(self) -> MouthMesh:
         v = np.concatenate(self.v).astype(np.float64)
         f = np.concatenate(self.f).astype(np.int32)
-        return MouthMesh(v.astype(np.float32), vertex_normals(v, f).astype(np.float32), f,
+        n = vertex_normals(v, f) + np.concatenate(self.bend)
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+        return MouthMesh(v.astype(np.float32), n.astype(np.float32), f,
                          np.concatenate(self.jaw), np.concatenate(self.mat),
                          np.concatenate(self.occ).astype(np.float32))
 
@@ -291,7 +297,8 @@ def build_mouth_mesh(head: np.ndarray, config: MouthGeometryConfig = MouthGeomet
             shape = teeth[i]
             v, f, occ = tooth_mesh(shape, s, xz[k], tangent[k], normal[k], edge, upper, g)
             occ = occ * (1.0 - 0.35 * (abs(centres[k]) / reach) ** 2)  # the arch's back, in the cheeks
-            b.add(v, f, not upper, TEETH, occ)
+            out = np.array([normal[k][0], 0.0, normal[k][1]]) * g.crown_normal_bend
+            b.add(v, f, not upper, TEETH, occ, bend=out)
         heights = np.array([t.height for t in teeth]) * s
         cervical = edge - (1.0 if upper else -1.0) * heights.mean()
         gv, gf, go = _gum_band(arch, reach + 0.3 * s, cervical, g.gum_height_cm * s, g.gum_forward_cm * s, upper)
