@@ -132,7 +132,9 @@ class MouthShadingConfig:
     contact_cm: float = 0.1  # soft dark contact band inside the lips' edge ...
     contact_floor: float = 0.45  # ... down to this brightness at the edge
     supersample: int = 3  # the interior is drawn at this many times the output resolution (OpenGL) ...
-    reference_supersample: int = 2  # ... and by the numpy rasteriser (the ray-marcher path: no OpenGL)
+    reference_supersample: int = 1  # ... and by the numpy rasteriser (the ray-marcher path: no OpenGL;
+    # its cost grows with the samples) ...
+    reference_soften_px: float = 0.6  # ... which then softens its edges by this Gaussian blur
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,11 @@ class MouthCompositor:
                min(ys.max() + pad + 1, size))
         lit = self.scene.light(head_now, rotation, translation, camera)
         shading = self.config.shading
-        supersample = shading.supersample if self.raster is not None else shading.reference_supersample
-        inner = mouth_scene.draw_interior(lit, camera, box, supersample, self.raster)
+        if self.raster is not None:
+            inner = mouth_scene.draw_interior(lit, camera, box, shading.supersample, self.raster)
+        else:
+            inner = mouth_scene.draw_interior(lit, camera, box, shading.reference_supersample, None,
+                                              shading.reference_soften_px)
         x0, y0, x1, y1 = box
         # The drawn interior darkens where the lips meet it (the photo's own teeth carry their own).
         lips_depth = float(camera.world_to_camera(to_world(head_now[_LIP_POLYGON]))[:, 2].mean())

@@ -516,12 +516,14 @@ def _row_spans(tri: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw_interior(lit: LitMouth, camera: ViewCamera, box: tuple[int, int, int, int], supersample: int,
-                  raster=None) -> np.ndarray:
+                  raster=None, soften_px: float = 0.0) -> np.ndarray:
     """The lit interior seen from ``camera`` inside the output ``box``: float32 [h, w, 3] (0..255).
-    ``raster``: a ``RasterRenderer`` (OpenGL) or None for the numpy reference."""
+    ``raster``: a ``RasterRenderer`` (OpenGL) or None for the numpy reference; ``soften_px``: a
+    Gaussian blur (output pixels) after the box filter, where few samples leave edges stepped."""
     fine = box_camera(camera, box, supersample)
     image = raster.render_mouth(fine, lit) if raster is not None else rasterise(lit, fine)
-    return downsample(image, supersample)
+    image = downsample(image, supersample)
+    return cv2.GaussianBlur(image, (0, 0), soften_px) if soften_px > 0 else image
 
 
 def contact_shade(mask: np.ndarray, pixels_per_cm: float, config: MouthShadingConfig = MouthShadingConfig()) -> np.ndarray:
