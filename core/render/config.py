@@ -97,7 +97,6 @@ class MouthGeometryConfig:
     lower_show_cm: float = 0.1  # lower incisal edge above the lower inner lip of the photo
     overjet_cm: float = 0.12  # lower incisors' front face behind the upper incisors' back face
     tooth_gap_cm: float = 0.008  # between neighbouring crowns along the arch
-    crown_normal_bend: float = 0.8  # crowns' normals lean this much toward the arch's outward normal
     labial_tilt_cm: float = 0.12  # crowns lean forward: the cervical end lies this far behind the edge
     gum_height_cm: float = 0.55  # gum band from the cervical line toward the roots
     gum_forward_cm: float = 0.08  # the gum stands this far in front of the crowns' front faces
@@ -105,8 +104,8 @@ class MouthGeometryConfig:
     tongue_length_cm: float = 4.5
     tongue_height_cm: float = 0.9  # dome over its edges
     tongue_behind_teeth_cm: float = 0.35  # its tip behind the lower incisors' back face
-    tongue_below_edge_cm: float = 0.45  # its front top below the lower incisal edge
-    tongue_rise_cm: float = 0.7  # its back rises this much toward the palate
+    tongue_below_edge_cm: float = 0.2  # its front top below the lower incisal edge
+    tongue_rise_cm: float = 1.1  # its back rises this much toward the palate
     ring_points: int = 12  # vertices around a tooth's cross-section
     tongue_grid: tuple[int, int] = (13, 10)  # across, along
     photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips

@@ -74,14 +74,10 @@ class MouthMesh:
 # ----------------------------------------------------------------------------- geometry
 class _Builder:
     def __init__(self):
-        self.v, self.f, self.jaw, self.mat, self.occ, self.bend = [], [], [], [], [], []
+        self.v, self.f, self.jaw, self.mat, self.occ = [], [], [], [], []
         self.n = 0
 
-    def add(self, vertices: np.ndarray, faces: np.ndarray, jaw: bool, material: int, occlusion: np.ndarray,
-            bend: np.ndarray | None = None):
-        """bend: [3] or None, a direction the part's vertex normals lean toward (shared by a row of
-        crowns, so the row reads as one smooth surface with faint seams between the teeth)."""
-        self.bend.append(np.zeros((len(vertices), 3)) if bend is None else np.broadcast_to(bend, (len(vertices), 3)))
+    def add(self, vertices: np.ndarray, faces: np.ndarray, jaw: bool, material: int, occlusion: np.ndarray):
         self.v.append(vertices)
         self.f.append(faces + self.n)
         self.jaw.append(np.full(len(vertices), jaw))
@@ -92,9 +88,7 @@ class _Builder:
     def build(self) -> MouthMesh:
         v = np.concatenate(self.v).astype(np.float64)
         f = np.concatenate(self.f).astype(np.int32)
-        n = vertex_normals(v, f) + np.concatenate(self.bend)
-        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-        return MouthMesh(v.astype(np.float32), n.astype(np.float32), f,
+        return MouthMesh(v.astype(np.float32), vertex_normals(v, f).astype(np.float32), f,
                          np.concatenate(self.jaw), np.concatenate(self.mat),
                          np.concatenate(self.occ).astype(np.float32))
 
@@ -297,8 +291,7 @@ def build_mouth_mesh(head: np.ndarray, config: MouthGeometryConfig = MouthGeomet
             shape = teeth[i]
             v, f, occ = tooth_mesh(shape, s, xz[k], tangent[k], normal[k], edge, upper, g)
             occ = occ * (1.0 - 0.35 * (abs(centres[k]) / reach) ** 2)  # the arch's back, in the cheeks
-            out = np.array([normal[k][0], 0.0, normal[k][1]]) * g.crown_normal_bend
-            b.add(v, f, not upper, TEETH, occ, bend=out)
+            b.add(v, f, not upper, TEETH, occ)
         heights = np.array([t.height for t in teeth]) * s
         cervical = edge - (1.0 if upper else -1.0) * heights.mean()
         gv, gf, go = _gum_band(arch, reach + 0.3 * s, cervical, g.gum_height_cm * s, g.gum_forward_cm * s, upper)
@@ -383,16 +376,18 @@ class MouthScene:
         head_now = np.asarray(head_now, np.float64)
         v, n = self.posed(head_now)
         colours = shade(v, n, self.albedo, self.mesh.occlusion, self.mesh.material, head_now,
-                        (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading)
+                        (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading, self.cavity)
         world = v @ np.asarray(rotation, np.float64).T + translation
         return LitMouth(world.astype(np.float32), colours.astype(np.float32), self.mesh.triangles, self.cavity)
 
 
 def shade(v: np.ndarray, n: np.ndarray, albedo: np.ndarray, occlusion: np.ndarray, material: np.ndarray,
-          head_now: np.ndarray, eye: np.ndarray, config: MouthShadingConfig = MouthShadingConfig()) -> np.ndarray:
+          head_now: np.ndarray, eye: np.ndarray, config: MouthShadingConfig = MouthShadingConfig(),
+          cavity: np.ndarray | None = None) -> np.ndarray:
     """Lit colours [V, 3] (0..255) of interior points v [V, 3] with normals n [V, 3] (head frame),
     albedo [V, 3] (0..255), static occlusion [V], for the deformed face ``head_now`` [478, 3] and
-    the eye (camera position, head frame [3])."""
+    the eye (camera position, head frame [3]). Deep points fade to ``cavity`` [3] (the unlit back
+    of the mouth), never darker."""
     c = config
     light = np.asarray(c.light_direction, np.float64)
     light /= np.linalg.norm(light)
@@ -412,6 +407,8 @@ def shade(v: np.ndarray, n: np.ndarray, albedo: np.ndarray, occlusion: np.ndarra
     lip = 1.0 - c.lip_shadow * (1.0 - _smoothstep(0.0, c.lip_shadow_band_cm, v[:, 1] - lip_y))
     light_here = occlusion * inside * cheek * lip
     out = albedo * ((c.ambient + c.diffuse * lambert) * light_here)[:, None]
+    if cavity is not None:
+        out += np.asarray(cavity, np.float64)[None] * (1.0 - inside)[:, None]
     view = eye[None] - v
     view /= np.maximum(np.linalg.norm(view, axis=1, keepdims=True), 1e-9)
     half_vec = view + light[None]
