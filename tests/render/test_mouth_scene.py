@@ -3,6 +3,7 @@ rasterisers (OpenGL and the numpy reference) against each other, anti-aliasing, 
 colours, and closed lips without a light seam."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -199,3 +200,26 @@ def test_sealed_lips_show_no_light_seam(shared_data, tmp_path, renderer):
     assert seam.sum() > 50
     lighter = with_mouth.image.astype(float).mean(axis=2) - lips_only.astype(float).mean(axis=2)
     assert lighter[seam].max() <= 0.5, lighter[seam].max()
+
+
+def test_eye_whites_are_found_beside_the_irises(face_model):
+    """On a drawn face (skin, white eye openings, dark irises) the eye white is the openings'
+    colour; eyes too small to resolve give None (the default off-white is used)."""
+    from core.preprocess.mouth_colours import eye_white
+
+    def face(scale: float) -> tuple[np.ndarray, np.ndarray]:
+        uv = face_model.mean[:, :2] * scale + 200.0
+        image = np.zeros((400, 400, 3), np.uint8)
+        image[:] = (200, 150, 120)
+        for up, low in ((topo.RIGHT_EYE_UPPER, topo.RIGHT_EYE_LOWER), (topo.LEFT_EYE_UPPER, topo.LEFT_EYE_LOWER)):
+            poly = np.round(uv[list(up) + list(reversed(low))]).astype(np.int32)
+            cv2.fillPoly(image, [poly], (235, 228, 222))
+        for centre, ring in ((topo.RIGHT_IRIS_CENTER, topo.RIGHT_IRIS_RING), (topo.LEFT_IRIS_CENTER, topo.LEFT_IRIS_RING)):
+            radius = np.linalg.norm(uv[list(ring)] - uv[centre], axis=1).mean()
+            cv2.circle(image, tuple(int(round(c)) for c in uv[centre]), int(round(radius)), (60, 40, 30), -1)
+        return image, uv
+
+    image, uv = face(14.0)
+    np.testing.assert_allclose(eye_white(image, uv), [235.0, 228.0, 222.0], atol=1.0)
+    small, uv_small = face(3.0)
+    assert eye_white(small, uv_small) is None
