@@ -134,6 +134,7 @@ class Engine:
             return
         self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init)
         self.eyes = EyeTexture(self.scene, self.deformer)
+        self.mouth.raster = self.raster  # the mouth interior is drawn by OpenGL too
         self._mesh_key: tuple | None = None
 
     def close(self) -> None:
@@ -143,6 +144,7 @@ class Engine:
             if self.raster is not None:
                 self.raster.close()
                 self.raster = None
+                self.mouth.raster = None
                 self.renderer = "march"
 
     # ----------------------------------------------------------------- driver

@@ -10,8 +10,8 @@
    FaceMesh measure picks the open-mouth frames and their inner-lip pixels.
 Prints, for both, the CIELAB lightness L* (0..100) percentiles 10 / 50 / 90 of those pixels
 (a real mouth: a dark cavity and bright teeth, so a wide spread) and the overlap of the two L*
-histograms (sum of the minimum of the normalised histograms, 1 = identical). For our frames also
-the stair-step measure: the share of gradient energy within 2 degrees of the pixel axes, inside
+histograms (sum of the minimum of the normalised histograms, 1 = identical). For both also the
+stair-step measure: the share of gradient energy within 2 degrees of the pixel axes, inside
 the inner mouth against the same share on the lips (the ring between the outer and inner lip
 contours); smooth edges at any angle give about 4/90 = 0.04. Nothing is written.
 """
@@ -133,7 +133,8 @@ def main() -> int:
     parser.add_argument("--open", type=float, default=0.04, help="inner-lip gap / face height of an open mouth")
     args = parser.parse_args()
     frames = [np.ascontiguousarray(f[..., :3]) for f in iio.imiter(args.video)]
-    real = summary("real", *open_mouth_pixels(frames, args.open))
+    real_steps: list = []
+    real = summary("real", *open_mouth_pixels(frames, args.open, real_steps))
     still = most_frontal_closed_frame(frames)
     with tempfile.TemporaryDirectory() as tmp:
         portrait = Path(tmp) / "still.png"
@@ -144,10 +145,11 @@ def main() -> int:
     steps: list = []
     ours = summary("ours", *open_mouth_pixels(rendered, args.open, steps))
     print(f"L* histogram overlap ({L_BINS} bins): {np.minimum(real, ours).sum():.2f}")
-    if steps:
-        a = np.array(steps).sum(axis=0)
-        print(f"ours: gradient energy within {AXIS_TOLERANCE_DEG:.0f} deg of the pixel axes: inner mouth "
-              f"{a[0] / max(a[1], 1e-9):.3f}, lips {a[2] / max(a[3], 1e-9):.3f}")
+    for name, collected in (("real", real_steps), ("ours", steps)):
+        if collected:
+            a = np.array(collected).sum(axis=0)
+            print(f"{name}: gradient energy within {AXIS_TOLERANCE_DEG:.0f} deg of the pixel axes: inner mouth "
+                  f"{a[0] / max(a[1], 1e-9):.3f}, lips {a[2] / max(a[3], 1e-9):.3f}")
     return 0
 
 

@@ -21,20 +21,31 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class MouthColourConfig:
-    """Tints of the inner mouth, from the subject's photo (see ``analyse_mouth_colours``)."""
+    """Albedos of the inner mouth, from the subject's photo (see ``analyse_mouth_colours``); the
+    renderer lights them (``core.render.config.MouthShadingConfig``)."""
 
     default_lip: tuple[float, float, float] = (170.0, 90.0, 90.0)  # when the photo shows no lip ring
-    brightness_reference: float = 120.0  # mean lip level of a normally exposed photo
-    brightness_limits: tuple[float, float] = (0.6, 1.3)
-    teeth_in_shade: tuple[float, float, float] = (215.0, 206.0, 190.0)  # off-white teeth inside a mouth
+    default_eye_white: tuple[float, float, float] = (205.0, 200.0, 192.0)  # when no eye white is seen
+    eye_white_percentile: float = 60.0  # the eye opening's pixels (off the iris) with the highest
+    # lowest channel (bright and unsaturated) are the white
+    eye_white_min_pixels: int = 12
+    eye_min_width_px: float = 24.0  # smaller eyes do not resolve their whites: use the default
+    eye_white_max_saturation: float = 0.3  # a "white" more saturated than this is skin: use the default
+    brightness_reference: float = 120.0  # the default white scales with the lip level against this ...
+    brightness_limits: tuple[float, float] = (0.5, 1.2)  # ... within these factors
+    white_balance_strength: float = 0.5  # ... and takes this power of the photo's colour cast (grey world)
+    iris_margin: float = 1.15  # pixels within this x the iris radius of its centre are iris
+    teeth_of_eye_white: float = 0.92  # teeth are a little darker than the white of the eyes ...
+    teeth_warmth: tuple[float, float, float] = (1.0, 0.97, 0.90)  # ... and a little warmer (never blue)
     greyscale_spread: float = 6.0  # a lip colour with less channel spread than this is grey
     photo_teeth_percentile: float = 70.0  # brightest share of the photo's mouth opening taken as teeth ...
     photo_teeth_min_level: float = 120.0  # ... when they are at least this bright
     photo_teeth_min_pixels: int = 20
     tongue_red: tuple[float, float, float] = (175.0, 75.0, 80.0)
-    tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red ...
-    tongue_shade: float = 0.8  # ... darkened by this
-    cavity_shade: float = 0.3  # cavity = lip * this
+    tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red
+    gum_lip_share: float = 0.6  # gum = share * lip + (1 - share) * gum_pink
+    gum_pink: tuple[float, float, float] = (200.0, 110.0, 115.0)
+    cavity_shade: float = 0.2  # the unlit back of the mouth = lip * this
 
 
 @dataclass(frozen=True)

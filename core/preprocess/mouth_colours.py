@@ -1,8 +1,10 @@
 """Colours of the inner mouth, analysed once from the photo (stored in the subject cache).
 
-The lip colour comes from the ring between the outer lip contour and the photo's mouth opening;
-the teeth from the photo's own open mouth when it shows teeth, else an off-white matched to the
-face's brightness; tongue and cavity from the lip colour.
+Albedos (the renderer lights them): the lip colour from the ring between the outer lip contour and
+the photo's mouth opening; the teeth from the photo's own open mouth when it shows teeth, else an
+off-white matched to the photo's white balance and exposure through the whites of the eyes (a
+little darker and warmer than them); gums and tongue from the lip colour; the cavity (the unlit
+back of the mouth) a dark lip colour.
 """
 from __future__ import annotations
 
@@ -22,39 +24,79 @@ class MouthColours:
     teeth: np.ndarray
     cavity: np.ndarray
     tongue: np.ndarray
+    gum: np.ndarray
 
     def to_array(self) -> np.ndarray:
-        """float32 [3, 3]: rows teeth, cavity, tongue."""
-        return np.stack([self.teeth, self.cavity, self.tongue]).astype(np.float32)
+        """float32 [4, 3]: rows teeth, cavity, tongue, gum."""
+        return np.stack([self.teeth, self.cavity, self.tongue, self.gum]).astype(np.float32)
 
     @staticmethod
     def from_array(rows: np.ndarray) -> "MouthColours":
         rows = np.asarray(rows, np.float32)
-        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2])
+        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2], gum=rows[3])
 
 
-def tint_from_photo(photo_mouth_rgb: np.ndarray | None, lip_pixels: np.ndarray,
+def eye_white(appearance: np.ndarray, mesh_uv: np.ndarray,
+              config: MouthColourConfig = MouthColourConfig()) -> np.ndarray | None:
+    """Median colour float [3] of the whites of both eyes (the brighter pixels of the eye openings
+    away from the irises), or None when too few are seen (closed eyes, a tiny face).
+    appearance uint8 [H, W, 3]; mesh_uv float [478, 2] photo pixels."""
+    h, w = appearance.shape[:2]
+    widths = [np.linalg.norm(mesh_uv[a] - mesh_uv[b]) for a, b in ((topo.RIGHT_EYE_UPPER[0], topo.RIGHT_EYE_UPPER[-1]),
+                                                               (topo.LEFT_EYE_UPPER[0], topo.LEFT_EYE_UPPER[-1]))]
+    if min(widths) < config.eye_min_width_px:
+        return None
+    mask = np.zeros((h, w), np.uint8)
+    for up, low in ((topo.RIGHT_EYE_UPPER, topo.RIGHT_EYE_LOWER), (topo.LEFT_EYE_UPPER, topo.LEFT_EYE_LOWER)):
+        poly = mesh_uv[list(up) + list(reversed(low))]
+        cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    for centre, ring in ((topo.RIGHT_IRIS_CENTER, topo.RIGHT_IRIS_RING), (topo.LEFT_IRIS_CENTER, topo.LEFT_IRIS_RING)):
+        radius = np.linalg.norm(mesh_uv[list(ring)] - mesh_uv[centre], axis=1).mean() * config.iris_margin
+        cv2.circle(mask, tuple(int(round(c)) for c in mesh_uv[centre]), int(np.ceil(radius)), 0, -1)
+    pixels = appearance[mask > 0].astype(np.float32)
+    if len(pixels) < config.eye_white_min_pixels:
+        return None
+    level = pixels.min(axis=1)  # the sclera is bright in every channel, skin and lashes are not
+    white = np.median(pixels[level >= np.percentile(level, config.eye_white_percentile)], axis=0)
+    saturation = (white.max() - white.min()) / max(float(white.max()), 1.0)
+    return white if saturation <= config.eye_white_max_saturation else None
+
+
+def tint_from_photo(photo_mouth_rgb: np.ndarray | None, lip_pixels: np.ndarray, eye_white_rgb: np.ndarray | None = None,
+                    photo_mean_rgb: np.ndarray | None = None,
                     config: MouthColourConfig = MouthColourConfig()) -> MouthColours:
-    """Tints from the lip ring's pixels (lip_pixels float [N, 3]) and the photo's own mouth
-    opening (photo_mouth_rgb float [M, 3], or None when the mouth is closed)."""
+    """Albedos from the lip ring's pixels (lip_pixels float [N, 3]), the photo's own mouth opening
+    (photo_mouth_rgb float [M, 3], or None when the mouth is closed), the eye whites' colour
+    (float [3] or None) and the photo's mean colour (float [3] or None: its colour cast)."""
     c = config
     lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array(c.default_lip)
-    brightness = float(np.clip(lip.mean() / c.brightness_reference, *c.brightness_limits))
     grey = float(np.ptp(lip)) < c.greyscale_spread  # a greyscale photo: keep the mouth grey too
-    # Teeth inside a mouth are in shade: an off-white well below pure white.
-    teeth = np.array(c.teeth_in_shade) * min(brightness, 1.0)
+    if eye_white_rgb is not None:
+        white = np.asarray(eye_white_rgb, np.float64)
+    else:  # the default white at the photo's exposure (the lips' level)
+        exposure = float(np.clip(lip.mean() / c.brightness_reference, *c.brightness_limits))
+        white = np.array(c.default_eye_white) * exposure
+        if photo_mean_rgb is not None and float(np.min(photo_mean_rgb)) > 1.0:
+            cast = np.asarray(photo_mean_rgb, np.float64) / float(np.mean(photo_mean_rgb))
+            white = white * cast ** c.white_balance_strength
+    teeth = white * c.teeth_of_eye_white * np.array(c.teeth_warmth)
     if grey:
         teeth = np.full(3, teeth.mean())
+    else:
+        teeth[1] = min(teeth[1], teeth[0])  # never blue: red >= green >= blue
+        teeth[2] = min(teeth[2], teeth[1])
     if photo_mouth_rgb is not None and len(photo_mouth_rgb) > c.photo_teeth_min_pixels:
         level = photo_mouth_rgb.mean(axis=1)
         bright = photo_mouth_rgb[level > np.percentile(level, c.photo_teeth_percentile)]
         if len(bright) and bright.mean() > c.photo_teeth_min_level:
             teeth = np.median(bright, axis=0)
     tongue = c.tongue_lip_share * lip + (1 - c.tongue_lip_share) * np.array(c.tongue_red)
+    gum = c.gum_lip_share * lip + (1 - c.gum_lip_share) * np.array(c.gum_pink)
     if grey:
-        tongue = np.full(3, tongue.mean())
-    return MouthColours(teeth=teeth.astype(np.float32), cavity=(lip * c.cavity_shade).astype(np.float32),
-                        tongue=(tongue * c.tongue_shade).astype(np.float32))
+        tongue, gum = np.full(3, tongue.mean()), np.full(3, gum.mean())
+    return MouthColours(teeth=np.clip(teeth, 0, 255).astype(np.float32),
+                        cavity=(lip * c.cavity_shade).astype(np.float32),
+                        tongue=np.clip(tongue, 0, 255).astype(np.float32), gum=np.clip(gum, 0, 255).astype(np.float32))
 
 
 def analyse_mouth_colours(appearance: np.ndarray, mesh_uv: np.ndarray, mouth_mask: np.ndarray,
@@ -67,4 +109,6 @@ def analyse_mouth_colours(appearance: np.ndarray, mesh_uv: np.ndarray, mouth_mas
     cv2.fillPoly(outer, [np.round(mesh_uv[list(topo.outer_lip_polygon())]).astype(np.int32)], 1)
     ring = (outer > 0) & ~mouth_mask
     opening = mouth_crop[mouth_crop[..., 3] > 0][:, :3].astype(np.float32) if mouth_crop.size else None
-    return tint_from_photo(opening, appearance[ring].astype(np.float32), config)
+    rgb = appearance[..., :3]
+    return tint_from_photo(opening, appearance[ring].astype(np.float32), eye_white(rgb, mesh_uv, config),
+                           rgb.reshape(-1, 3).mean(axis=0), config)

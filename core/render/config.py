@@ -84,30 +84,56 @@ class DeformationConfig:
 
 @dataclass(frozen=True)
 class MouthGeometryConfig:
-    """The drawn mouth interior in the head frame (cm; widths as shares of the photo's mouth width)."""
+    """The 3D mouth interior (``core.render.mouth_scene``), in the head frame (cm; x toward the
+    subject's left, y down, z into the head). Tooth sizes are an adult's (``mouth_scene.UPPER_TEETH``),
+    scaled by the subject's mouth width against ``reference_mouth_width_cm``."""
 
-    teeth_gap_cm: float = 0.035  # between neighbouring teeth
-    tooth_widths: tuple[float, ...] = (0.75, 0.85, 1.0, 1.25, 1.25, 1.0, 0.85, 0.75)  # relative, one row
-    upper_depth_cm: float = 0.4  # behind the upper inner lip (fixed to the skull)
-    upper_half_width: float = 0.42
-    upper_top_cm: float = -0.4
-    upper_bottom_cm: float = 0.6
-    upper_curve_cm: float = 0.4  # the arch bends back this much at its ends
-    lower_depth_cm: float = 0.45  # behind the lower inner lip (follows the jaw)
-    lower_half_width: float = 0.36
-    lower_top_cm: float = -0.35
-    lower_bottom_cm: float = 0.4
-    lower_curve_cm: float = 0.35
-    lower_teeth_shade: float = 0.78
-    side_teeth_shade: float = 0.4  # outer teeth are darker by up to this (cheek shadow)
-    tongue_half_width: float = 0.36
-    tongue_raise_cm: float = 0.05
-    tongue_depth_cm: float = 1.4
-    tongue_length_cm: float = 1.0
-    tongue_points: int = 20
-    blur_px: float = 0.6  # softens the drawn edges
-    vertical_shade: float = 0.25  # the interior darkens toward its top and bottom by this
+    reference_mouth_width_cm: float = 4.3  # inner lip corner to corner of the canonical face
+    scale_limits: tuple[float, float] = (0.8, 1.25)  # the subject's scale is clamped to this
+    upper_arch_curvature: float = 0.40  # the arch's depth z = k * x^2 behind its front (1/cm)
+    lower_arch_curvature: float = 0.46
+    upper_behind_lip_cm: float = 0.35  # upper incisors' front face behind the upper inner lip
+    upper_show_cm: float = 0.15  # upper incisal edge below the upper inner lip of the photo
+    lower_show_cm: float = 0.1  # lower incisal edge above the lower inner lip of the photo
+    overjet_cm: float = 0.12  # lower incisors' front face behind the upper incisors' back face
+    tooth_gap_cm: float = 0.008  # between neighbouring crowns along the arch
+    labial_tilt_cm: float = 0.12  # crowns lean forward: the cervical end lies this far behind the edge
+    gum_height_cm: float = 0.55  # gum band from the cervical line toward the roots
+    gum_forward_cm: float = 0.08  # the gum stands this far in front of the crowns' front faces
+    tongue_width_cm: float = 3.6
+    tongue_length_cm: float = 4.5
+    tongue_height_cm: float = 0.9  # dome over its edges
+    tongue_behind_teeth_cm: float = 0.35  # its tip behind the lower incisors' back face
+    tongue_below_edge_cm: float = 0.2  # its front top below the lower incisal edge
+    tongue_rise_cm: float = 1.1  # its back rises this much toward the palate
+    ring_points: int = 12  # vertices around a tooth's cross-section
+    tongue_grid: tuple[int, int] = (13, 10)  # across, along
     photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips
+
+
+@dataclass(frozen=True)
+class MouthShadingConfig:
+    """Per-vertex lighting of the mouth interior: a key light from the front, light that dies off
+    with depth behind the lips' opening, the cheeks' and the upper lip's shadows, a soft dark
+    contact where the lips meet what is behind them. Colours are the subject's albedos
+    (``core.preprocess.mouth_colours``)."""
+
+    light_direction: tuple[float, float, float] = (0.0, -0.35, -1.0)  # toward the light, head frame
+    ambient: float = 0.22
+    diffuse: float = 0.85
+    depth_falloff_cm: float = 1.5  # light inside the mouth: exp(-depth behind the lip opening / this)
+    cheek_shadow: float = 0.75  # points beyond the inner lip corners darken by up to this ...
+    cheek_ramp_cm: tuple[float, float] = (-0.4, 0.5)  # ... over this range of |x| past the corner
+    lip_shadow: float = 0.45  # the upper lip's shadow darkens the points just below it by this ...
+    lip_shadow_band_cm: float = 0.2  # ... fading out this far below the lip
+    specular: float = 0.10  # wet enamel highlight (share of white)
+    shininess: float = 18.0
+    contact_cm: float = 0.1  # soft dark contact band inside the lips' edge ...
+    contact_floor: float = 0.45  # ... down to this brightness at the edge
+    supersample: int = 3  # the interior is drawn at this many times the output resolution (OpenGL) ...
+    reference_supersample: int = 1  # ... and by the numpy rasteriser (the ray-marcher path: no OpenGL;
+    # its cost grows with the samples) ...
+    reference_soften_px: float = 0.6  # ... which then softens its edges by this Gaussian blur
 
 
 @dataclass(frozen=True)
@@ -116,6 +142,8 @@ class MouthMaskConfig:
 
     seal_falloff_cm: float = 0.45  # lip vertices near the inner contour follow the lip seal
     smoothing_iterations: int = 2  # Chaikin corner cuts of the ten-point lip contour
+    open_px: float = 1.5  # a frame's mask fades as its widest inner-lip gap falls below this ...
+    closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
     closed_band_gain: float = 1.5  # ... and this strong around the current mask
     occluder_margin_cm: float = 1.0  # the mouth is hidden where a hit is this much in front of the lips
@@ -129,6 +157,7 @@ class MouthConfig:
     ``core.preprocess.mouth_colours``)."""
 
     geometry: MouthGeometryConfig = field(default_factory=MouthGeometryConfig)
+    shading: MouthShadingConfig = field(default_factory=MouthShadingConfig)
     mask: MouthMaskConfig = field(default_factory=MouthMaskConfig)
 
 

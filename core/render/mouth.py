@@ -1,9 +1,9 @@
-"""The inner mouth (LipaintNet's role, paper 4.4) and the mouth-mask blending (Eq. 12-13).
+"""The inner mouth's mask (Eq. 12-13), the lip seal and the photo's own teeth.
 
-The photo never shows the inside of an opening mouth, so it is drawn from a small model in the
-head frame, tinted from the subject: a dark cavity, an upper row of teeth fixed to the skull, a
-lower row and the tongue following the jaw (the deformed lower lip). It is composited inside the
-inner-lip polygon of the deformed mesh as seen from the current camera. The mask is the mean of
+The photo never shows the inside of an opening mouth, so it is drawn from a 3D model
+(``core.render.mouth_scene``) and composited inside the inner-lip polygon of the deformed mesh
+as seen from the current camera; where the photo showed teeth, they are laid over it as two
+planes (upper fixed to the skull, lower following the jaw). The mask is the mean of
 the masks of the last n frames (Eq. 13), each re-projected with the current camera so that
 orbiting does not smear it; where the current lips are closed the mean is limited to a thin band
 around the current mask, so no dark ghost lingers on closed lips.
@@ -18,10 +18,13 @@ import numpy as np
 from core.geometry.pinhole import ray_directions
 from core.face import topology as topo
 from core.render.camera import ViewCamera
-from core.preprocess.mouth_colours import MouthColours
 from core.render.config import MouthGeometryConfig, MouthMaskConfig
 
 SUBPIXEL_BITS = 4  # fixed-point precision of the anti-aliased polygon fills
+_LIP_POLYGON = list(topo.inner_lip_polygon())
+# Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
+FACING_UPPER = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
+FACING_LOWER = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
 
 
 def lip_seal_field(head: np.ndarray, falloff_cm: float = MouthMaskConfig().seal_falloff_cm) -> np.ndarray:
@@ -56,25 +59,39 @@ def smooth_closed_polygon(points: np.ndarray, iterations: int = MouthMaskConfig(
 
 
 def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
-                  config: MouthMaskConfig = MouthMaskConfig()) -> np.ndarray:
+                  config: MouthMaskConfig = MouthMaskConfig()) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
-    ``polygons_world[-1]`` is the current frame. Returns float32 [S, S]."""
+    ``polygons_world[-1]`` is the current frame. Returns (the mean, the current frame's mask),
+    float32 [S, S] each, and the box (x0, y0, x1, y1) outside which both are zero."""
     size = camera.intrinsics.width
     out = np.zeros((size, size), np.float32)
-    projected = [smooth_closed_polygon(camera.project(p), config.smoothing_iterations) for p in polygons_world]
+    current = np.zeros((size, size), np.float32)
+    raw = [camera.project(p) for p in polygons_world]
+    projected = [smooth_closed_polygon(p, config.smoothing_iterations) for p in raw]
     pts = np.concatenate(projected)
     x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 4, 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 5, size)
     if x1 <= x0 or y1 <= y0:
-        return out
+        return out, current, (0, 0, 0, 0)
     offset = np.array([x0, y0], np.float64)
-    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) for p in projected]
+    # An anti-aliased fill draws a degenerate (closed) polygon as a one-pixel line: a frame's mask
+    # fades out as its widest lip gap falls below ``open_px`` (closed lips show no seam).
+    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0)) * _openness(q, config.open_px, config.closed_line) for p, q in zip(projected, raw)]
     mean = np.mean(masks, axis=0)
     if len(masks) > 1:
         band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), config.closed_band_blur_px)
         mean = np.minimum(mean, np.clip(band * config.closed_band_gain, 0, 1))
     out[y0:y1, x0:x1] = mean
-    return out
+    current[y0:y1, x0:x1] = masks[-1]
+    return out, current, (int(x0), int(y0), int(x1), int(y1))
+
+
+def _openness(polygon_px: np.ndarray, open_px: float, closed_line: float) -> float:
+    """A frame mask's weight from its projected inner-lip polygon [M, 2] (``topo.inner_lip_polygon``
+    order): ``closed_line`` (closed lips keep a faint dark line where they meet, as real lips do)
+    rising to 1 as the widest gap between facing inner-lip vertices reaches ``open_px``."""
+    gap = np.linalg.norm(polygon_px[FACING_LOWER] - polygon_px[FACING_UPPER], axis=1).max()
+    return float(closed_line + (1.0 - closed_line) * min(gap / open_px, 1.0))
 
 
 def _fill_mask(points_px: np.ndarray, shape: tuple[int, int], subpixel_bits: int = SUBPIXEL_BITS) -> np.ndarray:
@@ -83,73 +100,6 @@ def _fill_mask(points_px: np.ndarray, shape: tuple[int, int], subpixel_bits: int
     cv2.fillPoly(mask, [np.round(points_px * (1 << subpixel_bits)).astype(np.int32)], 255,
                  lineType=cv2.LINE_AA, shift=subpixel_bits)
     return mask.astype(np.float32) * (1.0 / 255.0)
-
-
-def _teeth_row(anchor: np.ndarray, half_width: float, top: float, bottom: float, curve: float,
-               widths: tuple[float, ...], gap: float) -> list[np.ndarray]:
-    """Quads (head frame, [4, 3] each) of one row of teeth centred on ``anchor``."""
-    edges = np.concatenate([[0.0], np.cumsum(np.array(widths))])
-    edges = (edges / edges[-1] * 2 - 1) * half_width
-    quads = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        a, b = a + gap, b - gap
-        za = anchor[2] + curve * (a / half_width) ** 2
-        zb = anchor[2] + curve * (b / half_width) ** 2
-        quads.append(np.array([
-            [anchor[0] + a, anchor[1] + top, za], [anchor[0] + b, anchor[1] + top, zb],
-            [anchor[0] + b, anchor[1] + bottom, zb], [anchor[0] + a, anchor[1] + bottom, za],
-        ]))
-    return quads
-
-
-def draw_mouth_interior(head_init: np.ndarray, head_now: np.ndarray, to_world, camera: ViewCamera,
-                        colours: MouthColours, box: tuple[int, int, int, int],
-                        config: MouthGeometryConfig = MouthGeometryConfig()) -> np.ndarray:
-    """Render the mouth model inside ``box`` (x0, y0, x1, y1 output pixels).
-
-    head_init / head_now: [478, 3] head-frame meshes V_init / V(beta). Returns float32 [h, w, 3]
-    in [0, 255] for the box.
-    """
-    g = config
-    x0, y0, x1, y1 = box
-    canvas = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
-    canvas[:] = np.clip(colours.cavity, 0, 255).astype(np.uint8)
-    width_init = np.linalg.norm(head_init[topo.INNER_CORNER_LEFT] - head_init[topo.INNER_CORNER_RIGHT])
-    offset = np.array([x0, y0], np.float64)
-    bits = SUBPIXEL_BITS
-
-    def fill(poly_head: np.ndarray, colour: np.ndarray) -> None:
-        px = camera.project(to_world(poly_head)) - offset
-        pts = np.round(px * (1 << bits)).astype(np.int32)
-        cv2.fillPoly(canvas, [pts], tuple(float(c) for c in np.clip(colour, 0, 255)),
-                     lineType=cv2.LINE_AA, shift=bits)
-
-    # Tongue: a flat ellipse on the floor of the mouth, moving with the jaw.
-    lower_mid = head_now[topo.LOWER_LIP_INNER_MID]
-    upper_mid_init = head_init[topo.UPPER_LIP_INNER_MID]
-    angles = np.linspace(0, 2 * np.pi, g.tongue_points, endpoint=False)
-    tongue = np.stack([lower_mid[0] + g.tongue_half_width * width_init * np.cos(angles),
-                       np.full_like(angles, lower_mid[1] - g.tongue_raise_cm),
-                       lower_mid[2] + g.tongue_depth_cm + g.tongue_length_cm * np.sin(angles)], axis=1)
-    fill(tongue, colours.tongue)
-    # Lower teeth follow the jaw; upper teeth are fixed to the skull.
-    # Outer teeth sit deeper in the shade of the cheeks.
-    shade = 1.0 - g.side_teeth_shade * np.linspace(-1, 1, len(g.tooth_widths)) ** 2
-    lower = _teeth_row(lower_mid + np.array([0.0, 0.0, g.lower_depth_cm]), g.lower_half_width * width_init,
-                       g.lower_top_cm, g.lower_bottom_cm, g.lower_curve_cm, g.tooth_widths, g.teeth_gap_cm)
-    for quad, k in zip(lower, shade):
-        fill(quad, colours.teeth * g.lower_teeth_shade * k)
-    upper = _teeth_row(upper_mid_init + np.array([0.0, 0.0, g.upper_depth_cm]), g.upper_half_width * width_init,
-                       g.upper_top_cm, g.upper_bottom_cm, g.upper_curve_cm, g.tooth_widths, g.teeth_gap_cm)
-    for quad, k in zip(upper, shade):
-        fill(quad, colours.teeth * k)
-    out = cv2.GaussianBlur(canvas, (0, 0), g.blur_px).astype(np.float32)
-    # Soft shading: the interior darkens away from the lips' opening centre.
-    h, w = out.shape[:2]
-    if h > 2 and w > 2:
-        yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
-        out *= (1.0 - g.vertical_shade * yy**2)[..., None]
-    return out
 
 
 @dataclass(frozen=True)

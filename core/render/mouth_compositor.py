@@ -1,8 +1,11 @@
 """Feature blending of the inner mouth (paper Eq. 12-13), in image space.
 
 The inner-lip polygon of the deformed mesh, for each frame of the mask window, is seen from the
-current camera and the masks are averaged (Eq. 13); the mouth layer (``core.render.mouth``: the
-photo's own teeth over the drawn interior) is blended in with that mask (Eq. 12).
+current camera and the masks are averaged (Eq. 13); the mouth layer is blended in with that mask
+(Eq. 12). The layer is the 3D interior (``core.render.mouth_scene``: teeth, gums, tongue, lit and
+rasterised supersampled, by OpenGL when the engine has it, else by the numpy reference), the
+photo's own teeth (``core.render.mouth``) over it where the photo showed them, and a soft dark
+contact along the lips' edge (so closed lips show a dark line, never a light one).
 """
 from __future__ import annotations
 
@@ -14,15 +17,14 @@ from core.face.face_model import FaceModel
 from core.preprocess.mouth_colours import MouthColours
 from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
+from core.render import mouth_scene
 from core.render.camera import ViewCamera
 from core.render.config import MouthConfig
 from core.render.deformation import moved_head_pose
 from core.render.motion_field import head_motion_matrix
 
 _LIP_POLYGON = list(topo.inner_lip_polygon())
-# Positions, in the inner-lip polygon, of facing upper/lower inner-lip vertices (corners excluded).
-_UPPER_IN_POLY = np.arange(1, len(topo.LIP_INNER_UPPER) - 1)
-_LOWER_IN_POLY = np.array([_LIP_POLYGON.index(v) for v in topo.LIP_INNER_LOWER[1:-1]])
+_UPPER_IN_POLY, _LOWER_IN_POLY = mouth_model.FACING_UPPER, mouth_model.FACING_LOWER
 
 
 class MouthCompositor:
@@ -42,6 +44,8 @@ class MouthCompositor:
         self._lip_basis = model.basis[:, _LIP_POLYGON, :].astype(np.float64)  # [K, M, 3]
         self._lip_seal = np.asarray(seal_field, np.float64)[_LIP_POLYGON]
         self.photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
+        self.scene = mouth_scene.MouthScene(self.head_init, model.jaw_weight, colours, config.geometry, config.shading)
+        self.raster = None  # a RasterRenderer draws the interior with OpenGL; None: the numpy reference
 
     def to_world(self, head: np.ndarray) -> np.ndarray:
         """Head-frame points [N, 3] -> world (the photo's camera frame), cm."""
@@ -92,21 +96,34 @@ class MouthCompositor:
         size = camera.intrinsics.width
         head_now = np.asarray(vertices, np.float64)
         cfg = self.config.mask
-        mask = mouth_model.averaged_mask(polygons, camera, cfg)
+        mask, current, (bx0, by0, bx1, by1) = mouth_model.averaged_mask(polygons, camera, cfg)
         # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it,
         # and beyond the head's silhouette (in side views the lip polygon can reach past it).
         lips_z = to_world(head_now[_LIP_POLYGON])[:, 2].min()
-        mask *= np.isfinite(hit_depth) & (hit_depth >= lips_z - cfg.occluder_margin_cm)
+        region = mask[by0:by1, bx0:bx1]  # a view: the mask is zero outside it
+        hits = hit_depth[by0:by1, bx0:bx1]
+        region *= np.isfinite(hits) & (hits >= lips_z - cfg.occluder_margin_cm)
         if mouth_surface is not None:
-            mask *= np.clip(mouth_surface, 0.0, 1.0)
-        ys, xs = np.nonzero(mask > cfg.threshold)
+            region *= np.clip(mouth_surface[by0:by1, bx0:bx1], 0.0, 1.0)
+        ys, xs = np.nonzero(region > cfg.threshold)
         if len(ys) == 0:
             return mask
+        ys, xs = ys + by0, xs + bx0
         pad = cfg.box_pad_px
         box = (max(xs.min() - pad, 0), max(ys.min() - pad, 0), min(xs.max() + pad + 1, size),
                min(ys.max() + pad + 1, size))
-        inner = mouth_model.draw_mouth_interior(self.head_init, head_now, to_world, camera, self.colours, box,
-                                                self.config.geometry)
+        lit = self.scene.light(head_now, rotation, translation, camera)
+        shading = self.config.shading
+        if self.raster is not None:
+            inner = mouth_scene.draw_interior(lit, camera, box, shading.supersample, self.raster)
+        else:
+            inner = mouth_scene.draw_interior(lit, camera, box, shading.reference_supersample, None,
+                                              shading.reference_soften_px)
+        x0, y0, x1, y1 = box
+        # The drawn interior darkens where the lips meet it (the photo's own teeth carry their own).
+        lips_depth = float(camera.world_to_camera(to_world(head_now[_LIP_POLYGON]))[:, 2].mean())
+        inner *= mouth_scene.contact_shade(current[y0:y1, x0:x1], camera.intrinsics.focal_px / max(lips_depth, 1e-3),
+                                           shading)[..., None]
         pm = self.photo_mouth
         if not pm.empty:
             s = self.subject
@@ -114,7 +131,6 @@ class MouthCompositor:
                 pm, camera, s.intrinsics, rotation, translation, self.head_init, head_now, box,
                 self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation))
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
-        x0, y0, x1, y1 = box
         m = mask[y0:y1, x0:x1, None]
         rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
         return mask

@@ -241,6 +241,28 @@ void main() {
 """
 
 
+_MOUTH_VS = """
+#version 330
+uniform mat4 view_proj;
+in vec3 position;
+in vec3 colour_in;
+out vec3 v_colour;
+void main() {
+    gl_Position = view_proj * vec4(position, 1.0);
+    v_colour = colour_in;
+}
+"""
+
+_MOUTH_FS = """
+#version 330
+in vec3 v_colour;
+out vec4 colour;
+void main() {
+    colour = vec4(v_colour, 1.0);
+}
+"""
+
+
 @dataclass
 class RasterImage:
     """rgb uint8 [H, W, 3]; hit_depth float32 [H, W] (cm, world z of the person surface, +inf
@@ -319,6 +341,9 @@ class RasterRenderer:
             self._gl.shutdown(wait=True)
             raise
         self._framebuffers: dict[tuple[int, int], object] = {}
+        self._mouth_framebuffers: dict[tuple[int, int], object] = {}
+        self._mouth_vao = None
+        self._mouth_triangles: np.ndarray | None = None
 
     # ------------------------------------------------------------------ set-up (GL thread)
     def _setup(self, appearance: np.ndarray, background: BackgroundPlane, head_x: np.ndarray,
@@ -447,6 +472,49 @@ class RasterRenderer:
         z = surface[..., 0]
         hit = np.where(z > MISS_Z, z, np.float32(np.inf))
         return RasterImage(rgb.copy(), hit, np.ascontiguousarray(surface[..., 1]))
+
+    # ------------------------------------------------------------------ the mouth interior
+    def render_mouth(self, camera: ViewCamera, lit) -> np.ndarray:
+        """The lit mouth interior (``core.render.mouth_scene.LitMouth``: world positions, per-vertex
+        colours 0..255, triangles, cavity colour) z-buffered over the cavity colour, seen from
+        ``camera`` (usually a supersampled box camera). uint8 [H, W, 3]."""
+        return self._gl.submit(self._render_mouth, camera, lit).result()
+
+    def _render_mouth(self, camera: ViewCamera, lit) -> np.ndarray:
+        import moderngl
+
+        ctx = self.ctx
+        if self._mouth_vao is None or self._mouth_triangles is not lit.triangles:
+            if self._mouth_vao is None:
+                self._mouth_program = ctx.program(vertex_shader=_MOUTH_VS, fragment_shader=_MOUTH_FS)
+            self._mouth_buffer = ctx.buffer(reserve=len(lit.positions) * 24, dynamic=True)
+            self._mouth_vao = ctx.vertex_array(self._mouth_program, [
+                (self._mouth_buffer, "3f 3f", "position", "colour_in")],
+                index_buffer=ctx.buffer(np.ascontiguousarray(lit.triangles, np.int32).tobytes()), index_element_size=4)
+            self._mouth_triangles = lit.triangles
+        k = camera.intrinsics
+        fbo = self._mouth_framebuffers.get((k.width, k.height))
+        if fbo is None:
+            fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((k.width, k.height), 4)],
+                                  depth_attachment=ctx.depth_renderbuffer((k.width, k.height)))
+            self._mouth_framebuffers[(k.width, k.height)] = fbo
+        fbo.use()
+        cavity = np.asarray(lit.cavity, np.float32) / 255.0
+        fbo.clear(float(cavity[0]), float(cavity[1]), float(cavity[2]), 1.0, depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.BLEND)
+        # Back faces are culled; the mouth's outward faces run clockwise in window coordinates
+        # (this projection keeps image rows in order), as ``mouth_scene.rasterise`` assumes.
+        ctx.enable(moderngl.CULL_FACE)
+        ctx.front_face = "cw"
+        data = np.concatenate([lit.positions, np.asarray(lit.colours, np.float32) / 255.0], axis=1)
+        self._mouth_buffer.write(np.ascontiguousarray(data, np.float32).tobytes())
+        self._mouth_program["view_proj"].write(view_projection(camera, self.near, self.far).T.astype(np.float32).tobytes())
+        self._mouth_vao.render(moderngl.TRIANGLES)
+        ctx.front_face = "ccw"
+        ctx.disable(moderngl.CULL_FACE)
+        image = np.frombuffer(fbo.read(components=3, alignment=1), np.uint8)
+        return image.reshape(k.height, k.width, 3)
 
     def close(self) -> None:
         """Release the GL objects and stop the GL thread."""
