@@ -132,6 +132,7 @@ class GazeMotionConfig:
     glance_hold_s: tuple[float, float] = (0.5, 1.0)  # how long before the eyes come back
     drift_deg: float = 0.25  # fixational drift amplitude
     drift_hz: tuple[float, float] = (0.3, 0.8)
+    drift_hold_frames: int = 5  # the drift moves on every this many frames (a steadier eye costs fewer redraws)
     speaking_level: float = 0.25  # mean activity (over ``level_frames``) that counts as speaking
     level_frames: int = 25
 
@@ -303,7 +304,7 @@ def gaze_direction(frame: int, activity: np.ndarray, controls: NaturalMotion,
         return (0.0, 0.0)
     g = config.gaze
     amp, omega, phase = _drift_terms(int(controls.seed), g)
-    drift = (amp * np.sin(omega * frame + phase)).sum(axis=1)
+    drift = (amp * np.sin(omega * (frame - frame % g.drift_hold_frames) + phase)).sum(axis=1)
     if controls.gaze == "camera":
         return float(drift[0]), float(drift[1])
     slot_frames = g.fixation_s * FPS

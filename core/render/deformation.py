@@ -248,19 +248,28 @@ class Deformer:
         head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
         return head @ self.rotation.T + self.translation
 
-    def move_points_array(self, points: np.ndarray, head_motion: np.ndarray | None) -> np.ndarray:
+    def move_points_array(self, points: np.ndarray, head_motion: np.ndarray | None,
+                          weight: np.ndarray | None = None) -> np.ndarray:
         """``move_points`` in numpy, float32 [N, 3] camera frame -> [N, 3]: for the rasteriser's
         vertices, which live on the CPU (small per-frame torch ops there lose to thread
-        contention)."""
+        contention). ``weight`` [N]: the head region's weight of each point when known (a mesh
+        gives its vertices' weights at rest; the region's weight varies over centimetres, the
+        expression moves the neck's vertices by millimetres); else computed here."""
         points = np.asarray(points, np.float32)
         if head_motion is None:
             return points
-        r = self._rotation_np
-        head = (points - self._translation_np) @ r  # camera -> head frame
+        r, t = self._rotation_np, self._translation_np
+        if weight is None:
+            weight = self.head_region.weight_array((points - t) @ r)
+        # The head frame's motion seen in the camera frame: x -> a x + b.
         m = np.asarray(head_motion, np.float32)
-        w = self.head_region.weight_array(head)[:, None]
-        head = head + w * (head @ m[:, :3].T + m[:, 3] - head)
-        return (head @ r.T + self._translation_np).astype(np.float32)
+        a = r @ m[:, :3] @ r.T
+        b = r @ m[:, 3] + t - a @ t
+        return points + weight[:, None] * (points @ a.T + b - points)
+
+    def head_weight_array(self, points: np.ndarray) -> np.ndarray:
+        """The head region's weight [N] at camera-frame points [N, 3] (numpy)."""
+        return self.head_region.weight_array((np.asarray(points, np.float32) - self._translation_np) @ self._rotation_np)
 
     def _expression_planned(self, plan: "LookupPlan", frame: FrameDeformation) -> torch.Tensor:
         """Expression (grid) plus eyelid and gaze backward displacement at the plan's points, head frame [N, 3]."""

@@ -176,7 +176,7 @@ def test_generated_gaze_fixates_saccades_and_glances_while_speaking():
     talk = np.array([gaze_direction(k, speaking, NaturalMotion()) for k in frames])
     silent = np.array([gaze_direction(k, quiet, NaturalMotion()) for k in frames])
     step = np.linalg.norm(np.diff(talk, axis=0), axis=1)
-    assert np.mean(step < 0.2) > 0.85 and np.sum(step > 1.0) >= 20  # fixations and saccades
+    assert np.mean(step < 0.3) > 0.85 and np.sum(step > 1.0) >= 20  # fixations (with a slow drift) and saccades
     far = np.linalg.norm(talk, axis=1) > 8.0
     assert 0.02 < far.mean() < 0.3
     assert np.linalg.norm(silent, axis=1).max() < 8.0
