@@ -222,15 +222,20 @@ class EyeGaze:
         for e, eye in enumerate(self.eyes):
             xs, yu_c, yl_c = eye["curves"]
             cx, cy, cz = (float(v) for v in eye["centre"])
-            x, y, z = head[:, 0], head[:, 1], head[:, 2]
-            inside = (x > eye["x_lo"]) & (x < eye["x_hi"])
+            # Only points in the eye opening's box can take any of the slide.
+            near = ((head[:, 0] > eye["x_lo"]) & (head[:, 0] < eye["x_hi"]) & (head[:, 1] > float(yu_c.min()))
+                    & (head[:, 1] < float(yl_c.max())) & ((head[:, 2] - cz).abs() < c.depth_zero_cm))
+            idx = torch.nonzero(near).squeeze(1)
+            if not idx.numel():
+                continue
+            x, y, z = head[idx, 0], head[idx, 1], head[idx, 2]
             yu, yl = _interp(x, xs, yu_c), _interp(x, xs, yl_c)
             plateau = eye["radius"] + c.iris_margin_cm
             reach = torch.where(x < cx, torch.full_like(x, cx - eye["x_lo"]), torch.full_like(x, eye["x_hi"] - cx))
             w_x = 1.0 - _smoothstep(((x - cx).abs() - plateau) / (reach - plateau).clamp_min(1e-3))
             w_y = _smoothstep(torch.minimum(y - yu, yl - y) / c.lid_band_cm)
             w_z = 1.0 - _smoothstep(((z - cz).abs() - c.depth_cm) / (c.depth_zero_cm - c.depth_cm))
-            out[:, e] = torch.where(inside, w_x * w_y * w_z, torch.zeros_like(x))
+            out[idx, e] = w_x * w_y * w_z
         return out
 
     def shifts(self, gaze: tuple[float, ...]) -> np.ndarray:
