@@ -226,8 +226,9 @@ class Deformer:
     def move_forward(self, points: torch.Tensor, frame: FrameDeformation) -> torch.Tensor:
         """Forward rigid motion of the head (weighted) for canonical camera-frame points [N, 3]
         already moved by the expression -> [N, 3]: what a renderer that moves mesh vertices
-        applies (the backward field of ``displacement_at`` inverts it). The eyelids and the gaze
-        move no vertex: they change what the eye's surface shows (see ``displacement_at``)."""
+        applies (the backward field of ``displacement_at`` inverts it; the plain reference of the
+        rasteriser's ``move_points_array``). The eyelids and the gaze move no vertex: they change
+        what the eye's surface shows (see ``eye_backward``)."""
         return self.move_points(points, frame.head_motion)
 
     def head_motion(self, head: tuple[float, ...] | None) -> np.ndarray | None:

@@ -136,13 +136,6 @@ class EyeLids:
         order = np.argsort(x)
         return x[order], y[order]
 
-    def sampled(self) -> dict[str, np.ndarray]:
-        """The lid curves as arrays, per eye in blink order: x_range [2, 2], upper / lower / depth
-        [2, CURVE_SAMPLES] (upper margin y, the line a shut margin reaches, upper margin z)."""
-        c = [tuple(a.cpu().numpy().astype(np.float64) for a in curve) for curve in self.curves]
-        return {"x_range": np.array([[x[0], x[-1]] for x, _, _, _ in c]), "upper": np.stack([yu for _, yu, _, _ in c]),
-                "lower": np.stack([yl for _, _, yl, _ in c]), "depth": np.stack([zu for _, _, _, zu in c])}
-
     def gaps_cm(self) -> np.ndarray:
         """The photo's lid gap at each eye's middle (left, right), cm."""
         return np.array([float((yl - yu).max()) for _, yu, yl, _ in self.curves])
