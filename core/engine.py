@@ -135,6 +135,7 @@ class Engine:
         self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init)
         self.eyes = EyeTexture(self.scene, self.deformer)
         rest_dv = np.zeros((len(self.subject.head_mesh), 3), np.float32)
+        # Each vertex's weight in the head's motion, at rest (``Deformer.move_points_array``).
         self._motion_weights = (self.deformer.head_weight_array(self.mesh.positions(rest_dv)),
                                 self.deformer.head_weight_array(self.head.positions(rest_dv)) if self.head else None)
         self.mouth.raster = self.raster  # the mouth interior is drawn by OpenGL too
@@ -218,9 +219,10 @@ class Engine:
         positions = head_positions = None
         if face.key() != self._mesh_key:
             motion = self.deformer.head_motion(face.head)
-            positions = self._moved(self.mesh.positions(dv), motion, self._motion_weights[0])
+            move = self.deformer.move_points_array
+            positions = move(self.mesh.positions(dv), motion, self._motion_weights[0])
             if self.head is not None:
-                head_positions = self._moved(self.head.positions(dv), motion, self._motion_weights[1])
+                head_positions = move(self.head.positions(dv), motion, self._motion_weights[1])
             self._mesh_key = face.key()
         times["deform"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -254,13 +256,6 @@ class Engine:
         follow = self.deformer.gaze.lid_closure(gaze)
         blink = (max(face.blink[0], follow[0]), max(face.blink[1], follow[1]))
         return replace(face, gaze=tuple(round(g, 4) for g in gaze), gaze_at_camera=False, blink=blink)
-
-    def _moved(self, points: np.ndarray, motion: np.ndarray | None, weight: np.ndarray) -> np.ndarray:
-        """Mesh vertices [V, 3] (world) moved by the head's motion (``weight``: the head
-        region's weight of each vertex at rest)."""
-        if motion is None:
-            return points
-        return self.deformer.move_points_array(points, motion, weight)
 
     def _seal(self, face: FaceState) -> np.ndarray | None:
         """The lip seal's vertex displacement [478, 3] (head frame, cm), None when open."""

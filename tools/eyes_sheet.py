@@ -30,11 +30,11 @@ TILE = (300, 120)  # width, height of the crop around the eyes (output pixels)
 
 
 def driver_for(gaze: tuple[float, float], blink: float) -> np.ndarray:
-    from core.face.arkit import EXPRESSION_INDEX, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS, gaze_to_eye_look
+    from core.face.arkit import EXPRESSION_INDEX, EYE_LOOK_CHANNELS, NUM_DRIVER_CHANNELS, gaze_to_eye_look
 
     d = np.zeros((3, NUM_DRIVER_CHANNELS), np.float32)
     d[:, EXPRESSION_INDEX["eyeBlinkLeft"]] = d[:, EXPRESSION_INDEX["eyeBlinkRight"]] = blink
-    d[:, NUM_EXPRESSIONS + 3:] = gaze_to_eye_look(np.array([gaze[0], gaze[1], gaze[0], gaze[1]]))
+    d[:, EYE_LOOK_CHANNELS] = gaze_to_eye_look(np.array([gaze[0], gaze[1], gaze[0], gaze[1]]))
     return d
 
 

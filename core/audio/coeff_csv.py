@@ -31,8 +31,8 @@ import numpy as np
 
 from core.audio.constants import FPS
 from core.errors import UserInputError
-from core.face.arkit import (DRIVER_WIDTHS, EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_NAMES, HEAD_NAMES,
-                             NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS, full_driver)
+from core.face.arkit import (DRIVER_WIDTHS, EXPRESSION_INDEX, EXPRESSION_NAMES, EYE_LOOK_CHANNELS, EYE_LOOK_NAMES,
+                             HEAD_CHANNELS, HEAD_NAMES, NUM_DRIVER_CHANNELS, NUM_EXPRESSIONS, full_driver)
 
 TIME_COLUMN = "time"
 TIMECODE_COLUMNS = ("timecode",)            # Live Link Face
@@ -43,9 +43,8 @@ VALUE_DECIMALS = 6
 _HOW_TO = ("Write a valid one with `python main.py audio2exp --audio SPEECH --out coeffs.csv`; "
            "it needs a header row with ARKit names (e.g. time,jawOpen,...) and one row per frame.")
 _LOWER_INDEX = {name.lower(): i for name, i in EXPRESSION_INDEX.items()}
-_LOWER_INDEX.update({name.lower(): NUM_EXPRESSIONS + i for i, name in enumerate(HEAD_NAMES)})
-_EYE_LOOK_START = NUM_EXPRESSIONS + len(HEAD_NAMES)
-_LOWER_INDEX.update({name.lower(): _EYE_LOOK_START + i for i, name in enumerate(EYE_LOOK_NAMES)})
+_LOWER_INDEX.update({name.lower(): HEAD_CHANNELS.start + i for i, name in enumerate(HEAD_NAMES)})
+_LOWER_INDEX.update({name.lower(): EYE_LOOK_CHANNELS.start + i for i, name in enumerate(EYE_LOOK_NAMES)})
 
 
 class CoefficientCSVError(UserInputError):
@@ -110,7 +109,7 @@ class CoefficientCSVWriter:
         assert self._fh is not None, "use CoefficientCSVWriter as a context manager"
         coeffs = np.asarray(coeffs, dtype=np.float64)
         coeffs = full_driver(coeffs.reshape(-1, coeffs.shape[-1] if coeffs.ndim > 1 else NUM_EXPRESSIONS)).astype(np.float64)
-        coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START] = np.radians(coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START])
+        coeffs[:, HEAD_CHANNELS] = np.radians(coeffs[:, HEAD_CHANNELS])
         fmt = f"{{:.{VALUE_DECIMALS}f}}"
         lines = []
         for row in coeffs:
@@ -219,17 +218,17 @@ def read_coefficients_csv(path: str | Path, fps: float = FPS,
         raise CoefficientCSVError(f"{path}: the time column must increase from row to row. "
                                   f"{_HOW_TO}")
     unit = np.ones(NUM_DRIVER_CHANNELS, bool)
-    unit[NUM_EXPRESSIONS:_EYE_LOOK_START] = False  # every channel but the head's angles is 0..1
+    unit[HEAD_CHANNELS] = False  # every channel but the head's angles is 0..1
     if values[:, unit].min() < 0.0 or values[:, unit].max() > 1.0:
         warnings.warn(f"{path}: values outside [0, 1] were clipped", CoefficientCSVWarning,
                       stacklevel=2)
         values[:, unit] = np.clip(values[:, unit], 0.0, 1.0)
-    has_head = any(NUM_EXPRESSIONS <= idx < _EYE_LOOK_START for idx in columns.values())
-    has_gaze = any(idx >= _EYE_LOOK_START for idx in columns.values())
-    values[:, NUM_EXPRESSIONS:_EYE_LOOK_START] = np.degrees(values[:, NUM_EXPRESSIONS:_EYE_LOOK_START])
+    has_head = any(HEAD_CHANNELS.start <= idx < HEAD_CHANNELS.stop for idx in columns.values())
+    has_gaze = any(idx >= EYE_LOOK_CHANNELS.start for idx in columns.values())
+    values[:, HEAD_CHANNELS] = np.degrees(values[:, HEAD_CHANNELS])
     coeffs, resampled = _resample(times - times[0], values, fps)
-    head = coeffs[:, NUM_EXPRESSIONS:_EYE_LOOK_START].astype(np.float32) if has_head else None
-    eye_look = coeffs[:, _EYE_LOOK_START:].astype(np.float32) if has_gaze else None
+    head = coeffs[:, HEAD_CHANNELS].astype(np.float32) if has_head else None
+    eye_look = coeffs[:, EYE_LOOK_CHANNELS].astype(np.float32) if has_gaze else None
     return CoefficientTrack(coeffs[:, :NUM_EXPRESSIONS].astype(np.float32), float(fps), path, tuple(unknown),
                             resampled, head, eye_look)
 

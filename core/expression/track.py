@@ -22,7 +22,8 @@ import numpy as np
 from core.audio.motion import mouth_mask
 from core.expression.natural import (ACTIVITY_HISTORY_FRAMES, NaturalMotionConfig, blink_curve, gaze_direction,
                                      head_pose, speech_activity)
-from core.face.arkit import EXPRESSION_INDEX, HEAD_NAMES, NUM_EXPRESSIONS, eye_look_to_gaze, full_driver
+from core.face.arkit import (EXPRESSION_INDEX, EYE_LOOK_CHANNELS, HEAD_CHANNELS, NUM_EXPRESSIONS, eye_look_to_gaze,
+                             full_driver)
 from core.request import FrameRequest
 
 _JAW, _CLOSE = EXPRESSION_INDEX["jawOpen"], EXPRESSION_INDEX["mouthClose"]
@@ -30,7 +31,6 @@ _PRESS_L, _PRESS_R = EXPRESSION_INDEX["mouthPressLeft"], EXPRESSION_INDEX["mouth
 _BLINK = [EXPRESSION_INDEX["eyeBlinkLeft"], EXPRESSION_INDEX["eyeBlinkRight"]]
 STILL_HEAD = (0.0,) * 6
 STILL_GAZE = (0.0,) * 4
-_EYE_LOOK_START = NUM_EXPRESSIONS + len(HEAD_NAMES)
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ class ExpressionTrack:
         driver = full_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32) if driver is None else driver)
         # A recorded head or gaze (a Live Link Face CSV) replaces the generated one; recorded
         # blinks replace the generated blinks.
-        head = driver[:, NUM_EXPRESSIONS:_EYE_LOOK_START]
+        head = driver[:, HEAD_CHANNELS]
         self.recorded_head = head.astype(np.float64) if head.size and np.any(head != 0) else None
-        eye_look = driver[:, _EYE_LOOK_START:]
+        eye_look = driver[:, EYE_LOOK_CHANNELS]
         self.recorded_gaze = eye_look_to_gaze(eye_look) if eye_look.size and np.any(eye_look != 0) else None
         self.driver = np.ascontiguousarray(driver[:, :NUM_EXPRESSIONS])
         self.recorded_blinks = bool(len(self.driver) and np.any(self.driver[:, _BLINK] > 0))

@@ -62,6 +62,8 @@ HEAD_NAMES: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
 EYE_LOOK_NAMES: tuple[str, ...] = tuple(f"eyeLook{d}{s}" for s in ("Left", "Right") for d in ("Down", "In", "Out", "Up"))
 NUM_DRIVER_CHANNELS = NUM_EXPRESSIONS + len(HEAD_NAMES) + len(EYE_LOOK_NAMES)
 DRIVER_WIDTHS = (NUM_EXPRESSIONS, NUM_EXPRESSIONS + len(HEAD_NAMES), NUM_DRIVER_CHANNELS)
+HEAD_CHANNELS = slice(NUM_EXPRESSIONS, NUM_EXPRESSIONS + len(HEAD_NAMES))  # a driver's columns of the head's angles
+EYE_LOOK_CHANNELS = slice(HEAD_CHANNELS.stop, NUM_DRIVER_CHANNELS)  # ... and of the gaze (eyeLook*)
 EYE_LOOK_FULL_DEG = (30.0, 25.0)  # the eye's turn (horizontal, vertical) at an eyeLook value of 1
 
 

@@ -261,7 +261,7 @@ class Deformer:
             return points
         r, t = self._rotation_np, self._translation_np
         if weight is None:
-            weight = self.head_region.weight_array((points - t) @ r)
+            weight = self.head_weight_array(points)
         # The head frame's motion seen in the camera frame: x -> a x + b.
         m = np.asarray(head_motion, np.float32)
         a = r @ m[:, :3] @ r.T
