@@ -25,6 +25,7 @@ from core.audio.constants import SAMPLE_RATE
 ASR_FRAME_SAMPLES: int = 320      # hama output frame: 2 x 160-sample STFT hop = 20 ms
 ASR_FRAME_S: float = ASR_FRAME_SAMPLES / SAMPLE_RATE
 DUPLICATE_WINDOW_S: float = 0.04  # same phone re-emitted this close across a commit seam: dropped
+BILABIAL_SYMBOLS = frozenset("pbm")  # openfacefx IPA symbols that close the lips
 
 # hama tokens outside openfacefx's IPA table, rewritten to the nearest symbol it knows.
 _TOKEN_REWRITES: dict[str, str] = {
@@ -63,11 +64,19 @@ class RecognizerConfig:
     window_s: float = 1.2          # audio per hama run (left context = window - hop - right)
     hop_s: float = 0.08            # grid step between runs
     right_context_s: float = 0.1   # future audio a spike needs before it is committed
+    # A bilabial the argmax path missed: where the posterior mass of /p b m/ peaks at least this
+    # high in a frame whose best token is no bilabial and no vowel, and no bilabial is emitted
+    # within ``bilabial_rescue_span_s``, that frame emits the likeliest bilabial instead.
+    # None: plain argmax decoding (hama's own).
+    bilabial_rescue: float | None = 0.15
+    bilabial_rescue_span_s: float = 0.06
 
     def __post_init__(self) -> None:
         for name in ("window_s", "hop_s", "right_context_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.bilabial_rescue is not None and not 0.0 < self.bilabial_rescue <= 1.0:
+            raise ValueError("bilabial_rescue must be in (0, 1] or None")
         if self.hop_s < ASR_FRAME_S:
             raise ValueError(f"hop_s must be at least one ASR frame ({ASR_FRAME_S} s)")
         if self.hop_samples + self.right_samples > self.window_samples:
@@ -167,6 +176,80 @@ class _SampleBuffer:
             self.start += k
 
 
+def frame_posteriors(model, window: np.ndarray) -> np.ndarray:
+    """hama's per-frame token posteriors for float32 [n] 16 kHz audio -> float32 [F, tokens]
+    (one row per 20 ms output frame), after its decoder's temperature and blank bias, so that
+    their argmax is the frame path hama's own ``transcribe_waveform`` decodes.
+
+    Reads the acoustic model's log-probabilities through the pinned hama 1.7.0 session (its
+    public call returns only the argmax path); ``tests/audio`` holds the two paths equal."""
+    wav = np.ascontiguousarray(window, dtype=np.float32).reshape(1, -1)
+    with _RUN_LOCK:
+        log_probs, lengths = model.session.run(
+            [model._log_probs_output_name, model._out_lengths_output_name],
+            {model._waveform_input_name: wav, model._waveform_lengths_input_name: np.array([wav.shape[1]], np.int64)})
+    valid = max(0, min(int(np.asarray(lengths).reshape(-1)[0]), log_probs.shape[1]))
+    z = np.asarray(log_probs[0, :valid], np.float64)
+    cfg = model.decode_cfg
+    if cfg.temperature > 0.0:
+        z = z / cfg.temperature
+    z[:, model.blank_id] += cfg.blank_bias
+    if model.unk_id is not None:
+        z[:, model.unk_id] += cfg.unk_bias
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _token_classes(tokens: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Masks over hama's tokens: (bilabials /p b m/ and their variants, vowels)."""
+    from openfacefx.ipa import is_ipa_vowel
+
+    symbols = [canonical_symbol(t) for t in tokens]
+    bilabial = np.array([s is not None and s[0] in BILABIAL_SYMBOLS for s in symbols])
+    vowel = np.array([s is not None and bool(is_ipa_vowel(s)) for s in symbols])
+    return bilabial, vowel
+
+
+def rescue_bilabials(post: np.ndarray, bilabial: np.ndarray, vowel: np.ndarray, threshold: float,
+                     span_frames: int) -> np.ndarray:
+    """Best token per frame from posteriors float32 [F, tokens], with missed bilabials restored:
+    a frame where the /p b m/ tokens' summed probability (``bilabial``: bool [tokens]) peaks at
+    ``threshold`` or more, whose best token is no vowel (``vowel``: bool [tokens]), and with no
+    bilabial the best token within ``span_frames``, gets its likeliest bilabial. -> int [F]"""
+    best = post.argmax(axis=1)
+    mass = post[:, bilabial].sum(axis=1)
+    emitted = bilabial[best]
+    bilabial_ids = np.flatnonzero(bilabial)
+    out = best.copy()
+    for f in range(len(mass)):
+        left = mass[f - 1] if f > 0 else -1.0
+        right = mass[f + 1] if f + 1 < len(mass) else -1.0
+        if mass[f] < threshold or mass[f] < left or mass[f] <= right:
+            continue                                  # not a peak above the threshold
+        if vowel[best[f]] or emitted[max(0, f - span_frames):f + span_frames + 1].any():
+            continue
+        out[f] = bilabial_ids[post[f, bilabial_ids].argmax()]
+        emitted[f] = True
+    return out
+
+
+def frame_token_ids(model, window: np.ndarray, config: "RecognizerConfig") -> list[int]:
+    """The best token per 20 ms frame of ``window`` (float32 [n], 16 kHz), with the bilabial
+    rescue of ``config`` (``RecognizerConfig.bilabial_rescue``).
+
+    A CTC recogniser often hears a short /p b m/ as its neighbour (/t/, /f/) or leaves it under
+    the blank, yet still gives the bilabials a good share of that frame's probability. The lips'
+    closure is the mouth shape viewers miss first, so such a peak is honoured."""
+    if config.bilabial_rescue is None:
+        with _RUN_LOCK:
+            return list(model.transcribe_waveform(window, SAMPLE_RATE).frame_token_ids)
+    bilabial, vowel = _token_classes(tuple(model.decoder_tokens))
+    span = max(1, int(round(config.bilabial_rescue_span_s / ASR_FRAME_S)))
+    return rescue_bilabials(frame_posteriors(model, window), bilabial, vowel, config.bilabial_rescue, span).tolist()
+
+
 class WindowedPhoneRecognizer:
     """Streaming phone recogniser: ``push`` 16 kHz audio, get committed ``PhoneEvent`` s."""
 
@@ -223,12 +306,11 @@ class WindowedPhoneRecognizer:
             return []
         window = self._buf.slice(start, end)
         self.windows_run += 1
-        with _RUN_LOCK:
-            result = self.model.transcribe_waveform(window, SAMPLE_RATE)
+        frame_tokens = frame_token_ids(self.model, window, self.config)
         tokens = self.model.decoder_tokens
         events: list[PhoneEvent] = []
         prev = -1
-        for frame, token_id in enumerate(result.frame_token_ids):
+        for frame, token_id in enumerate(frame_tokens):
             if token_id == prev:
                 continue
             prev = token_id
