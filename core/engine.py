@@ -43,7 +43,7 @@ from core.render.raster.eye_texture import EyeTexture
 from core.render.raster.gl_renderer import BackgroundPlane, RasterRenderer, RasterUnavailable
 from core.render.raster.head_layer import HeadLayerConfig, MovingHead, build_head_layer
 from core.render.raster.relief_mesh import MeshConfig, build_relief_mesh, mouth_region_mask
-from core.render.raster.surface import DeformedMesh
+from core.render.raster.surface import DeformedMesh, PhotoLips
 from core.render.relief_renderer import ReliefScene, render_relief
 from core.render.surface import FastSurface, ReferenceSurface
 from core.request import FrameRequest
@@ -132,7 +132,8 @@ class Engine:
                 raise
             print(f"OpenGL is not available, rendering with the ray marcher: {err}", file=sys.stderr)
             return
-        self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init)
+        self.mesh = DeformedMesh(mesh.positions, self.deformer, self.subject.beta_init,
+                                 PhotoLips(self.subject.mesh.astype(np.float64), photo))
         self.eyes = EyeTexture(self.scene, self.deformer)
         rest_dv = np.zeros((len(self.subject.head_mesh), 3), np.float32)
         # Each vertex's weight in the head's motion, at rest (``Deformer.move_points_array``).

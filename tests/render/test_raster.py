@@ -10,6 +10,7 @@ import pytest
 
 from core.audio.motion import MotionParams
 from core.engine import Engine, FrameRequest
+from core.face import topology as topo
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.geometry.pinhole import Intrinsics
 from core.render.camera import OrbitPose, ViewCamera
@@ -86,19 +87,45 @@ def test_raster_matches_the_literal_ray_deformation_at_the_mouth(engines, sample
 def test_mesh_mapping_matrix_matches_the_grid_lookup(engines, sample_subject):
     """The folded vertex-from-face-vertex matrix against the plain path: each vertex looking
     the deformer's grid fields up, with the canonical mouth line."""
-    from core.render.raster.surface import ReferenceMesh
+    from core.render.raster.surface import PhotoLips, ReferenceMesh
 
     raster, _ = engines
-    plain = ReferenceMesh(raster.mesh.rest, raster.deformer, sample_subject.beta_init)
+    lips = PhotoLips(sample_subject.mesh.astype(np.float64), sample_subject.intrinsics)
+    plain = ReferenceMesh(raster.mesh.rest, raster.deformer, sample_subject.beta_init, lips)
     beta = sample_subject.beta_init.copy()
     beta[EXPRESSION_INDEX["jawOpen"]] += 0.8
     beta[EXPRESSION_INDEX["mouthSmileLeft"]] += 0.5
-    frame = raster.deformer.frame(beta)
-    dv = raster.deformer.vertex_displacement(beta).numpy()
+    seal = 0.5 * raster.seal_field
+    frame = raster.deformer.frame(beta, extra=seal)
+    dv = raster.deformer.vertex_displacement(beta, seal).numpy()
     fast, ref = raster.mesh.positions(dv), plain.positions(frame)
     moved = np.abs(ref - raster.mesh.rest).max(axis=1)
     assert (moved > 0.3).sum() > 100  # the jaw does move vertices
     np.testing.assert_allclose(fast, ref, atol=2e-4)
+
+
+@requires_opengl()
+def test_sealed_lips_close_over_the_photos_open_mouth(engines, sample_subject):
+    """The sample's photo shows its teeth. When the lip seal closes the lips, the vertices of
+    that opening gather on the lips' seam (before, each half followed the nearer lip and slid
+    past the other one, a band of lip-coloured fill over the lips)."""
+    from core.render.raster.surface import DeformedMesh, PhotoLips
+
+    raster, _ = engines
+    photo = sample_subject.intrinsics
+    lips = PhotoLips(sample_subject.mesh.astype(np.float64), photo)
+    held = lips.hold(raster.mesh.rest[raster.mesh.moving])
+    inside = raster.mesh.moving[held.weight >= 1.0]
+    assert len(inside) > 20  # the photo's mouth is open
+    dv = raster.deformer.vertex_displacement(sample_subject.beta_init, raster.seal_field).numpy()
+    sealed_mesh = sample_subject.mesh.astype(np.float64) + dv @ raster.deformer.rotation.numpy().T.astype(np.float64)
+    seam = photo.project(sealed_mesh[list(topo.LIP_INNER_UPPER)])
+    def off_seam(mesh) -> float:
+        uv = photo.project(mesh.positions(dv)[inside].astype(np.float64))
+        return float(np.abs(uv[:, 1] - np.interp(uv[:, 0], seam[:, 0], seam[:, 1])).max())
+    plain = DeformedMesh(raster.mesh.rest, raster.deformer, sample_subject.beta_init)
+    held_off, plain_off = off_seam(raster.mesh), off_seam(plain)  # photo pixels
+    assert plain_off > 1.2 and held_off < 0.25 * plain_off, (held_off, plain_off)
 
 
 @requires_opengl()
