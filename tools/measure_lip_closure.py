@@ -1,9 +1,13 @@
 """Lip closure end to end: espeak-ng speech with exact phone times, rendered, read by FaceMesh.
 
-    python tools/measure_lip_closure.py [--portrait P ...] [--size 256] [--closed 0.012] [--json OUT]
+    python tools/measure_lip_closure.py [--portrait P ...] [--speech espeak|real] [--size 256]
+                                        [--closed 0.012] [--json OUT]
 
 1. Speech: ``core.audio.espeak.synthesize`` speaks sentences full of /p b m/; libespeak-ng's
-   phoneme events give each phone's exact start and end.
+   phoneme events give each phone's exact start and end (espeak-ng marks a /p/ or /b/ from its
+   release: the closure before it lies in the phone before). ``--speech real``: the hand-aligned
+   recordings of ``../shared/data/speech`` (ARCTIC a0009, praatio's bobby and mary) one after
+   another, with their phone alignments.
 2. The speech goes through Audio2Exp (as a file, as ``render`` does) and drives each portrait
    (default: the bundled sample and, where ``../shared/data`` exists, its faces and a still of the
    talking video), rendered in the default framing at ``--size`` (photo view, no head motion).
@@ -84,6 +88,33 @@ def default_portraits(tmp: Path) -> list[Path]:
     return out
 
 
+REAL_SPEECH = (("arctic_a0009.wav", "arctic_a0009_phones_sec.txt"), ("bobby.wav", "bobby_phones.TextGrid"),
+               ("mary.wav", "mary.TextGrid"))
+REAL_GAP_S = 0.5  # silence between the recordings
+
+
+def real_speech():
+    """The hand-aligned recordings joined: (float32 [n] 16 kHz samples, phone intervals)."""
+    from types import SimpleNamespace
+
+    from core.audio.constants import SAMPLE_RATE
+    from core.audio.evaluation import read_phone_alignment
+    from core.audio.loading import load_audio
+
+    folder = ROOT.parent / "shared" / "data" / "speech"
+    if not folder.is_dir():
+        raise SystemExit(f"--speech real needs {folder}")
+    pieces, phones, t = [], [], 0.0
+    gap = np.zeros(int(REAL_GAP_S * SAMPLE_RATE), np.float32)
+    for wav, alignment in REAL_SPEECH:
+        samples = load_audio(folder / wav)
+        phones += [SimpleNamespace(symbol=q.symbol, start_s=q.start_s + t, end_s=q.end_s + t)
+                   for q in read_phone_alignment(folder / alignment)]
+        pieces += [samples, gap]
+        t += (len(samples) + len(gap)) / SAMPLE_RATE
+    return SimpleNamespace(samples=np.concatenate(pieces), phones=phones)
+
+
 def main() -> int:
     import soundfile as sf
 
@@ -92,14 +123,18 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--portrait", type=Path, nargs="*")
+    parser.add_argument("--speech", choices=("espeak", "real"), default="espeak")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--closed", type=float, default=CLOSED_SHARE_OF_FACE)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    if not espeak.available():
-        raise SystemExit("libespeak-ng is not installed (apt-get install libespeak-ng1)")
     sys.path.insert(0, str(ROOT / "tools"))
-    utterance = espeak.synthesize(SENTENCES)
+    if args.speech == "real":
+        utterance = real_speech()
+    elif not espeak.available():
+        raise SystemExit("libespeak-ng is not installed (apt-get install libespeak-ng1)")
+    else:
+        utterance = espeak.synthesize(SENTENCES)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -54,9 +54,9 @@ def test_projection_puts_points_on_the_pinhole_pixels():
 def test_raster_matches_the_reference_and_the_ray_marcher(engines):
     """Same scene, same cameras: the rasterised mesh against the reference (Eq. 7 per ray
     sample) and against the marched height field, still face and speaking. Measured on the
-    sample at 256 px (mesh 24k vertices): against the reference 0.46 / 0.96 / 1.14 levels mean
-    and 0 / 0.19 / 0.30 % of pixels off by more than 30 (the marcher: 0.03 / 0.51 / 0.99 and
-    0 / 0.13 / 0.52 %)."""
+    sample at 256 px (the grid of 48k triangles simplified to 12k): against the reference
+    0.49 / 0.99 / 1.17 levels mean and 0.03 / 0.23 / 0.31 % of pixels off by more than 30
+    (the full grid: 0.49 / 0.97 / 1.14 and 0.03 / 0.24 / 0.31 %)."""
     raster, march = engines
     for pose, c in [(OrbitPose(), None), (OrbitPose(30.0, 0.0), coeffs(jawOpen=0.5)),
                     (OrbitPose(-40.0, 20.0), coeffs(jawOpen=0.3, mouthSmileLeft=0.5))]:
@@ -233,3 +233,49 @@ def test_head_layer_closes_a_tight_crop_from_the_side(sample_subject, sample_por
         engine.close()
     assert min(shares[:2]) > 0.9, shares  # measured 0.93 / 0.93 (relief alone 0.87 / 0.80)
     assert max(shares[2:]) < min(shares[:2]) - 0.05, shares
+
+
+def test_simplified_mesh_keeps_its_border_and_mouth(sample_subject):
+    """The quadric simplification leaves the silhouette and the mouth region exactly as the grid
+    has them (no cracks where the kept and the simplified parts meet) and meets its budget."""
+    from core.render.config import RenderConfig
+    from core.render.raster.relief_mesh import MeshConfig, boundary_edges, build_relief_mesh, mouth_region_mask
+    from core.render.relief_renderer import ReliefScene
+
+    config = RenderConfig()
+    scene = ReliefScene.from_subject(sample_subject, "cpu", config.march, config.wall)
+    photo = sample_subject.intrinsics
+    lips = photo.project(sample_subject.mesh[list(topo.outer_lip_polygon())].astype(np.float64))
+    region = mouth_region_mask(lips, photo.width, photo.height)
+    grid = build_relief_mesh(scene, MeshConfig(triangle_budget=0), mouth_region=region)
+    simple = build_relief_mesh(scene, MeshConfig(triangle_budget=12_000), mouth_region=region)
+    assert len(grid.triangles) > 3 * len(simple.triangles)
+    assert abs(len(simple.triangles) - 12_000) < 600
+
+    def border(mesh) -> set[bytes]:
+        ends = np.array(sorted(boundary_edges(mesh.triangles))).reshape(-1)
+        return {p.tobytes() for p in mesh.positions[ends]}
+
+    assert border(simple) == border(grid)
+    in_mouth = lambda m: {p.tobytes() for p in m.positions[m.triangles[(m.mouth_region[m.triangles] > 0).all(axis=1)]].reshape(-1, 3)}
+    assert in_mouth(grid) <= {p.tobytes() for p in simple.positions}
+
+
+@requires_opengl()
+def test_simplified_mesh_renders_like_the_grid(sample_subject):
+    """The simplified mesh (the default) against the full grid it came from (the reference), still
+    and speaking, photo view and turned. Measured on the sample at 256 px: mean 0.01 / 0.20 /
+    0.23 levels, 0 / 0.02 / 0.01 % of pixels off by more than 30."""
+    from core.render.raster.relief_mesh import MeshConfig
+
+    simple = Engine(sample_subject, "cpu", renderer="raster")
+    grid = Engine(sample_subject, "cpu", renderer="raster", mesh=MeshConfig(triangle_budget=0))
+    try:
+        for pose, c in [(OrbitPose(), None), (OrbitPose(30.0, 0.0), coeffs(jawOpen=0.5)),
+                        (OrbitPose(-45.0, 20.0), coeffs(jawOpen=0.3, mouthSmileLeft=0.5))]:
+            req = FrameRequest(pose=pose, size=256, coefficients=c, mask_window=1)
+            diff = np.abs(simple.render(req).astype(float) - grid.render(req).astype(float)).max(axis=2)
+            assert diff.mean() < 1.0 and (diff > 30).mean() < 0.003, (pose, diff.mean(), (diff > 30).mean())
+    finally:
+        simple.close()
+        grid.close()

@@ -6,6 +6,14 @@ ray. Grid cells whose four corners all lie on the person become two triangles, s
 triangles across the silhouette: what the ray marcher makes see-through (its silhouette wall),
 the mesh simply does not have.
 
+llvmpipe's cost is mostly per triangle (about 0.3 us each on two cores), and a grid spends as
+many on a flat cheek as on the nose. So the grid (the reference, ``triangle_budget = 0``) is then
+simplified by quadric edge collapse (pyfqmr) to the triangle budget, with its border (the
+silhouette) and the mouth region kept as they are (the lips deform the most, and the mouth's
+opening is held between them, ``surface.MouthOpening``). The photo's view is unchanged by the
+simplification (each fragment's colour is the photo's at its point's projection); turned views
+differ from the grid's by a fraction of a level on average.
+
 Per vertex the mesh also carries what the hidden-side fill needs and does not change from
 frame to frame (``relief_renderer._mirror_where_seen_better`` computes the same per ray sample):
 the photo coordinates of the left/right mirror point and the fill's weight without its view term.
@@ -35,6 +43,8 @@ class MeshConfig:
     frame_fade_share: float = 0.06  # where the photo's frame cuts the person, the relief fades out over
     # this share of the photo's shorter side when the view turns away from the photo's (see frame_edge;
     # 0 = no fade)
+    triangle_budget: int = 12_000  # the grid is simplified to about this many triangles (0: the grid)
+    simplify_aggressiveness: float = 7.0  # pyfqmr's growth of its error threshold per iteration
 
 
 @dataclass
@@ -185,6 +195,12 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     tri_bd = np.concatenate([np.stack([a, b, d], 1), np.stack([b, e, d], 1)])
     keep_ae = np.concatenate([split_ae, split_ae])
     triangles = np.where(keep_ae[:, None], tri_ae, tri_bd).astype(np.int32)
+    if config.triangle_budget > 0:
+        keep = (_bilinear(mouth_region, photo.project(positions)) > 0.0 if mouth_region is not None
+                else np.zeros(len(positions), bool))
+        positions, triangles = simplify_keeping(positions, triangles, keep, config.triangle_budget,
+                                                config.simplify_aggressiveness)
+        positions = positions.astype(np.float64)
     uv_photo = photo.project(positions)
     mirror_uv, weight, to_photo_x = _hidden_side(scene, positions, uv_photo, hidden)
     border = np.minimum.reduce([uv_photo[:, 0] + 0.5, photo.width - 0.5 - uv_photo[:, 0],
@@ -195,6 +211,46 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     return ReliefMesh(positions.astype(np.float32), _texcoords(mirror_uv, photo),
                       weight.astype(np.float32), to_photo_x.astype(np.float32), mouth.astype(np.float32),
                       edge.astype(np.float32), triangles, step)
+
+
+def boundary_edges(triangles: np.ndarray) -> set[tuple[int, int]]:
+    """The edges (i < j) used by exactly one triangle of int [F, 3]: the mesh's border."""
+    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    return {(int(a), int(b)) for a, b in unique[count == 1]}
+
+
+def simplify_keeping(positions: np.ndarray, triangles: np.ndarray, keep: np.ndarray, budget: int,
+                     aggressiveness: float = MeshConfig().simplify_aggressiveness) -> tuple[np.ndarray, np.ndarray]:
+    """Quadric edge-collapse simplification of a mesh (float [V, 3], int [F, 3]) to about
+    ``budget`` triangles, leaving every triangle with a ``keep`` vertex (bool [V]) as it is and
+    the border where it is (so the kept part and the simplified rest still share their edge).
+    Returns (float32 [V', 3], int32 [F', 3]); vertices no triangle uses are dropped."""
+    import pyfqmr
+
+    kept = keep[triangles].any(axis=1)
+    free = triangles[~kept]
+    target = budget - int(kept.sum())
+    if target <= 0 or len(free) <= target:
+        return positions.astype(np.float32), triangles.astype(np.int32)
+    used = np.unique(free)
+    local = -np.ones(len(positions), np.int64)
+    local[used] = np.arange(len(used))
+    simplifier = pyfqmr.Simplify()
+    simplifier.setMesh(positions[used].astype(np.float64), local[free].astype(np.int32))
+    simplifier.simplify_mesh(target_count=target, aggressiveness=aggressiveness, preserve_border=True, verbose=False)
+    new_positions, new_faces, _ = simplifier.getMesh()
+    # Border vertices keep their exact coordinates: they join the kept part again by position.
+    index_of = {p.tobytes(): i for i, p in zip(used, positions[used].astype(np.float64))}
+    ids = np.array([index_of.get(p.tobytes(), -1) for p in np.asarray(new_positions, np.float64)], np.int64)
+    moved = ids < 0
+    ids[moved] = len(positions) + np.arange(int(moved.sum()))
+    all_positions = np.concatenate([positions.astype(np.float64), np.asarray(new_positions, np.float64)[moved]])
+    all_triangles = np.concatenate([triangles[kept], ids[np.asarray(new_faces, np.int64)]])
+    live = np.unique(all_triangles)
+    compact = -np.ones(len(all_positions), np.int64)
+    compact[live] = np.arange(len(live))
+    return all_positions[live].astype(np.float32), compact[all_triangles].astype(np.int32)
 
 
 def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
