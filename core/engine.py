@@ -216,7 +216,7 @@ class Engine:
         (``Deformer.move_points_array``); the eyelids and the gaze change what the eyes' surface
         shows: the photo's eye regions are redrawn through the same eye field as
         ``displacement_at`` (``EyeTexture``)."""
-        dv = self.deformer.vertex_displacement(face.beta, self._seal(face)).cpu().numpy()
+        dv = self.deformer.vertex_displacement_array(face.beta, self._seal(face))
         positions = head_positions = None
         if face.key() != self._mesh_key:
             motion = self.deformer.head_motion(face.head)

@@ -102,6 +102,8 @@ class Deformer:
         self.head_init = torch.as_tensor(subject.head_mesh, **f32)
         self.basis = torch.as_tensor(model.basis, **f32)
         self.beta_init = torch.as_tensor(subject.beta_init, **f32)
+        self._basis_array = np.asarray(model.basis, np.float32).reshape(len(model.basis), -1)  # [K, 478 * 3]
+        self._beta_init_array = np.asarray(subject.beta_init, np.float32)
         m = subject.mapping
         self.origin = torch.as_tensor(m.origin, **f32)
         self.voxel = float(m.voxel)
@@ -167,6 +169,13 @@ class Deformer:
         if extra is not None:
             dv = dv + torch.as_tensor(np.asarray(extra, np.float32), device=self.device)
         return dv
+
+    def vertex_displacement_array(self, beta: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """``vertex_displacement`` in numpy, float32 [478, 3] (the rasteriser's per-frame path:
+        one small matrix product, which torch pays a dispatch overhead for on the CPU)."""
+        delta = np.asarray(beta, np.float32) - self._beta_init_array
+        dv = (delta @ self._basis_array).reshape(-1, 3)
+        return dv if extra is None else dv + np.asarray(extra, np.float32)
 
     # ----------------------------------------------------------------- lookups
     def to_head(self, points: torch.Tensor) -> torch.Tensor:
