@@ -97,10 +97,12 @@ class Framing:
 
 
 def photo_framing(photo: Intrinsics, focus_px: tuple[float, float]) -> Framing:
-    """The largest square of the photo, centred on ``focus_px`` (the head) where the photo allows."""
+    """The largest square of the photo, centred on ``focus_px`` (the head) where the photo allows,
+    on whole photo pixels (a view as large as the square then shows the photo's own pixels, not
+    a resampling shifted by a fraction of one)."""
     side = min(photo.width, photo.height)
-    x0 = float(np.clip(focus_px[0] - side / 2, 0, photo.width - side))
-    y0 = float(np.clip(focus_px[1] - side / 2, 0, photo.height - side))
+    x0 = float(np.clip(round(focus_px[0] - side / 2), 0, photo.width - side))
+    y0 = float(np.clip(round(focus_px[1] - side / 2), 0, photo.height - side))
     return Framing(x0, y0, side)
 
 

@@ -86,3 +86,14 @@ def test_head_framing_of_a_tight_crop_stays_inside_the_photo():
     f = head_framing(photo, (20.0, 30.0, 280.0, 340.0))  # the face fills the photo
     assert f.side == 300 and 0 <= f.x0 <= 0 and 0 <= f.y0 <= 360 - 300
     assert photo_framing(photo, (150.0, 180.0)) == Framing(0.0, 30.0, 300)
+
+
+def test_photo_framing_of_a_wide_photo_lands_on_whole_pixels():
+    """A 1024 x 683 photo's largest square, centred on a head at a fractional pixel, starts on a
+    whole pixel: at the square's own size the view shows the photo's pixels unresampled."""
+    photo = Intrinsics(900.0, 511.5, 341.0, 1024, 683)
+    square = photo_framing(photo, (519.3, 300.2))
+    assert square.side == 683 and square.y0 == 0.0
+    assert square.x0 == round(square.x0) == 178.0
+    k = output_intrinsics(photo, 683, square)
+    assert k.cx == pytest.approx(photo.cx - 178.0) and k.focal_px == pytest.approx(photo.focal_px)
