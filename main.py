@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_natural(r)
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     add_renderer(r)
+    r.add_argument("--workers", type=int, default=None,
+                   help="processes drawing frames: 2 lets a second one draw every other frame while this one "
+                        "works (the software rasteriser; default: 2 where there are two cores and the memory "
+                        "for it, else 1)")
     r.add_argument("--cache-dir", type=Path, help="subject cache folder")
 
     from core.batch.jobs import OPTION_KEYS as JOB_OPTION_KEYS
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             pose = OrbitPose(args.yaw, args.pitch, checked_zoom(args.zoom))
             return render_command(args.portrait, args.audio, args.coeffs, args.out, options,
                                   pose=pose, orbit=args.orbit, device=args.device, cache_dir=args.cache_dir,
-                                  performance=args.performance, renderer=args.renderer)
+                                  performance=args.performance, renderer=args.renderer, workers=args.workers)
 
         return run_guarded(render)
     if command == "batch":

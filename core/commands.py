@@ -1,6 +1,7 @@
 """Command implementations behind ``main.py``. Each returns a process exit code."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -82,11 +83,20 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
     return coefficients_for_file(audio, progress=progress)
 
 
+def default_frame_workers() -> int:
+    """Two processes drawing a video's frames where there are two cores and memory for two
+    engines (``core.batch.local.default_workers``), else one; more than two do not help here."""
+    from core.batch.local import default_workers, total_memory_bytes
+
+    return min(2, default_workers(os.cpu_count() or 1, total_memory_bytes()))
+
+
 def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path | None, out: Path,
                    options: RenderOptions = RenderOptions(), pose: OrbitPose = OrbitPose(), orbit: bool = False,
                    device: str = "auto", cache_dir: Path | None = None, performance: Path | None = None,
-                   renderer: str = "auto") -> int:
-    """Render a talking-head video with sound (no display or sound card needed)."""
+                   renderer: str = "auto", workers: int | None = None) -> int:
+    """Render a talking-head video with sound (no display or sound card needed). ``workers``:
+    processes drawing frames (``core.video.write_video``); None: ``default_frame_workers()``."""
     from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
@@ -117,7 +127,9 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     a2e_s = time.perf_counter() - t0
     engine.set_driver(driver)
     job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
-    stats = write_video(engine, job, text_progress())
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers must be at least 1, not {workers}.")
+    stats = write_video(engine, job, text_progress(), default_frame_workers() if workers is None else workers)
     total = stats["wall_seconds"] + a2e_s
     _say(f"wrote {out}: {stats['frames']} frames ({stats['video_seconds']:.1f} s of video) in "
          f"{total:.1f} s, {stats['video_seconds'] / total:.2f} x real time "

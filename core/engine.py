@@ -29,7 +29,9 @@ import torch
 from core.device import resolve_device
 from core.expression.track import ExpressionConfig, ExpressionTrack, FaceState, FrameFaces
 from core.face import topology as topo
+from core.face.arkit import NUM_EXPRESSIONS
 from core.face.face_model import FaceModel, load_face_model
+from core.frame_worker import EngineRecipe
 from core.options import DEFAULT_RENDERER, RENDERERS
 from core.preprocess.subject import Subject
 from core.preprocess.mouth_colours import MouthColours
@@ -73,6 +75,9 @@ class Engine:
         self.config = config
         self.model = model or load_face_model()
         self.device = resolve_device(device)
+        # How to build this engine again in another process (``core.frame_worker``).
+        self.recipe = EngineRecipe(subject, str(self.device), config, expression, renderer, mesh, head, model)
+        self.driver = np.zeros((0, NUM_EXPRESSIONS), np.float32)
         self.track = ExpressionTrack(subject.beta_init, config=expression)
         self.scene = ReliefScene.from_subject(subject, self.device, config.march, config.wall)
         self.deformer = Deformer(subject, self.model, self.device, config.deformation)
@@ -157,6 +162,7 @@ class Engine:
         """Per-frame beta_t^audio, float [T, NUM_EXPRESSIONS] at 25 fps."""
         with self._lock:
             self.track = self.track.with_driver(coefficients)
+            self.driver = np.asarray(coefficients)
 
     @property
     def num_frames(self) -> int:

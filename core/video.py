@@ -18,6 +18,7 @@ import numpy as np
 from core.engine import FPS, Engine, FrameRequest
 from core.errors import UserInputError
 from core.files import partial_path, publish
+from core.frame_worker import FrameWorker, frames_in_order
 from core.options import RenderOptions
 from core.performance import Performance
 from core.render.camera import OrbitPose, turntable_path
@@ -167,8 +168,19 @@ def frame_requests(engine: Engine, job: VideoJob) -> Iterable[FrameRequest]:
         yield FrameRequest.with_options(job.options, pose=pose, frame_index=k)
 
 
-def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None) -> dict:
-    """Render every frame of the engine's driver into ``job.out``. Returns timing figures."""
+def parallel_frames_help(engine: Engine) -> bool:
+    """Whether a second engine process speeds a video up: the rasteriser on the CPU (llvmpipe,
+    where moderngl's hold on the interpreter lock leaves a core idle), not on a GPU or CUDA."""
+    if engine.renderer != "raster" or engine.device.type != "cpu" or engine.raster is None:
+        return False
+    return engine.raster.software
+
+
+def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None, workers: int = 1) -> dict:
+    """Render every frame of the engine's driver into ``job.out``. Returns timing figures.
+
+    ``workers`` = 2: a second engine in its own process renders every other frame or so
+    (``core.frame_worker``; the rasteriser on the CPU only)."""
     import imageio_ffmpeg
 
     if engine.num_frames == 0:
@@ -182,14 +194,18 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     t0 = time.perf_counter()
     writer = None
     ffmpeg = None
+    worker = None
     try:
+        if workers > 1 and parallel_frames_help(engine):
+            worker = FrameWorker(engine.recipe, engine.driver)
         writer = imageio_ffmpeg.write_frames(str(tmp), (size, size), **kwargs)
         writer.send(None)
         ffmpeg = _ffmpeg_process(writer)
         total = engine.num_frames
-        for k, request in enumerate(frame_requests(engine, job)):
+        frames = frames_in_order(engine, frame_requests(engine, job), worker)
+        for k in range(total):
             t = time.perf_counter()
-            frame = engine.render(request)
+            frame = next(frames)
             render_s += time.perf_counter() - t
             writer.send(np.ascontiguousarray(frame))
             if progress:
@@ -198,6 +214,9 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         publish(tmp, out)
     except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
         try:
+            if worker is not None:
+                worker.close()
+                worker = None
             _discard_writer(writer)
             _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
             # A signal during the writer's start can land inside its Popen: the ffmpeg started, but
@@ -206,6 +225,9 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         finally:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if worker is not None:
+            worker.close()
     wall = time.perf_counter() - t0
     duration = engine.num_frames / FPS
     return {"frames": engine.num_frames, "video_seconds": duration, "wall_seconds": wall,

@@ -296,6 +296,9 @@ class BackgroundPlane:
         return corners.astype(np.float32), tex.astype(np.float32)
 
 
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")  # GL_RENDERER names of CPU rasterisers
+
+
 def create_context():
     """A headless OpenGL >= 3.3 context: EGL on Linux (no display needed), the platform's
     default elsewhere. Raises RasterUnavailable with the reason."""
@@ -345,12 +348,19 @@ class RasterRenderer:
         self._mouth_vao = None
         self._mouth_triangles: np.ndarray | None = None
 
+    @property
+    def software(self) -> bool:
+        """Whether OpenGL draws on the CPU (Mesa's llvmpipe or softpipe), not on a GPU."""
+        name = self.gl_renderer.lower()
+        return any(word in name for word in SOFTWARE_RENDERERS)
+
     # ------------------------------------------------------------------ set-up (GL thread)
     def _setup(self, appearance: np.ndarray, background: BackgroundPlane, head_x: np.ndarray,
                head_shade: tuple[float, float]) -> None:
         import moderngl
 
         ctx = self.ctx = create_context()
+        self.gl_renderer = str(ctx.info.get("GL_RENDERER", ""))
         h, w = appearance.shape[:2]
         self.appearance = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
         self.appearance.filter = (moderngl.LINEAR, moderngl.LINEAR)
