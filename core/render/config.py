@@ -146,6 +146,8 @@ class MouthMaskConfig:
     closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
     closed_band_gain: float = 1.5  # ... and this strong around the current mask
+    follow_opening: bool = True  # the mean is at least the current mask: it lags a closing mouth only
+    # (False: the paper's plain mean, which lags an opening mouth by up to n frames too)
     occluder_margin_cm: float = 1.0  # the mouth is hidden where a hit is this much in front of the lips
     threshold: float = 1e-3  # mask values below this are outside the mouth
     box_pad_px: int = 2  # the mouth layer is drawn over the mask's bounding box grown by this
