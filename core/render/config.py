@@ -117,7 +117,8 @@ class MouthShadingConfig:
     """Per-vertex lighting of the mouth interior: a key light from the front, light that dies off
     with depth behind the lips' opening, the cheeks' and the upper lip's shadows, a soft dark
     contact where the lips meet what is behind them. Colours are the subject's albedos
-    (``core.preprocess.mouth_colours``)."""
+    (``core.preprocess.mouth_colours``); the ambient light and the light's reach follow the
+    photo's light (the fill, ``core.render.mouth_scene.photo_fill``)."""
 
     light_direction: tuple[float, float, float] = (0.0, -0.35, -1.0)  # toward the light, head frame
     reference_skin_lightness: float = 48.0  # CIELAB L* of the photo's cheeks for which the light below

@@ -7,8 +7,9 @@ subject's mouth width; the arches sit behind the photo's inner lips.
 
 Per frame: the jaw's rigid motion is fitted (Kabsch) to the chin vertices of the deformed face
 mesh, so the lower arch turns about the face model's own hinge; every vertex is lit once on the
-CPU (``shade``: front key light, light dying off with depth behind the lips' opening, the cheeks'
-and the upper lip's shadows, a wet highlight on the teeth). The lit mesh is then rasterised with
+CPU (``shade``: front key light, light dying off with depth behind the lips' opening, as far in
+as the photo's own light lets it (``photo_fill``), the cheeks' and the upper lip's shadows, a wet
+highlight on the teeth). The lit mesh is then rasterised with
 per-vertex colours: by OpenGL (``RasterRenderer.render_mouth``) or by ``rasterise``, the plain
 numpy reference (used by the ray-marcher path, and by the tests against the OpenGL one), both
 supersampled and box-filtered so edges do not stair-step.
