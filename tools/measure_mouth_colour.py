@@ -1,13 +1,15 @@
 """Colour of the inner mouth: a real talking video against our render of a still from it.
 
     python tools/measure_mouth_colour.py [--video ../shared/data/video/cap13_edit2.mp4]
-           [--audio SPEECH.wav] [--size 512] [--open 0.04]
+           [--audio SPEECH.wav] [--size 512] [--open 0.04] [--portrait P]
 
 1. Real: every frame of the video through FaceMesh; frames whose inner-lip gap exceeds ``--open``
    of the face height are open-mouth frames; the pixels inside the inner-lip polygon are collected.
 2. Ours: the video's most frontal closed-mouth frame is the portrait; it is driven with speech
    (default: the bundled sample) and rendered in the default framing at ``--size``; the same
-   FaceMesh measure picks the open-mouth frames and their inner-lip pixels.
+   FaceMesh measure picks the open-mouth frames and their inner-lip pixels. ``--portrait``
+   renders another portrait instead (e.g. the studio-lit sample: its mouth's tones beside the
+   webcam's, for reference only).
 Prints, for both, the CIELAB lightness L* (0..100) percentiles 10 / 50 / 90 of those pixels
 (a real mouth: a dark cavity and bright teeth, so a wide spread) and the overlap of the two L*
 histograms (sum of the minimum of the normalised histograms, 1 = identical). For both also the
@@ -131,14 +133,16 @@ def main() -> int:
     parser.add_argument("--audio", type=Path, default=SAMPLE_SPEECH)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--open", type=float, default=0.04, help="inner-lip gap / face height of an open mouth")
+    parser.add_argument("--portrait", type=Path, help="render this portrait instead of the video's still")
     args = parser.parse_args()
     frames = [np.ascontiguousarray(f[..., :3]) for f in iio.imiter(args.video)]
     real_steps: list = []
     real = summary("real", *open_mouth_pixels(frames, args.open, real_steps))
-    still = most_frontal_closed_frame(frames)
     with tempfile.TemporaryDirectory() as tmp:
-        portrait = Path(tmp) / "still.png"
-        cv2.imwrite(str(portrait), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+        portrait = args.portrait
+        if portrait is None:
+            portrait = Path(tmp) / "still.png"
+            cv2.imwrite(str(portrait), cv2.cvtColor(most_frontal_closed_frame(frames), cv2.COLOR_RGB2BGR))
         engine = Engine(prepare(portrait, cache_root=Path(tmp) / "cache").subject, "cpu")
     engine.set_driver(coefficients_for_file(args.audio))
     rendered = (engine.render(FrameRequest(size=args.size, frame_index=k)) for k in range(engine.num_frames))

@@ -45,7 +45,11 @@ class MouthColourConfig:
     tongue_lip_share: float = 0.55  # tongue = share * lip + (1 - share) * tongue_red
     gum_lip_share: float = 0.6  # gum = share * lip + (1 - share) * gum_pink
     gum_pink: tuple[float, float, float] = (200.0, 110.0, 115.0)
-    cavity_shade: float = 0.2  # the unlit back of the mouth = lip * this
+    cavity_shade: float = 0.25  # the unlit back of the mouth = lip * this
+    skin_vertices: tuple[int, ...] = (50, 280, 205, 425)  # FaceMesh cheek points: the skin's light level ...
+    skin_patch_share: float = 0.06  # ... read in discs of this share of the face's width around them
+    skin_min_pixels: int = 12
+    default_skin: tuple[float, float, float] = (150.0, 105.0, 85.0)  # when none is seen (CIELAB L* 48.5)
 
 
 @dataclass(frozen=True)

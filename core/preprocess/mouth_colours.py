@@ -4,7 +4,9 @@ Albedos (the renderer lights them): the lip colour from the ring between the out
 the photo's mouth opening; the teeth from the photo's own open mouth when it shows teeth, else an
 off-white matched to the photo's white balance and exposure through the whites of the eyes (a
 little darker and warmer than them); gums and tongue from the lip colour; the cavity (the unlit
-back of the mouth) a dark lip colour.
+back of the mouth) a dark lip colour. Beside them, the skin colour of the cheeks: its lightness is
+how brightly the photo lights the face, which the renderer's light inside the mouth follows
+(``core.render.mouth_scene.photo_fill``).
 """
 from __future__ import annotations
 
@@ -19,21 +21,37 @@ from core.preprocess.config import MouthColourConfig
 
 @dataclass(frozen=True)
 class MouthColours:
-    """RGB in [0, 255], float32 [3] each."""
+    """RGB in [0, 255], float32 [3] each: the albedos of the teeth, tongue and gums, the unlit
+    cavity's colour, and the photo's skin (cheeks: the face's light level, not drawn)."""
 
     teeth: np.ndarray
     cavity: np.ndarray
     tongue: np.ndarray
     gum: np.ndarray
+    skin: np.ndarray
 
     def to_array(self) -> np.ndarray:
-        """float32 [4, 3]: rows teeth, cavity, tongue, gum."""
-        return np.stack([self.teeth, self.cavity, self.tongue, self.gum]).astype(np.float32)
+        """float32 [5, 3]: rows teeth, cavity, tongue, gum, skin."""
+        return np.stack([self.teeth, self.cavity, self.tongue, self.gum, self.skin]).astype(np.float32)
 
     @staticmethod
     def from_array(rows: np.ndarray) -> "MouthColours":
         rows = np.asarray(rows, np.float32)
-        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2], gum=rows[3])
+        return MouthColours(teeth=rows[0], cavity=rows[1], tongue=rows[2], gum=rows[3], skin=rows[4])
+
+
+def skin_colour(appearance: np.ndarray, mesh_uv: np.ndarray,
+                config: MouthColourConfig = MouthColourConfig()) -> np.ndarray | None:
+    """Median colour float [3] of the cheeks (discs around ``config.skin_vertices``), or None when
+    too few pixels are seen. appearance uint8 [H, W, 3]; mesh_uv float [478, 2] photo pixels."""
+    h, w = appearance.shape[:2]
+    face_width = float(np.ptp(mesh_uv[:, 0]))
+    radius = max(int(round(config.skin_patch_share * face_width)), 1)
+    mask = np.zeros((h, w), np.uint8)
+    for v in config.skin_vertices:
+        cv2.circle(mask, tuple(int(round(c)) for c in mesh_uv[v]), radius, 1, -1)
+    pixels = appearance[mask > 0].astype(np.float32)
+    return np.median(pixels, axis=0) if len(pixels) >= config.skin_min_pixels else None
 
 
 def eye_white(appearance: np.ndarray, mesh_uv: np.ndarray,
@@ -63,11 +81,12 @@ def eye_white(appearance: np.ndarray, mesh_uv: np.ndarray,
 
 
 def tint_from_photo(photo_mouth_rgb: np.ndarray | None, lip_pixels: np.ndarray, eye_white_rgb: np.ndarray | None = None,
-                    photo_mean_rgb: np.ndarray | None = None,
+                    photo_mean_rgb: np.ndarray | None = None, skin_rgb: np.ndarray | None = None,
                     config: MouthColourConfig = MouthColourConfig()) -> MouthColours:
     """Albedos from the lip ring's pixels (lip_pixels float [N, 3]), the photo's own mouth opening
     (photo_mouth_rgb float [M, 3], or None when the mouth is closed), the eye whites' colour
-    (float [3] or None) and the photo's mean colour (float [3] or None: its colour cast)."""
+    (float [3] or None) and the photo's mean colour (float [3] or None: its colour cast); the skin
+    colour (float [3], or None: ``config.default_skin``) is kept as it is."""
     c = config
     lip = np.median(lip_pixels, axis=0) if len(lip_pixels) else np.array(c.default_lip)
     grey = float(np.ptp(lip)) < c.greyscale_spread  # a greyscale photo: keep the mouth grey too
@@ -96,7 +115,8 @@ def tint_from_photo(photo_mouth_rgb: np.ndarray | None, lip_pixels: np.ndarray, 
         tongue, gum = np.full(3, tongue.mean()), np.full(3, gum.mean())
     return MouthColours(teeth=np.clip(teeth, 0, 255).astype(np.float32),
                         cavity=(lip * c.cavity_shade).astype(np.float32),
-                        tongue=np.clip(tongue, 0, 255).astype(np.float32), gum=np.clip(gum, 0, 255).astype(np.float32))
+                        tongue=np.clip(tongue, 0, 255).astype(np.float32), gum=np.clip(gum, 0, 255).astype(np.float32),
+                        skin=np.asarray(c.default_skin if skin_rgb is None else skin_rgb, np.float32))
 
 
 def analyse_mouth_colours(appearance: np.ndarray, mesh_uv: np.ndarray, mouth_mask: np.ndarray,
@@ -111,4 +131,4 @@ def analyse_mouth_colours(appearance: np.ndarray, mesh_uv: np.ndarray, mouth_mas
     opening = mouth_crop[mouth_crop[..., 3] > 0][:, :3].astype(np.float32) if mouth_crop.size else None
     rgb = appearance[..., :3]
     return tint_from_photo(opening, appearance[ring].astype(np.float32), eye_white(rgb, mesh_uv, config),
-                           rgb.reshape(-1, 3).mean(axis=0), config)
+                           rgb.reshape(-1, 3).mean(axis=0), skin_colour(rgb, mesh_uv, config), config)

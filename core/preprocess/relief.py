@@ -48,7 +48,8 @@ class Relief:
                                    (teeth the photo shows, re-used by the mouth model); may be empty
     mouth_crop_xy: int64 [2]       pixel position (x, y) of the crop's top-left corner
     face_fill:   float32 [H, W]    face coverage, eye/mouth holes filled, grown and softened (0..1)
-    mouth_colours: float32 [4, 3]  inner-mouth albedos (rows teeth, cavity, tongue, gum; RGB 0..255)
+    mouth_colours: float32 [5, 3]  inner-mouth colours (rows teeth, cavity, tongue, gum, the photo's
+                                   skin; RGB 0..255; ``MouthColours``)
     """
 
     # ``metadata``: how the cache stores each array (see core.preprocess.subject).

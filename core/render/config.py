@@ -104,8 +104,9 @@ class MouthGeometryConfig:
     tongue_length_cm: float = 4.5
     tongue_height_cm: float = 0.9  # dome over its edges
     tongue_behind_teeth_cm: float = 0.35  # its tip behind the lower incisors' back face
-    tongue_below_edge_cm: float = 0.2  # its front top below the lower incisal edge
-    tongue_rise_cm: float = 1.1  # its back rises this much toward the palate
+    tongue_below_edge_cm: float = 0.1  # its front top below the lower incisal edge
+    tongue_rise_cm: float = 1.5  # its back rises this much toward the palate
+    tongue_side_shade: float = 0.85  # its light falls by this share toward its sides (x (across / half width)^2)
     ring_points: int = 12  # vertices around a tooth's cross-section
     tongue_grid: tuple[int, int] = (13, 10)  # across, along
     photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips
@@ -116,17 +117,23 @@ class MouthShadingConfig:
     """Per-vertex lighting of the mouth interior: a key light from the front, light that dies off
     with depth behind the lips' opening, the cheeks' and the upper lip's shadows, a soft dark
     contact where the lips meet what is behind them. Colours are the subject's albedos
-    (``core.preprocess.mouth_colours``)."""
+    (``core.preprocess.mouth_colours``); the ambient light and the light's reach follow the
+    photo's light (the fill, ``core.render.mouth_scene.photo_fill``)."""
 
     light_direction: tuple[float, float, float] = (0.0, -0.35, -1.0)  # toward the light, head frame
-    ambient: float = 0.22
-    diffuse: float = 0.85
-    depth_falloff_cm: float = 1.5  # light inside the mouth: exp(-depth behind the lip opening / this)
+    reference_skin_lightness: float = 48.0  # CIELAB L* of the photo's cheeks for which the light below
+    # holds as it is (a face lit like the development webcam video's, L* 48); a brighter-lit face
+    # lets more light into its mouth: the fill is the photo's skin L* over this ...
+    fill_limits: tuple[float, float] = (0.8, 1.8)  # ... clamped to this; it multiplies the ambient
+    # light and how deep the light reaches (``depth_falloff_cm``); the cavity's colour stays dark
+    ambient: float = 0.22  # times the fill
+    diffuse: float = 0.6
+    depth_falloff_cm: float = 3.0  # light inside the mouth: exp(-depth behind the lip opening / (this * fill))
     cheek_shadow: float = 0.75  # points beyond the inner lip corners darken by up to this ...
     cheek_ramp_cm: tuple[float, float] = (-0.4, 0.5)  # ... over this range of |x| past the corner
     lip_shadow: float = 0.45  # the upper lip's shadow darkens the points just below it by this ...
     lip_shadow_band_cm: float = 0.2  # ... fading out this far below the lip
-    specular: float = 0.10  # wet enamel highlight (share of white)
+    specular: float = 0.05  # wet enamel highlight (share of white)
     shininess: float = 18.0
     contact_cm: float = 0.1  # soft dark contact band inside the lips' edge ...
     contact_floor: float = 0.45  # ... down to this brightness at the edge
@@ -146,6 +153,8 @@ class MouthMaskConfig:
     closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
     closed_band_gain: float = 1.5  # ... and this strong around the current mask
+    follow_opening: bool = True  # the mean is at least the current mask: it lags a closing mouth only
+    # (False: the paper's plain mean, which lags an opening mouth by up to n frames too)
     occluder_margin_cm: float = 1.0  # the mouth is hidden where a hit is this much in front of the lips
     threshold: float = 1e-3  # mask values below this are outside the mouth
     box_pad_px: int = 2  # the mouth layer is drawn over the mask's bounding box grown by this

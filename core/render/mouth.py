@@ -5,7 +5,8 @@ The photo never shows the inside of an opening mouth, so it is drawn from a 3D m
 as seen from the current camera; where the photo showed teeth, they are laid over it as two
 planes (upper fixed to the skull, lower following the jaw). The mask is the mean of
 the masks of the last n frames (Eq. 13), each re-projected with the current camera so that
-orbiting does not smear it; where the current lips are closed the mean is limited to a thin band
+orbiting does not smear it, and never less than the current frame's mask (an opening mouth shows
+its interior at once; the mean smooths the closing side); the mean is limited to a thin band
 around the current mask, so no dark ghost lingers on closed lips.
 """
 from __future__ import annotations
@@ -61,8 +62,10 @@ def smooth_closed_polygon(points: np.ndarray, iterations: int = MouthMaskConfig(
 def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
                   config: MouthMaskConfig = MouthMaskConfig()) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
-    ``polygons_world[-1]`` is the current frame. Returns (the mean, the current frame's mask),
-    float32 [S, S] each, and the box (x0, y0, x1, y1) outside which both are zero."""
+    ``polygons_world[-1]`` is the current frame. Where the current mask is open the result is at
+    least the current mask (``MouthMaskConfig.follow_opening``), so the mean only lags a mouth that
+    closes or shrinks; n = 1 is the current mask alone. Returns (the mean, the current frame's
+    mask), float32 [S, S] each, and the box (x0, y0, x1, y1) outside which both are zero."""
     size = camera.intrinsics.width
     out = np.zeros((size, size), np.float32)
     current = np.zeros((size, size), np.float32)
@@ -81,6 +84,11 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     if len(masks) > 1:
         band = cv2.GaussianBlur(cv2.dilate(masks[-1], np.ones((3, 3), np.uint8)), (0, 0), config.closed_band_blur_px)
         mean = np.minimum(mean, np.clip(band * config.closed_band_gain, 0, 1))
+        if config.follow_opening:
+            # An opening mouth shows its interior at once: the mean smooths the shrinking side only
+            # (else the older, smaller masks leave a band inside the current opening where the
+            # interior is half blended with the deformed lips).
+            mean = np.maximum(mean, masks[-1])
     out[y0:y1, x0:x1] = mean
     current[y0:y1, x0:x1] = masks[-1]
     return out, current, (int(x0), int(y0), int(x1), int(y1))

@@ -7,8 +7,9 @@ subject's mouth width; the arches sit behind the photo's inner lips.
 
 Per frame: the jaw's rigid motion is fitted (Kabsch) to the chin vertices of the deformed face
 mesh, so the lower arch turns about the face model's own hinge; every vertex is lit once on the
-CPU (``shade``: front key light, light dying off with depth behind the lips' opening, the cheeks'
-and the upper lip's shadows, a wet highlight on the teeth). The lit mesh is then rasterised with
+CPU (``shade``: front key light, light dying off with depth behind the lips' opening, as far in
+as the photo's own light lets it (``photo_fill``), the cheeks' and the upper lip's shadows, a wet
+highlight on the teeth). The lit mesh is then rasterised with
 per-vertex colours: by OpenGL (``RasterRenderer.render_mouth``) or by ``rasterise``, the plain
 numpy reference (used by the ray-marcher path, and by the tests against the OpenGL one), both
 supersampled and box-filtered so edges do not stair-step.
@@ -257,7 +258,8 @@ def _tongue(front: np.ndarray, config: MouthGeometryConfig, scale: float) -> tup
     a, b, c = (verts[faces[:, k]] for k in range(3))
     if np.cross(b - a, c - a)[:, 1].mean() > 0:  # outward = up (-y)
         faces = faces[:, ::-1]
-    occlusion = (1.0 - 0.35 * np.abs(u) ** 2 * np.ones_like(w)).reshape(-1)
+    # Its sides lie in the shade of the teeth and cheeks: they fade into the cavity, no hard edge.
+    occlusion = (1.0 - g.tongue_side_shade * np.abs(u) ** 2 * np.ones_like(w)).reshape(-1)
     return verts, faces, occlusion
 
 
@@ -352,6 +354,7 @@ class MouthScene:
         self._jaw_ids = jaw_vertices(self.head_init, np.asarray(jaw_weight))
         albedo = np.stack([colours.teeth, colours.gum, colours.tongue]).astype(np.float64)
         self.albedo = albedo[self.mesh.material]  # [V, 3]
+        self.fill = photo_fill(colours.skin, shading)
         self.cavity = np.asarray(colours.cavity, np.float32)
 
     def jaw_pose(self, head_now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -376,18 +379,29 @@ class MouthScene:
         head_now = np.asarray(head_now, np.float64)
         v, n = self.posed(head_now)
         colours = shade(v, n, self.albedo, self.mesh.occlusion, self.mesh.material, head_now,
-                        (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading, self.cavity)
+                        (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading, self.cavity,
+                        self.fill)
         world = v @ np.asarray(rotation, np.float64).T + translation
         return LitMouth(world.astype(np.float32), colours.astype(np.float32), self.mesh.triangles, self.cavity)
 
 
+def photo_fill(skin_rgb: np.ndarray, config: MouthShadingConfig = MouthShadingConfig()) -> float:
+    """How brightly the photo lights the face, as the light it lets into the mouth: the CIELAB L*
+    of the photo's skin colour (float [3], RGB 0..255) over ``config.reference_skin_lightness``,
+    clamped to ``config.fill_limits``. 1: the lighting constants as they are."""
+    rgb = np.clip(np.asarray(skin_rgb, np.float32).reshape(1, 1, 3) / 255.0, 0.0, 1.0)
+    lightness = float(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0, 0, 0])
+    return float(np.clip(lightness / config.reference_skin_lightness, *config.fill_limits))
+
+
 def shade(v: np.ndarray, n: np.ndarray, albedo: np.ndarray, occlusion: np.ndarray, material: np.ndarray,
           head_now: np.ndarray, eye: np.ndarray, config: MouthShadingConfig = MouthShadingConfig(),
-          cavity: np.ndarray | None = None) -> np.ndarray:
+          cavity: np.ndarray | None = None, fill: float = 1.0) -> np.ndarray:
     """Lit colours [V, 3] (0..255) of interior points v [V, 3] with normals n [V, 3] (head frame),
     albedo [V, 3] (0..255), static occlusion [V], for the deformed face ``head_now`` [478, 3] and
     the eye (camera position, head frame [3]). Deep points fade to ``cavity`` [3] (the unlit back
-    of the mouth), never darker."""
+    of the mouth), never darker. ``fill`` (``photo_fill``) scales the ambient light and how deep
+    the light reaches: a brightly lit photo lights its mouth further in."""
     c = config
     light = np.asarray(c.light_direction, np.float64)
     light /= np.linalg.norm(light)
@@ -395,7 +409,7 @@ def shade(v: np.ndarray, n: np.ndarray, albedo: np.ndarray, occlusion: np.ndarra
     # Light enters through the lips' opening: it dies off with depth behind the opening.
     inner = head_now[list(topo.inner_lip_polygon())]
     depth = np.clip(v[:, 2] - inner[:, 2].min(), 0.0, None)
-    inside = np.exp(-depth / c.depth_falloff_cm)
+    inside = np.exp(-depth / (c.depth_falloff_cm * fill))
     # Beyond the inner lip corners the cheeks shade the arch.
     left, right = head_now[topo.INNER_CORNER_LEFT], head_now[topo.INNER_CORNER_RIGHT]
     cx, half = 0.5 * (left[0] + right[0]), 0.5 * abs(left[0] - right[0])
@@ -406,7 +420,7 @@ def shade(v: np.ndarray, n: np.ndarray, albedo: np.ndarray, occlusion: np.ndarra
     lip_y = np.interp(v[:, 0], upper[order, 0], upper[order, 1])
     lip = 1.0 - c.lip_shadow * (1.0 - _smoothstep(0.0, c.lip_shadow_band_cm, v[:, 1] - lip_y))
     light_here = occlusion * inside * cheek * lip
-    out = albedo * ((c.ambient + c.diffuse * lambert) * light_here)[:, None]
+    out = albedo * ((c.ambient * fill + c.diffuse * lambert) * light_here)[:, None]
     if cavity is not None:
         out += np.asarray(cavity, np.float64)[None] * (1.0 - inside)[:, None]
     view = eye[None] - v

@@ -128,7 +128,7 @@ def test_opengl_matches_the_numpy_reference(scene, face_model, raster, yaw):
     gl = ms.draw_interior(lit, cam, box, 3, raster=raster)
     diff = np.abs(gl - reference).max(axis=2)
     assert diff.mean() < 2.0 and (diff > 40).mean() < 0.01, (diff.mean(), (diff > 40).mean())
-    assert reference.max() > 4 * float(np.mean(lit.cavity))  # something was drawn
+    assert reference.max() > 3 * float(np.mean(lit.cavity))  # something was drawn (teeth over the cavity)
 
 
 @pytest.mark.parametrize("yaw", [0.0, 30.0])
@@ -223,3 +223,46 @@ def test_eye_whites_are_found_beside_the_irises(face_model):
     np.testing.assert_allclose(eye_white(image, uv), [235.0, 228.0, 222.0], atol=1.0)
     small, uv_small = face(3.0)
     assert eye_white(small, uv_small) is None
+
+
+def test_a_brightly_lit_photo_lights_its_mouth_further_in(scene, face_model):
+    """The interior's light follows the photo's: a face lit as the development webcam video's
+    (the default skin) keeps the lighting as it is; a studio-bright face (skin L* about 80) gets
+    more ambient light and light that reaches deeper (the tongue's back and the molars brighten
+    most), while the unlit cavity stays as dark."""
+    _, head = scene
+    reference = tint_from_photo(None, LIP)
+    bright = tint_from_photo(None, LIP, skin_rgb=np.array([227.0, 191.0, 166.0]))
+    assert ms.photo_fill(reference.skin) == pytest.approx(1.0, abs=0.03)
+    assert ms.photo_fill(bright.skin) > 1.5
+    assert ms.photo_fill(np.full(3, 255.0)) == MouthShadingConfig().fill_limits[1]
+    cam = front_camera(head)
+    face = opened(face_model, 0.6)
+    lit = {name: ms.MouthScene(head, face_model.jaw_weight, c).light(face, np.eye(3), np.zeros(3), cam)
+           for name, c in (("reference", reference), ("bright", bright))}
+    np.testing.assert_allclose(lit["bright"].cavity, lit["reference"].cavity)
+    level = {k: v.colours.mean(axis=1) for k, v in lit.items()}
+    sc = ms.MouthScene(head, face_model.jaw_weight, bright)
+    v, n = sc.posed(face)
+    m = sc.mesh.material
+    deep = (m == ms.TONGUE) & (v[:, 2] > np.percentile(v[m == ms.TONGUE, 2], 60))
+    front = (m == ms.TEETH) & (v[:, 2] < np.percentile(v[m == ms.TEETH, 2], 10))
+    for part in (deep, front):
+        assert level["bright"][part].mean() > 1.1 * level["reference"][part].mean()
+    # The light alone (no cavity colour behind it): it reaches deeper, so the deep points gain most.
+    eye = np.asarray(cam.position, np.float64)
+    alone = {f: ms.shade(v, n, sc.albedo, sc.mesh.occlusion, m, face, eye, fill=f).mean(axis=1)
+             for f in (1.0, sc.fill)}
+    gain = {name: alone[sc.fill][part].mean() / alone[1.0][part].mean() for name, part in (("deep", deep), ("front", front))}
+    assert gain["deep"] > 1.3 * gain["front"] > 1.3, gain
+
+
+def test_skin_is_read_on_the_cheeks(face_model):
+    from core.preprocess.mouth_colours import skin_colour
+
+    uv = face_model.mean[:, :2] * 14.0 + 200.0
+    image = np.zeros((400, 400, 3), np.uint8)
+    image[:] = (40, 30, 20)  # hair, background
+    hull = cv2.convexHull(np.round(uv).astype(np.int32))
+    cv2.fillPoly(image, [hull], (210, 160, 130))
+    np.testing.assert_allclose(skin_colour(image, uv), [210.0, 160.0, 130.0])

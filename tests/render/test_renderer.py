@@ -91,14 +91,14 @@ def test_mouth_opens_with_the_jaw_and_the_rest_stays_still(engine, sample_subjec
 def test_a_live_request_renders_the_same_in_any_order(engine):
     """A live (microphone) request carries its mask window: what was rendered before it does
     not change its image."""
-    opening = [coeffs(jawOpen=0.1 * k) for k in range(7)]
-    a = FrameRequest(framing="photo", size=128, coefficients=opening[-1], recent_coefficients=tuple(opening[:-1]), mask_window=7)
+    closing = [coeffs(jawOpen=0.1 * (7 - k)) for k in range(7)]  # the mean lags a closing mouth
+    a = FrameRequest(framing="photo", size=128, coefficients=closing[-1], recent_coefficients=tuple(closing[:-1]), mask_window=7)
     b = FrameRequest(framing="photo", size=128, coefficients=coeffs(), mask_window=7)
     first = engine.render(a)
     engine.render(b)
     engine.render(b)
     assert np.array_equal(engine.render(a), first)
-    alone = engine.render(FrameRequest(framing="photo", size=128, coefficients=opening[-1], mask_window=7))
+    alone = engine.render(FrameRequest(framing="photo", size=128, coefficients=closing[-1], mask_window=7))
     assert not np.array_equal(alone, first)  # the recent frames do take part (Eq. 13)
 
 
@@ -110,19 +110,50 @@ def test_render_is_deterministic_and_camera_changes_the_view(engine):
     assert np.abs(turned.astype(float) - a.astype(float)).mean() > 5.0
 
 
-def test_mask_window_averages_the_mouth_mask(engine):
-    track = np.zeros((20, NUM_EXPRESSIONS), np.float32)
-    track[10:, EXPRESSION_INDEX["jawOpen"]] = 1.0  # the mouth snaps open at frame 10
+def test_mask_window_averages_a_closing_mouth_and_follows_an_opening_one(engine):
+    """Eq. 13 over n = 7 frames: the mouth snaps open at frame 10 and shows its whole opening at
+    once (the current mask is the least the mean shows); it half closes at frame 20 and the mean
+    lingers a little outside the smaller opening, then settles on it."""
+    track = np.zeros((30, NUM_EXPRESSIONS), np.float32)
+    track[10:20, EXPRESSION_INDEX["jawOpen"]] = 1.0
+    track[20:, EXPRESSION_INDEX["jawOpen"]] = 0.4
     engine.set_driver(track)
     try:
         still = dict(framing="photo", size=128, natural=STILL)  # the mask's size is compared between frames
-        sharp = engine.render_frame(FrameRequest(frame_index=10, mask_window=1, **still)).mouth_mask.sum()
-        smooth = engine.render_frame(FrameRequest(frame_index=10, mask_window=7, **still)).mouth_mask.sum()
-        later = engine.render_frame(FrameRequest(frame_index=19, mask_window=7, **still)).mouth_mask.sum()
+
+        def mask(k: int, n: int) -> np.ndarray:
+            return engine.render_frame(FrameRequest(frame_index=k, mask_window=n, **still)).mouth_mask
+
+        sharp, smooth = mask(10, 1), mask(10, 7)
+        shrunk, lingering, settled = mask(20, 1), mask(20, 7), mask(29, 7)
     finally:
         engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
-    assert smooth < 0.6 * sharp
-    assert later == pytest.approx(sharp, rel=0.05)
+    assert np.all(smooth >= sharp - 1e-6)
+    assert smooth.sum() == pytest.approx(sharp.sum(), rel=0.05)
+    assert np.all(lingering >= shrunk - 1e-6) and lingering.sum() > shrunk.sum() + 1.0
+    assert settled.sum() == pytest.approx(shrunk.sum(), rel=0.05)
+
+
+def test_an_opening_mouth_shows_no_band_along_the_lower_lip(engine):
+    """The mouth opens over six frames (jawOpen + 0.1 a frame): with n = 7 the opening shows the
+    same image as with n = 1 inside the current inner-lip polygon. The paper's plain mean lagged
+    by up to n frames there (a band along the lower lip, the interior half blended with the
+    deformed lips: 9-21 levels at 512 px on this face, ``tools/measure_mouth_band.py``)."""
+    track = np.zeros((8, NUM_EXPRESSIONS), np.float32)
+    track[:, EXPRESSION_INDEX["jawOpen"]] = np.minimum(np.arange(8) * 0.1, 0.6)
+    engine.set_driver(track)
+    try:
+        still = dict(framing="photo", size=192, natural=STILL, frame_index=5)
+        sharp = engine.render_frame(FrameRequest(mask_window=1, **still))
+        smooth = engine.render_frame(FrameRequest(mask_window=7, **still))
+    finally:
+        engine.set_driver(np.zeros((0, NUM_EXPRESSIONS), np.float32))
+    inside = sharp.mouth_mask > 0.5
+    assert inside.sum() > 50
+    assert np.all(smooth.mouth_mask >= sharp.mouth_mask - 1e-6)
+    # Near the lip corners, which move inward as the jaw opens, the mean still lingers a little.
+    diff = np.abs(smooth.image.astype(float) - sharp.image.astype(float)).mean(axis=2)
+    assert diff[inside].mean() < 1.0, diff[inside].mean()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
