@@ -100,7 +100,8 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
-    from core.video import VideoJob, text_progress, write_video
+    from core.frame_worker import FrameWorker
+    from core.video import VideoJob, parallel_frames_help, text_progress, write_video
 
     from core.performance import Performance
 
@@ -120,16 +121,25 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
     result = prepare(portrait, cache_root=cache_dir)
     for msg in result.messages:
         _say(f"note: {msg}")
-    engine = Engine(result.subject, device, renderer=renderer)
-    _say(f"driver: {coeffs_csv or audio}  (device {engine.device}, renderer {engine.renderer})")
-    t0 = time.perf_counter()
-    driver = load_driver(audio, coeffs_csv)
-    a2e_s = time.perf_counter() - t0
-    engine.set_driver(driver)
-    job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
     if workers is not None and workers < 1:
         raise UserInputError(f"--workers must be at least 1, not {workers}.")
-    stats = write_video(engine, job, text_progress(), default_frame_workers() if workers is None else workers)
+    engine = Engine(result.subject, device, renderer=renderer)
+    _say(f"driver: {coeffs_csv or audio}  (device {engine.device}, renderer {engine.renderer})")
+    worker = None
+    try:
+        if (default_frame_workers() if workers is None else workers) > 1 and parallel_frames_help(engine):
+            worker = FrameWorker(engine.recipe)  # builds its engine while Audio2Exp runs here
+        t0 = time.perf_counter()
+        driver = load_driver(audio, coeffs_csv)
+        a2e_s = time.perf_counter() - t0
+        engine.set_driver(driver)
+        if worker is not None:
+            worker.set_driver(engine.driver)
+        job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
+        stats = write_video(engine, job, text_progress(), worker)
+    finally:
+        if worker is not None:
+            worker.close()
     total = stats["wall_seconds"] + a2e_s
     _say(f"wrote {out}: {stats['frames']} frames ({stats['video_seconds']:.1f} s of video) in "
          f"{total:.1f} s, {stats['video_seconds'] / total:.2f} x real time "

@@ -6,8 +6,9 @@ another, and on two cores one of them idles much of the time. Frames are pure fu
 requests (the engine keeps no history between them), so an engine in another process, built from
 the same recipe and driver, renders any frame exactly as this one would.
 
-    worker = FrameWorker(engine.recipe, engine.driver)   # starts the process (a few seconds)
-    for request in requests: ...                          # see ``frames_in_order``
+    worker = FrameWorker(engine.recipe)    # starts the process: it builds its engine (a few seconds)
+    worker.set_driver(engine.driver)       # may come later (after Audio2Exp)
+    for image in frames_in_order(engine, requests, worker): ...
     worker.close()
 
 ``frames_in_order`` hands frames to the worker while it is ready and renders the rest itself,
@@ -24,8 +25,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 _FRAME, _STATUS = b"F", b"S"  # the first byte of each message from the worker
-WORKER_AHEAD = 2  # frames handed to the worker before its first is back (keeps it busy)
-RENDER_AHEAD = 8  # frames the parent renders past the oldest unwritten one (bounds memory)
+WORKER_AHEAD = 3  # frames handed to the worker before its first is back (keeps it busy)
+RENDER_AHEAD = 32  # frames the parent renders past the oldest unwritten one (bounds memory)
 STOP_GRACE_S = 5.0  # a closing worker's time to exit before it is killed
 
 
@@ -58,20 +59,22 @@ def _send_status(conn, kind: str, text: str) -> None:
 
 
 def _worker_main(conn) -> None:  # pragma: no cover - a child process
-    """Build the engine from the recipe, say ready, then render (index, request) until None."""
+    """Build the engine from the recipe, then take ("driver", array) and ("frame", index,
+    request) messages until None; say ready once both the engine and a driver are there."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl+C does
     signal.signal(signal.SIGTERM, _on_sigterm)
     engine = None
     try:
-        recipe, driver = conn.recv()
-        engine = recipe.build()
-        engine.set_driver(driver)
-        _send_status(conn, "ready", engine.renderer)
+        engine = conn.recv().build()
         while True:
             task = conn.recv()
             if task is None:
                 return
-            index, request = task
+            if task[0] == "driver":
+                engine.set_driver(task[1])
+                _send_status(conn, "ready", engine.renderer)
+                continue
+            _, index, request = task
             image = engine.render(request)
             conn.send_bytes(_FRAME + np.int64(index).tobytes() + np.ascontiguousarray(image).tobytes())
     except (EOFError, BrokenPipeError, KeyboardInterrupt, SystemExit):
@@ -90,7 +93,7 @@ def _worker_main(conn) -> None:  # pragma: no cover - a child process
 class FrameWorker:
     """An engine in a child process (``spawn``: no fork of a process running GL or torch threads)."""
 
-    def __init__(self, recipe: EngineRecipe, driver: np.ndarray):
+    def __init__(self, recipe: EngineRecipe):
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child,), name="frame-worker", daemon=True)
@@ -98,14 +101,21 @@ class FrameWorker:
         child.close()
         self.ready = False
         self.failed: str | None = None
-        try:
-            self._conn.send((recipe, np.asarray(driver)))
-        except (OSError, BrokenPipeError):
-            self.failed = "the frame worker did not start"
         self.pending: deque[int] = deque()  # frame indices handed over, oldest first
+        self._send(recipe)
+
+    def _send(self, message) -> None:
+        try:
+            self._conn.send(message)
+        except (OSError, BrokenPipeError):
+            self.failed = self.failed or "the frame worker stopped"
+
+    def set_driver(self, driver: np.ndarray) -> None:
+        """The driver [T, w] its engine renders (``Engine.set_driver``); ready once it has it."""
+        self._send(("driver", np.asarray(driver)))
 
     def submit(self, index: int, request) -> None:
-        self._conn.send((index, request))
+        self._send(("frame", index, request))
         self.pending.append(index)
 
     def receive(self, shape: tuple[int, ...], timeout: float = 0.0) -> list[tuple[int, np.ndarray]]:

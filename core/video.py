@@ -176,11 +176,12 @@ def parallel_frames_help(engine: Engine) -> bool:
     return engine.raster.software
 
 
-def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None, workers: int = 1) -> dict:
+def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = None,
+                worker: FrameWorker | None = None) -> dict:
     """Render every frame of the engine's driver into ``job.out``. Returns timing figures.
 
-    ``workers`` = 2: a second engine in its own process renders every other frame or so
-    (``core.frame_worker``; the rasteriser on the CPU only)."""
+    ``worker``: a second engine in its own process (``core.frame_worker``, given the same
+    driver) that renders frames alongside; the caller closes it."""
     import imageio_ffmpeg
 
     if engine.num_frames == 0:
@@ -194,10 +195,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     t0 = time.perf_counter()
     writer = None
     ffmpeg = None
-    worker = None
     try:
-        if workers > 1 and parallel_frames_help(engine):
-            worker = FrameWorker(engine.recipe, engine.driver)
         writer = imageio_ffmpeg.write_frames(str(tmp), (size, size), **kwargs)
         writer.send(None)
         ffmpeg = _ffmpeg_process(writer)
@@ -215,8 +213,7 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
     except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
         try:
             if worker is not None:
-                worker.close()
-                worker = None
+                worker.close()  # first: it may hold frames ffmpeg is waiting for
             _discard_writer(writer)
             _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
             # A signal during the writer's start can land inside its Popen: the ffmpeg started, but
@@ -225,9 +222,6 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         finally:
             tmp.unlink(missing_ok=True)
         raise
-    finally:
-        if worker is not None:
-            worker.close()
     wall = time.perf_counter() - t0
     duration = engine.num_frames / FPS
     return {"frames": engine.num_frames, "video_seconds": duration, "wall_seconds": wall,

@@ -145,8 +145,8 @@ def test_cropped_shifts_the_principal_point_and_pads_when_negative():
 ])
 def test_crop_then_resize_is_the_output_camera(photo, size, focus):
     side = min(photo.width, photo.height)
-    x0 = float(np.clip(focus[0] - side / 2, 0, photo.width - side))
-    y0 = float(np.clip(focus[1] - side / 2, 0, photo.height - side))
+    x0 = float(np.clip(round(focus[0] - side / 2), 0, photo.width - side))  # whole photo pixels
+    y0 = float(np.clip(round(focus[1] - side / 2), 0, photo.height - side))
     s = size / side
     old = Intrinsics(photo.focal_px * s, (photo.cx - x0 + 0.5) * s - 0.5, (photo.cy - y0 + 0.5) * s - 0.5, size, size)
     new = photo.cropped(x0, y0, side, side).resized(size, size)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.commands import Terminated, run_guarded
+from core.commands import Terminated, default_frame_workers, run_guarded
 from proctree import command_line, descendants, long_speech, start_time
 from core.video import VideoJob, write_video
 
@@ -25,6 +25,17 @@ def _running(pid: int) -> bool:
 
 def _ffmpegs_below(pid: int) -> list[int]:
     return [p for p in descendants(pid) if b"ffmpeg" in command_line(p)]
+
+
+def _frame_workers_below(pid: int, wait_s: float = 20.0) -> list[int]:
+    """The render's frame worker (``core.frame_worker``: a spawned Python), once it runs."""
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        found = [p for p in descendants(pid) if b"multiprocessing" in command_line(p)]
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("no frame worker below the render")
 
 
 class _Engine:
@@ -89,6 +100,7 @@ def test_render_command_interrupted(tmp_path, cache_dir, how):
         while not (ffmpegs := _ffmpegs_below(proc.pid)) and time.time() < deadline:
             time.sleep(0.05)
         assert ffmpegs, "no ffmpeg below the render"
+        workers = [] if default_frame_workers() < 2 else _frame_workers_below(proc.pid)
         if how == "sigterm":
             proc.send_signal(signal.SIGTERM)
         else:
@@ -107,6 +119,9 @@ def test_render_command_interrupted(tmp_path, cache_dir, how):
     while any(map(_running, ffmpegs)) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, ffmpegs)), "ffmpeg outlived the render"
+    while any(map(_running, workers)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers)), "the frame worker outlived the render"
 
 
 def test_a_writer_started_without_a_handle_is_killed_by_its_output_name(tmp_path):
