@@ -74,17 +74,11 @@ def default_portraits(tmp: Path) -> list[Path]:
     for name in ("pyfeat_single_face.jpg", "takeo.ppm"):
         if (faces / name).exists():
             out.append(faces / name)
-    video = data / "video" / "cap13_edit2.mp4"
-    if video.exists():
-        import cv2
-        import imageio.v3 as iio
+    from measure_mouth_colour import write_video_still
 
-        from measure_mouth_colour import most_frontal_closed_frame
-
-        still = most_frontal_closed_frame([np.ascontiguousarray(f[..., :3]) for f in iio.imiter(video)])
-        path = tmp / "cap13_still.png"
-        cv2.imwrite(str(path), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
-        out.append(path)
+    still = write_video_still(tmp / "cap13_still.png")
+    if still is not None:
+        out.append(still)
     return out
 
 

@@ -81,17 +81,10 @@ def main() -> int:
         tmp = Path(tmp)
         portraits = args.portrait
         if not portraits:
-            portraits = [SAMPLE_PORTRAIT]
-            video = ROOT.parent / "shared" / "data" / "video" / "cap13_edit2.mp4"
-            if video.exists():
-                import cv2
-                import imageio.v3 as iio
+            from measure_mouth_colour import write_video_still
 
-                from measure_mouth_colour import most_frontal_closed_frame
-
-                still = most_frontal_closed_frame([np.ascontiguousarray(f[..., :3]) for f in iio.imiter(video)])
-                portraits.append(tmp / "cap13_still.png")
-                cv2.imwrite(str(portraits[-1]), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+            still = write_video_still(tmp / "cap13_still.png")
+            portraits = [SAMPLE_PORTRAIT] + ([still] if still else [])
         for portrait in portraits:
             engine = Engine(prepare(portrait, cache_root=tmp / "cache").subject, "cpu", config=config)
             try:

@@ -87,6 +87,20 @@ def open_mouth_pixels(frames, open_share: float, steps: list | None = None) -> t
     return (np.concatenate(values) if values else np.zeros(0)), n_open, n_face
 
 
+def write_video_still(out: Path) -> Path | None:
+    """The talking video's most frontal closed-mouth frame (``most_frontal_closed_frame``) as a
+    PNG at ``out``; None where ``../shared/data`` has no video."""
+    import cv2
+    import imageio.v3 as iio
+
+    video = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "cap13_edit2.mp4"
+    if not video.exists():
+        return None
+    still = most_frontal_closed_frame([np.ascontiguousarray(f[..., :3]) for f in iio.imiter(video)])
+    cv2.imwrite(str(out), cv2.cvtColor(still, cv2.COLOR_RGB2BGR))
+    return out
+
+
 def most_frontal_closed_frame(frames) -> np.ndarray:
     """The frame whose face is most frontal (nose tip closest to the eyes' midpoint, across) with
     the mouth closed."""
