@@ -12,7 +12,7 @@ simplified by quadric edge collapse (pyfqmr) to the triangle budget, with its bo
 silhouette) and the mouth region kept as they are (the lips deform the most, and the mouth's
 opening is held between them, ``surface.MouthOpening``). The photo's view is unchanged by the
 simplification (each fragment's colour is the photo's at its point's projection); turned views
-differ from the grid's by a fraction of a level on average.
+differ from the grid's by a tenth of a level on average.
 
 Per vertex the mesh also carries what the hidden-side fill needs and does not change from
 frame to frame (``relief_renderer._mirror_where_seen_better`` computes the same per ray sample):
@@ -43,7 +43,7 @@ class MeshConfig:
     frame_fade_share: float = 0.06  # where the photo's frame cuts the person, the relief fades out over
     # this share of the photo's shorter side when the view turns away from the photo's (see frame_edge;
     # 0 = no fade)
-    triangle_budget: int = 12_000  # the grid is simplified to about this many triangles (0: the grid)
+    triangle_budget: int = 20_000  # the grid is simplified to about this many triangles (0: the grid)
     simplify_aggressiveness: float = 7.0  # pyfqmr's growth of its error threshold per iteration
 
 
