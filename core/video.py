@@ -212,8 +212,6 @@ def write_video(engine: Engine, job: VideoJob, progress: ProgressFn | None = Non
         publish(tmp, out)
     except BaseException:  # failed, Ctrl+C or SIGTERM (see core.commands.terminate_raises)
         try:
-            if worker is not None:
-                worker.close()  # first: it may hold frames ffmpeg is waiting for
             _discard_writer(writer)
             _reap(ffmpeg)  # dead before its file goes: a finishing ffmpeg re-opens it by name
             # A signal during the writer's start can land inside its Popen: the ffmpeg started, but

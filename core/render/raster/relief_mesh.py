@@ -200,7 +200,6 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
                 else np.zeros(len(positions), bool))
         positions, triangles = simplify_keeping(positions, triangles, keep, config.triangle_budget,
                                                 config.simplify_aggressiveness)
-        positions = positions.astype(np.float64)
     uv_photo = photo.project(positions)
     mirror_uv, weight, to_photo_x = _hidden_side(scene, positions, uv_photo, hidden)
     border = np.minimum.reduce([uv_photo[:, 0] + 0.5, photo.width - 0.5 - uv_photo[:, 0],
@@ -225,14 +224,14 @@ def simplify_keeping(positions: np.ndarray, triangles: np.ndarray, keep: np.ndar
     """Quadric edge-collapse simplification of a mesh (float [V, 3], int [F, 3]) to about
     ``budget`` triangles, leaving every triangle with a ``keep`` vertex (bool [V]) as it is and
     the border where it is (so the kept part and the simplified rest still share their edge).
-    Returns (float32 [V', 3], int32 [F', 3]); vertices no triangle uses are dropped."""
+    Returns (float64 [V', 3], int32 [F', 3]); vertices no triangle uses are dropped."""
     import pyfqmr
 
     kept = keep[triangles].any(axis=1)
     free = triangles[~kept]
     target = budget - int(kept.sum())
     if target <= 0 or len(free) <= target:
-        return positions.astype(np.float32), triangles.astype(np.int32)
+        return positions.astype(np.float64), triangles.astype(np.int32)
     used = np.unique(free)
     local = -np.ones(len(positions), np.int64)
     local[used] = np.arange(len(used))
@@ -250,7 +249,7 @@ def simplify_keeping(positions: np.ndarray, triangles: np.ndarray, keep: np.ndar
     live = np.unique(all_triangles)
     compact = -np.ones(len(all_positions), np.int64)
     compact[live] = np.arange(len(live))
-    return all_positions[live].astype(np.float32), compact[all_triangles].astype(np.int32)
+    return all_positions[live], compact[all_triangles].astype(np.int32)
 
 
 def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
