@@ -62,6 +62,11 @@ class ReliefConfig:
     inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera
     background_gap_cm: float = 60.0  # background plane distance behind the head origin
     solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
+    shell_offset_cm: float = 0.8  # where the fitted whole head lies behind the person (hair over the
+    # skull, the temples, the ears), the relief takes its surface brought this far toward the camera
+    shell_bulge_span: float = 0.3  # the membrane's bulge grows over this share of the solve side away from the shell
+    shell_excluded_regions: tuple[str, ...] = ("neck", "ears", "inside")  # head regions the relief never lies on
+    # (a collar may stand in front of the neck; the mouth bag and eye sockets are hidden skin)
     mouth_colours: MouthColourConfig = field(default_factory=MouthColourConfig)
 
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from core.face.face_model import FaceModel, load_face_model
 from core.preprocess import cache
-from core.preprocess.config import PrepareConfig
+from core.preprocess.config import PrepareConfig, ReliefConfig
 from core.preprocess.subject import Subject
 
 ProgressCallback = Callable[[str, float], None]
@@ -50,6 +52,18 @@ class _Stages:
             self._name = None
 
 
+def head_shell(fit, config: ReliefConfig) -> "HeadShell":
+    """The fitted whole head of ``fit`` (a ``FaceFit``) as the relief's shell, photo camera frame."""
+    from core.head.fit import fit_head
+    from core.head.template import REGION_NAMES, load_head_template
+    from core.preprocess.relief import HeadShell
+
+    head = fit_head(load_head_template(), fit.to_head(fit.mesh.astype(np.float32)))
+    world = fit.to_camera(head.vertices.astype(np.float64))
+    shell = ~np.isin(head.regions, [REGION_NAMES.index(r) for r in config.shell_excluded_regions])
+    return HeadShell(world, head.triangles[shell[head.triangles].all(axis=1)])
+
+
 def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, stages: _Stages) -> Subject:
     """Run every stage (no cache)."""
     from core.preprocess.face_fit import detect_landmarks, fit_face, segment_person
@@ -69,7 +83,7 @@ def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, 
     w, h = portrait.size
     fit = fit_face(landmarks, w, h, model, config.camera.fov_deg)
     stages.start("lift 3D relief")
-    relief = build_relief(portrait.rgb, matte, fit, model, config.relief)
+    relief = build_relief(portrait.rgb, matte, fit, model, config.relief, head_shell(fit, config.relief))
     stages.start("vertex-to-feature mapping")
     mapping = build_mapping(fit.to_head(fit.mesh), model, config.mapping)
     stages.stop()

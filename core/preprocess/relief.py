@@ -5,8 +5,11 @@ The subject is a layered relief in the photo's camera frame:
 
 * person layer: a depth map (cm along the optical axis) over the person matte, with the full
   resolution portrait as its appearance. Inside the face the depth comes from the fitted face
-  mesh (z-buffered); hair, ears, neck and torso get a smooth membrane that meets the face and
-  bends back to the silhouette, inflated toward the camera away from the silhouette.
+  mesh (z-buffered). Where the fitted whole head (``core.head``) lies behind the person (hair over
+  the skull, temples, ears) the depth is that head's surface a little toward the camera, so turned
+  views show a head's shape there, continued past the photo's frame by the head itself. The rest
+  (hair standing out from the skull, neck, torso) gets a smooth membrane that meets the face and
+  the head and bends back to the silhouette, inflated toward the camera away from them.
 * appearance: the portrait, with the photo's own mouth opening filled with lip colour (the inner
   mouth is drawn by the mouth model at render time, so teeth in the photo never float when the
   jaw moves).
@@ -73,16 +76,21 @@ def _face_raster(fit: FaceFit, model: FaceModel, scale: float, width: int, heigh
     return rasterize(uv, mesh[:, 2], model.triangles, width, height)
 
 
-def face_fill_mask(covered: np.ndarray) -> np.ndarray:
-    """The face coverage bool [H, W] with its holes (eyes, mouth) filled, grown by a pixel and
-    softened: float32 [H, W] in [0, 1], where the renderer's mirror fill may act."""
-    outside = np.zeros((covered.shape[0] + 4, covered.shape[1] + 4), np.uint8)
+def holes_filled(covered: np.ndarray) -> np.ndarray:
+    """bool [H, W]: ``covered`` with the holes it encloses (the face mesh's eyes and mouth) filled."""
     filled = covered.astype(np.uint8)
     if filled.any():
+        outside = np.zeros((covered.shape[0] + 4, covered.shape[1] + 4), np.uint8)
         flood = np.pad(filled, 1)
         cv2.floodFill(flood, outside, (0, 0), 2)
         filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)
-    filled = cv2.dilate(filled, np.ones((3, 3), np.uint8)).astype(np.float32)
+    return filled.astype(bool)
+
+
+def face_fill_mask(covered: np.ndarray) -> np.ndarray:
+    """The face coverage bool [H, W] with its holes (eyes, mouth) filled, grown by a pixel and
+    softened: float32 [H, W] in [0, 1], where the renderer's mirror fill may act."""
+    filled = cv2.dilate(holes_filled(covered).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
     return cv2.GaussianBlur(filled, (0, 0), 1.0)
 
 
@@ -145,9 +153,25 @@ def _membrane(person: np.ndarray, fixed: np.ndarray, fixed_value: np.ndarray, ed
     return out.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class HeadShell:
+    """The fitted whole head's outer surface in the photo's camera frame (cm): vertices [V, 3],
+    triangles int [F, 3] (only the parts the relief may lie on: not the neck, whose collar may
+    stand in front of it, nor the hidden mouth bag and eye sockets)."""
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+
+    def raster(self, intrinsics, scale: float, width: int, height: int) -> MeshRaster:
+        """Z-buffered into the photo resized by ``scale`` (``width`` x ``height`` pixels)."""
+        uv = resize_pixels(intrinsics.project(self.vertices), scale, scale)
+        return rasterize(uv, self.vertices[:, 2], self.triangles, width, height)
+
+
 def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceModel,
-                 config: ReliefConfig = ReliefConfig()) -> Relief:
-    """Lift the portrait into the layered relief (see module docstring)."""
+                 config: ReliefConfig = ReliefConfig(), head: HeadShell | None = None) -> Relief:
+    """Lift the portrait into the layered relief (see module docstring); ``head``: the fitted whole
+    head (None: the membrane everywhere beyond the face)."""
     h, w = rgb.shape[:2]
     full = _face_raster(fit, model, 1.0, w, h)
     face_fill = face_fill_mask(full.covered)
@@ -165,11 +189,22 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     coarse = _face_raster(fit, model, s_scale, sw, sh)
     person_s = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA) > config.matte_threshold
     face_s = coarse.covered
-    membrane = _membrane(person_s | face_s, face_s, np.where(face_s, coarse.depth, 0.0), z_edge)
+    fixed, fixed_depth = face_s, np.where(face_s, coarse.depth, 0.0)
+    if head is not None:
+        shell = head.raster(fit.intrinsics, s_scale, sw, sh)
+        on_shell = shell.covered & person_s & ~holes_filled(face_s)
+        fixed = face_s | on_shell
+        fixed_depth = np.where(on_shell, shell.depth - config.shell_offset_cm, fixed_depth)
+    membrane = _membrane(person_s | face_s, fixed, fixed_depth, z_edge)
     dt_edge = cv2.distanceTransform((person_s | face_s).astype(np.uint8), cv2.DIST_L2, 3)
     dt_face = cv2.distanceTransform((~face_s).astype(np.uint8), cv2.DIST_L2, 3)
     span = 0.15 * config.solve_side_px
     bulge = config.inflation_cm * np.sqrt(np.clip(dt_edge / span, 0, 1)) * np.clip(dt_face / (0.5 * span), 0, 1)
+    if head is not None:
+        # Hair beyond the skull's outline recedes with it (a bulge there would fold it over the
+        # skull); the torso, away from the head, keeps its bulge.
+        dt_shell = cv2.distanceTransform((~on_shell).astype(np.uint8), cv2.DIST_L2, 3)
+        bulge = bulge * np.clip(dt_shell / (config.shell_bulge_span * config.solve_side_px), 0, 1)
     coarse_depth = membrane - bulge.astype(np.float32)
 
     g_scale = min(1.0, config.geometry_side_px / max(h, w))

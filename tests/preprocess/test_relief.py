@@ -75,3 +75,42 @@ def test_mapping_carries_jaw_motion_and_leaves_far_points_still(sample_subject, 
     lower_lip = nearest(head[topo.LOWER_LIP_INNER_MID])
     assert np.linalg.norm(upper[upper_lip]) < 0.3 * np.linalg.norm(jaw[topo.LOWER_LIP_INNER_MID])
     assert np.linalg.norm(lower[lower_lip]) > 0.7 * np.linalg.norm(jaw[topo.LOWER_LIP_INNER_MID])
+
+
+def test_hair_over_the_skull_lies_on_the_fitted_head(sample_subject):
+    """Above the face the relief follows the fitted whole head (hair over the skull) instead of a
+    membrane bulged toward the camera: turned views see a head's shape there, and the head layer
+    continues it past the photo's frame without a step."""
+    from core.head.fit import fit_subject_head
+    from core.head.template import REGION_NAMES
+    from core.preprocess.config import ReliefConfig
+    from core.preprocess.relief import HeadShell
+
+    s = sample_subject
+    head = fit_subject_head(s)
+    world = head.vertices.astype(np.float64) @ np.asarray(s.rotation, np.float64).T + s.translation
+    scalp = head.regions == REGION_NAMES.index("scalp")
+    depth = s.relief.depth
+    scale = depth.shape[1] / s.intrinsics.width
+    shell = HeadShell(world, head.triangles[scalp[head.triangles].all(axis=1)]).raster(
+        s.intrinsics, scale, depth.shape[1], depth.shape[0])
+    person = cv2_resize(s.relief.alpha, depth.shape) > 0.5
+    # Well inside the scalp's outline (its rim is smoothed into the hair beyond it).
+    inner = ndimage_erode(shell.covered & person, 6)
+    assert inner.sum() > 200
+    offset = ReliefConfig().shell_offset_cm
+    gap = depth[inner] - (shell.depth[inner] - offset)
+    assert np.median(np.abs(gap)) < 0.5 and np.percentile(np.abs(gap), 90) < 1.5, np.percentile(np.abs(gap), [50, 90])
+
+
+def cv2_resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def ndimage_erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.erode(mask.astype(np.uint8), kernel) > 0

@@ -34,7 +34,7 @@ from core.geometry.pinhole import Intrinsics
 from core.render.camera import ViewCamera
 from core.render.config import HiddenSideConfig
 from core.render.raster.head_layer import HeadLayer, HeadLayerConfig
-from core.render.raster.relief_mesh import ReliefMesh
+from core.render.raster.relief_mesh import ReliefMesh, StretchBlurConfig
 
 # The z attachment's value where no person surface was drawn. Zero, not a huge number: blending
 # (which also runs on that attachment, with alpha 1) may compute src * a + dst - dst * a, exact
@@ -112,6 +112,8 @@ in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
 in float frame_edge;
+in vec3 normal;
+in float photo_facing;
 in float mouth_region;
 out vec3 v_canonical;
 out vec2 v_mirror;
@@ -119,8 +121,12 @@ out float v_weight;
 out float v_z;
 out float v_keep;
 out float v_mouth;
+out float v_stretch;
 void main() {
     gl_Position = view_proj * vec4(position, 1.0);
+    // How much more squarely this view sees the surface than the photo did: photo pixels stretch
+    // by this in one direction (the rest of the magnification is the same in all directions).
+    v_stretch = abs(dot(normal, normalize(eye - position))) / max(photo_facing, 0.05);
     float to_view = -dot(normalize(position - eye), head_x);
     float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
     float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
@@ -136,6 +142,8 @@ void main() {
 _PERSON_FS = """
 #version 330
 uniform sampler2D appearance;
+uniform sampler2D appearance_mips;  // the photo as uploaded, with mipmaps (no eye patches)
+uniform vec3 stretch_blur;  // (anisotropy where the blur starts, mip levels per octave beyond, most levels)
 uniform float min_weight;
 uniform float min_alpha;
 uniform vec4 photo;  // (f / W, (cx + 0.5) / W, f / H, (cy + 0.5) / H): camera point -> texture
@@ -145,12 +153,19 @@ in float v_weight;
 in float v_z;
 in float v_keep;
 in float v_mouth;
+in float v_stretch;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
     // The canonical point's own photo pixel (exact at every view: the photo's view reproduces it).
     vec2 tex = vec2(photo.x * v_canonical.x / v_canonical.z + photo.y, photo.z * v_canonical.y / v_canonical.z + photo.w);
     vec4 app = texture(appearance, tex);
+    // Where the view sees the surface much more squarely than the photo did, one photo pixel
+    // stretches over many output pixels in one direction only: streaks. They are blurred round.
+    float lod = clamp(stretch_blur.y * log2(max(v_stretch / stretch_blur.x, 1.0)), 0.0, stretch_blur.z);
+    if (lod > 0.0) {
+        app.rgb = mix(app.rgb, textureLod(appearance_mips, tex, lod).rgb, min(lod, 1.0));
+    }
     app.a *= v_keep;
     if (app.a < min_alpha) {
         discard;  // off the matte: no colour and no depth (it must not hide what lies behind)
@@ -324,7 +339,7 @@ class RasterRenderer:
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
                  head_shade: tuple[float, float] = HeadLayerConfig().fill_shade, *, photo: Intrinsics,
-                 ):
+                 stretch_blur: StretchBlurConfig = StretchBlurConfig()):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
         head: the fitted whole head, drawn behind the relief (None: the relief alone);
@@ -333,6 +348,7 @@ class RasterRenderer:
         self.head = head
         self.photo = photo  # the appearance's camera: texture lookups from camera-frame points
         self.frame_fade = frame_fade
+        self.stretch_blur = stretch_blur
         self.hidden = hidden
         self.near = clip.near_cm
         self.far = clip.far_margin * max(background.depth_cm, 10.0)
@@ -365,6 +381,10 @@ class RasterRenderer:
         self.appearance = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
         self.appearance.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.appearance.repeat_x = self.appearance.repeat_y = False
+        self.appearance_mips = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
+        self.appearance_mips.build_mipmaps()
+        self.appearance_mips.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        self.appearance_mips.repeat_x = self.appearance_mips.repeat_y = False
         bg = np.ascontiguousarray(background.image, np.uint8)
         self.background = ctx.texture((bg.shape[1], bg.shape[0]), 3, bg.tobytes(), alignment=1)
         self.background.filter = (moderngl.LINEAR, moderngl.LINEAR)
@@ -376,19 +396,24 @@ class RasterRenderer:
         self.person_program["min_weight"].value = self.hidden.min_weight
         self.person_program["min_alpha"].value = MIN_ALPHA
         self.person_program["appearance"].value = 0
+        self.person_program["appearance_mips"].value = 2
+        b = self.stretch_blur
+        self.person_program["stretch_blur"].value = (b.start_stretch, b.levels_per_octave, b.max_levels)
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
         k = self.photo
         self.person_program["photo"].value = (k.focal_px / k.width, (k.cx + 0.5) / k.width,
                                               k.focal_px / k.height, (k.cy + 0.5) / k.height)
         static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
-                                 m.frame_edge[:, None], m.mouth_region[:, None]], axis=1).astype(np.float32)
+                                 m.frame_edge[:, None], m.normals, m.photo_facing[:, None],
+                                 m.mouth_region[:, None]],
+                                axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "3f 2f 1f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x", "frame_edge",
-             "mouth_region"),
+            (self.static, "3f 2f 1f 1f 1f 3f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
+             "frame_edge", "normal", "photo_facing", "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4)
 
         self.head_vao = None
@@ -464,6 +489,7 @@ class RasterRenderer:
         if positions is not None:
             self.positions.write(np.ascontiguousarray(positions, np.float32).tobytes())
         self.appearance.use(0)
+        self.appearance_mips.use(2)
         self.person_program["view_proj"].write(matrix)
         self.person_program["eye"].value = tuple(float(x) for x in camera.position)
         self.person_program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))

@@ -39,9 +39,11 @@ class HeadLayerConfig:
     hidden_regions: tuple[str, ...] = ("inside",)  # not drawn (the mouth bag, nostrils, eye sockets)
     hair_regions: tuple[str, ...] = ("scalp", "back")  # filled with the hair's colour, the rest with the skin's
     hair_band: tuple[float, float] = (0.05, 0.45)  # the hair sample: the person this far above the face box (x its height)
-    relief_regions: tuple[str, ...] = ("face",)  # not drawn where the photo shows the person: the relief
-    # is the face there (the fitted face lies a little in front of the relief's receding far cheek,
-    # and would cover the photo's pixels with its fill colour)
+    relief_regions: tuple[str, ...] = ("face",)  # not drawn where the photo shows the face (FaceMesh's
+    # coverage, ``ReliefScene.face_fill``): the relief is the face there in every view (the fitted face
+    # would poke through it at the lids and the far cheek); beyond it (under the chin, the temples,
+    # the side of the head) it is drawn, behind the relief, for the views that see past the relief
+    relief_face_fill: float = 0.5  # ... from this face coverage on
     covered_regions: tuple[str, ...] = ("neck",)  # not drawn where the photo shows something well in front
     covered_cm: float = 2.5  # ... by this much (a collar, a scarf, a hand): it would poke out beside it
     background_alpha: float = 0.1  # facing the photo's camera inside the frame on less matte than this:
@@ -148,8 +150,10 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
     hidden = np.isin(head.regions, [REGION_NAMES.index(r) for r in config.hidden_regions])
     covered = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.covered_regions]) & inside
                & (sampled[:, 3] >= config.seen_alpha) & (relief_z < world[:, 2] - config.covered_cm))
+    face_fill = cv2.remap(scene.face_fill[0, 0].cpu().numpy().astype(np.float32), maps[:, 0:1], maps[:, 1:2],
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[:, 0]
     on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
-                 & (sampled[:, 3] >= config.seen_alpha))
+                 & (face_fill >= config.relief_face_fill))
     contradicted = ((normals * to_camera).sum(axis=1) > 0) & inside & (sampled[:, 3] < config.background_alpha)
     keep = ~(hidden | covered | on_relief)[head.triangles].all(axis=1) & ~(hidden | covered)[head.triangles].any(axis=1)
     tex = ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
