@@ -64,8 +64,10 @@ class ReliefConfig:
     solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
     shell_offset_cm: float = 0.8  # where the fitted whole head lies behind the person (hair over the
     # skull, the temples, the ears), the relief takes its surface brought this far toward the camera
+    shell_ear_facing: float = 0.5  # fitted-ear triangles facing the photo's camera less than this
+    # (|cos|) are left out of the shell: the photo saw that ear edge-on
     shell_bulge_span: float = 0.3  # the membrane's bulge grows over this share of the solve side away from the shell
-    shell_excluded_regions: tuple[str, ...] = ("neck", "ears", "inside")  # head regions the relief never lies on
+    shell_excluded_regions: tuple[str, ...] = ("neck", "inside")  # head regions the relief never lies on
     # (a collar may stand in front of the neck; the mouth bag and eye sockets are hidden skin)
     mouth_colours: MouthColourConfig = field(default_factory=MouthColourConfig)
 

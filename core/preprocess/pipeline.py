@@ -61,7 +61,16 @@ def head_shell(fit, config: ReliefConfig) -> "HeadShell":
     head = fit_head(load_head_template(), fit.to_head(fit.mesh.astype(np.float32)))
     world = fit.to_camera(head.vertices.astype(np.float64))
     shell = ~np.isin(head.regions, [REGION_NAMES.index(r) for r in config.shell_excluded_regions])
-    return HeadShell(world, head.triangles[shell[head.triangles].all(axis=1)])
+    triangles = head.triangles[shell[head.triangles].all(axis=1)]
+    # An ear the photo saw edge-on is better drawn by the fitted ear (the head layer) than by the
+    # photo's few pixels of it stretched over the ear's shape: the relief does not take it.
+    ears = (head.regions == REGION_NAMES.index("ears"))[triangles].all(axis=1)
+    p = world[triangles]
+    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    centre = p.mean(axis=1)
+    facing = np.abs((normal * centre).sum(axis=1)) / np.maximum(
+        np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1), 1e-12)
+    return HeadShell(world, triangles[~ears | (facing >= config.shell_ear_facing)])
 
 
 def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, stages: _Stages) -> Subject:

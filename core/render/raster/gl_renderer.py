@@ -114,6 +114,7 @@ in float to_photo_x;
 in float frame_edge;
 in vec3 normal;
 in float photo_facing;
+in float off_face;
 in float mouth_region;
 out vec3 v_canonical;
 out vec2 v_mirror;
@@ -122,11 +123,13 @@ out float v_z;
 out float v_keep;
 out float v_mouth;
 out float v_stretch;
+out float v_blur;
 void main() {
     gl_Position = view_proj * vec4(position, 1.0);
     // How much more squarely this view sees the surface than the photo did: photo pixels stretch
     // by this in one direction (the rest of the magnification is the same in all directions).
     v_stretch = abs(dot(normal, normalize(eye - position))) / max(photo_facing, 0.05);
+    v_blur = off_face;
     float to_view = -dot(normalize(position - eye), head_x);
     float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
     float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
@@ -154,6 +157,7 @@ in float v_z;
 in float v_keep;
 in float v_mouth;
 in float v_stretch;
+in float v_blur;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
@@ -162,7 +166,7 @@ void main() {
     vec4 app = texture(appearance, tex);
     // Where the view sees the surface much more squarely than the photo did, one photo pixel
     // stretches over many output pixels in one direction only: streaks. They are blurred round.
-    float lod = clamp(stretch_blur.y * log2(max(v_stretch / stretch_blur.x, 1.0)), 0.0, stretch_blur.z);
+    float lod = v_blur * clamp(stretch_blur.y * log2(max(v_stretch / stretch_blur.x, 1.0)), 0.0, stretch_blur.z);
     if (lod > 0.0) {
         app.rgb = mix(app.rgb, textureLod(appearance_mips, tex, lod).rgb, min(lod, 1.0));
     }
@@ -405,15 +409,15 @@ class RasterRenderer:
         self.person_program["photo"].value = (k.focal_px / k.width, (k.cx + 0.5) / k.width,
                                               k.focal_px / k.height, (k.cy + 0.5) / k.height)
         static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
-                                 m.frame_edge[:, None], m.normals, m.photo_facing[:, None],
+                                 m.frame_edge[:, None], m.normals, m.photo_facing[:, None], m.off_face[:, None],
                                  m.mouth_region[:, None]],
                                 axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person = ctx.vertex_array(self.person_program, [
             (self.positions, "3f", "position"),
-            (self.static, "3f 2f 1f 1f 1f 3f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
-             "frame_edge", "normal", "photo_facing", "mouth_region"),
+            (self.static, "3f 2f 1f 1f 1f 3f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
+             "frame_edge", "normal", "photo_facing", "off_face", "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4)
 
         self.head_vao = None

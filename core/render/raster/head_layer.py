@@ -44,6 +44,9 @@ class HeadLayerConfig:
     # would poke through it at the lids and the far cheek); beyond it (under the chin, the temples,
     # the side of the head) it is drawn, behind the relief, for the views that see past the relief
     relief_face_fill: float = 0.5  # ... from this face coverage on
+    photo_regions: tuple[str, ...] = ("ears",)  # not drawn where the photo saw them well (``seen``): the
+    # relief draws the photo's own ear there, and a fitted ear beside it would be a second one
+    ahead_cm: float = 0.3  # in front of the relief by more than this on the person: hidden near the photo's view
     covered_regions: tuple[str, ...] = ("neck",)  # not drawn where the photo shows something well in front
     covered_cm: float = 2.5  # ... by this much (a collar, a scarf, a hand): it would poke out beside it
     background_alpha: float = 0.1  # facing the photo's camera inside the frame on less matte than this:
@@ -63,8 +66,9 @@ class HeadLayer:
     triangles: int32 [F, 3]
     offsets:   float32 [V, 3]  world offset of each drawn vertex from the fitted surface (the inset)
     normals:   float32 [V, 3]  outward unit normals (world), for the unseen parts' shading
-    contradicted: float32 [V]  1 where the photo shows background in front of the fitted head (hidden
-               near the photo's view, like the relief's fade at the frame: see ``FrameFadeConfig``)
+    contradicted: float32 [V]  1 where the photo contradicts the fitted head: it shows background there,
+               or the person behind it (hidden near the photo's view, like the relief's fade at the
+               frame: see ``FrameFadeConfig``)
     """
 
     positions: np.ndarray
@@ -154,8 +158,15 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[:, 0]
     on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
                  & (face_fill >= config.relief_face_fill))
-    contradicted = ((normals * to_camera).sum(axis=1) > 0) & inside & (sampled[:, 3] < config.background_alpha)
-    keep = ~(hidden | covered | on_relief)[head.triangles].all(axis=1) & ~(hidden | covered)[head.triangles].any(axis=1)
+    on_person = inside & (sampled[:, 3] >= config.seen_alpha)
+    # In front of the relief where the photo shows the person (an ear the photo saw edge-on, whose
+    # photo pixels the relief keeps behind it): near the photo's view it would hide them.
+    ahead = on_person & (world[:, 2] - config.inset_cm < relief_z - config.ahead_cm)
+    contradicted = (((normals * to_camera).sum(axis=1) > 0) & inside & (sampled[:, 3] < config.background_alpha)) | ahead
+    # The photo's own ear, where it saw it well: the fitted one beside it would be a second ear.
+    photo_owned = np.isin(head.regions, [REGION_NAMES.index(r) for r in config.photo_regions]) & (seen > 0.5)
+    keep = (~(hidden | covered | on_relief | photo_owned)[head.triangles].all(axis=1)
+            & ~(hidden | covered)[head.triangles].any(axis=1))
     tex = ((uv + 0.5) / np.array([photo.width, photo.height])).astype(np.float32)
     triangles = _facing_winding(head.triangles[keep], uv, world, normals)
     return HeadLayer((world + offsets).astype(np.float32), tex, seen.astype(np.float32),

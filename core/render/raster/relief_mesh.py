@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.geometry.pinhole import Intrinsics
+from core.head.surface import vertex_normals
 from core.render.config import HiddenSideConfig
 from core.render.relief_renderer import NO_SURFACE_CM, ReliefScene
 
@@ -77,6 +78,8 @@ class ReliefMesh:
                    through hair or a chin would show as an edge; the head layer behind continues it)
     normals:       float32 [V, 3]  unit surface normals of the canonical surface (world)
     photo_facing:  float32 [V]     |cos| between the normal and the vertex's ray from the photo's camera
+    off_face:      float32 [V]     1 - the face's coverage (``ReliefScene.face_fill``): the stretch blur acts
+                   beyond the face only (blurring a turned face's far side loses its likeness)
     triangles:     int32 [F, 3]
     step_px:       grid step in geometry pixels (may be fractional)
     """
@@ -89,6 +92,7 @@ class ReliefMesh:
     frame_edge: np.ndarray
     normals: np.ndarray
     photo_facing: np.ndarray
+    off_face: np.ndarray
     triangles: np.ndarray
     step_px: float
 
@@ -225,23 +229,21 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     fade_px = config.frame_fade_share * min(photo.width, photo.height)
     edge = 1.0 - np.clip(border / fade_px, 0.0, 1.0) if fade_px > 0 else np.zeros(len(border))
     mouth = _bilinear(mouth_region, uv_photo) if mouth_region is not None else np.zeros(len(uv_photo))
-    from core.head.surface import vertex_normals
-
     normals = vertex_normals(positions, triangles)
+    off_face = 1.0 - np.clip(_bilinear(scene.face_fill[0, 0].cpu().numpy().astype(np.float64), uv_photo), 0.0, 1.0)
     return ReliefMesh(positions.astype(np.float32), _texcoords(mirror_uv, photo),
                       weight.astype(np.float32), to_photo_x.astype(np.float32), mouth.astype(np.float32),
-                      edge.astype(np.float32), normals.astype(np.float32), photo_facing(positions, triangles).astype(np.float32),
+                      edge.astype(np.float32), normals.astype(np.float32),
+                      photo_facing(positions, normals).astype(np.float32), off_face.astype(np.float32),
                       triangles, step)
 
 
-def photo_facing(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """|cos| between each vertex's area-weighted normal and its ray from the photo's camera (at
-    the origin): float [V] in 0..1."""
-    from core.head.surface import vertex_normals
-
+def photo_facing(positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """|cos| between each vertex's normal [V, 3] and its ray from the photo's camera (at the
+    origin): float [V] in 0..1."""
     p = np.asarray(positions, np.float64)
     rays = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-9)
-    return np.abs((vertex_normals(p, triangles) * rays).sum(axis=1))
+    return np.abs((normals * rays).sum(axis=1))
 
 
 def boundary_edges(triangles: np.ndarray) -> set[tuple[int, int]]:
