@@ -66,11 +66,12 @@ def head_shell(fit, config: ReliefConfig) -> "HeadShell":
     # photo's few pixels of it stretched over the ear's shape: the relief does not take it.
     ears = (head.regions == REGION_NAMES.index("ears"))[triangles].all(axis=1)
     p = world[triangles]
-    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])  # outward (the template winds counter-clockwise)
     centre = p.mean(axis=1)
-    facing = np.abs((normal * centre).sum(axis=1)) / np.maximum(
-        np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1), 1e-12)
-    return HeadShell(world, triangles[~ears | (facing >= config.shell_ear_facing)])
+    cos = -(normal * centre).sum(axis=1) / np.maximum(np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1), 1e-12)
+    # Only the head's front faces can be nearest to the photo's camera: the back ones are skipped.
+    keep = (cos > 0.0) & (~ears | (cos >= config.shell_ear_facing))
+    return HeadShell(world, triangles[keep])
 
 
 def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, stages: _Stages) -> Subject:
