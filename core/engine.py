@@ -79,7 +79,7 @@ class Engine:
         self.recipe = EngineRecipe(subject, str(self.device), config, expression, renderer, mesh, head, model)
         self.driver = np.zeros((0, NUM_EXPRESSIONS), np.float32)
         self.track = ExpressionTrack(subject.beta_init, config=expression)
-        self.scene = ReliefScene.from_subject(subject, self.device, config.march, config.wall)
+        self.scene = ReliefScene.from_subject(subject, self.device, config.march, config.wall, config.hidden_side)
         self.deformer = Deformer(subject, self.model, self.device, config.deformation)
         self.reference = ReferenceSurface(self.scene, self.deformer, config.march, config.wall)
         # Closes the photo's own lip gap where the audio seals the lips.

@@ -67,6 +67,8 @@ class HiddenSideConfig:
     past_plane_cm: Ramp = Ramp(0.2, 0.5)  # how far the point lies on the far side of the symmetry plane
     mirror_hidden_cm: Ramp = Ramp(0.6, 0.8)  # how far the mirror point lies behind the photo's surface (1 - this)
     min_face_mask: float = 0.01  # hits with less face mask are not considered
+    cover_grow: float = 0.08  # the mask is the face's coverage grown by this share of its width
+    # (``ReliefScene.mirror_cover``)
     min_weight: float = 0.01  # weights below this are dropped
 
 

@@ -44,8 +44,12 @@ class ReliefScene:
     appearance: float32 [1, 4, H, W]  RGB in [0, 1] + matte alpha
     background: float32 [1, 3, H', W']  background layer continued past the photo's frame
     background_geo: Intrinsics of ``background`` (the photo camera, principal point shifted)
-    face_fill:  float32 [1, 1, H, W]  face coverage with eye/mouth holes filled, softened: where
-                the mirror fill may act (``Relief.face_fill``)
+    face_fill:  float32 [1, 1, H, W]  face coverage with eye/mouth holes filled, softened
+                (``Relief.face_fill``): a mirror point must lie on it
+    mirror_cover: float32 [1, 1, H, W]  ``face_fill`` grown by ``HiddenSideConfig.cover_grow`` of the
+                face's width: where the mirror fill may act (past the far cheek's outline the photo
+                often has a strip of background inside the person matte, which a view of the far
+                side would otherwise see as a smear of background colour)
     mirror_affine: float32 [3, 4]  left/right reflection of camera-frame points about the head's
                 symmetry plane (p' = A[:, :3] p + A[:, 3])
     head_affine: float32 [3, 4]  camera frame -> head frame shifted so that the symmetry plane is x = 0
@@ -61,6 +65,7 @@ class ReliefScene:
     background: torch.Tensor
     background_geo: Intrinsics
     face_fill: torch.Tensor
+    mirror_cover: torch.Tensor
     mirror_affine: torch.Tensor
     head_affine: torch.Tensor
     background_depth: float
@@ -68,7 +73,7 @@ class ReliefScene:
 
     @staticmethod
     def from_subject(subject: Subject, device: torch.device, march: MarchConfig = MarchConfig(),
-                     wall: WallConfig = WallConfig()) -> "ReliefScene":
+                     wall: WallConfig = WallConfig(), hidden: HiddenSideConfig = HiddenSideConfig()) -> "ReliefScene":
         r = subject.relief
         h, w = r.depth.shape
         photo = subject.intrinsics
@@ -98,9 +103,23 @@ class ReliefScene:
             appearance=to(app.transpose(2, 0, 1))[None],
             background=to(background.transpose(2, 0, 1) / 255.0)[None], background_geo=background_geo,
             face_fill=to(r.face_fill.astype(np.float32))[None, None],
+            mirror_cover=to(grown_cover(r.face_fill, hidden.cover_grow))[None, None],
             mirror_affine=to(affine.astype(np.float32)), head_affine=to(head.astype(np.float32)),
             background_depth=float(r.background_depth), z_range=(near, min(far, r.background_depth - march.background_clearance_cm)),
         )
+
+
+def grown_cover(face_fill: np.ndarray, grow: float) -> np.ndarray:
+    """``face_fill`` float [H, W] grown by ``grow`` of the face's width (a disc), softened like it:
+    float32 [H, W] in 0..1 (``ReliefScene.mirror_cover``)."""
+    face = face_fill > 0.5
+    if not face.any() or grow <= 0:
+        return face_fill.astype(np.float32)
+    xs = np.nonzero(face.any(axis=0))[0]
+    r = max(1, int(round(grow * (xs.max() - xs.min() + 1))))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    grown = cv2.dilate(face.astype(np.uint8), disc).astype(np.float32)
+    return np.maximum(cv2.GaussianBlur(grown, (0, 0), 1.0), face_fill).astype(np.float32)
 
 
 def half_resolution(scene: ReliefScene) -> ReliefScene:
@@ -394,7 +413,7 @@ def _mirror_where_seen_better(scene: ReliefScene, app: torch.Tensor, src: torch.
     photo saw the head turned, how far this view turns toward the far side, how far the point lies
     on the far side of the symmetry plane, whether the mirror point is in front in the photo, and a
     feathered face mask."""
-    cover = sample_image(scene.face_fill, src)[:, 0]  # [n]
+    cover = sample_image(scene.mirror_cover, src)[:, 0]  # [n]
     cand = torch.nonzero(cover > config.min_face_mask).squeeze(1)
     if cand.numel() == 0:
         return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,3 +316,48 @@ def test_stretched_photo_pixels_are_blurred_round_only_in_turned_views(sample_su
     finally:
         sharp.close()
         soft.close()
+
+
+def test_mirror_cover_is_the_face_grown_by_a_share_of_its_width():
+    from core.render.relief_renderer import grown_cover
+
+    face = np.zeros((120, 200), np.float32)
+    face[30:90, 50:150] = 1.0  # 100 px wide
+    grown = grown_cover(face, 0.08)
+    assert np.all(grown >= face)
+    row = grown[60]
+    assert row[43] > 0.5 and row[41] < 0.5 and row[156] > 0.5 and row[158] < 0.5  # 8 px either side
+    assert np.array_equal(grown_cover(face, 0.0), face)
+
+
+@requires_opengl()
+def test_far_side_of_a_turned_photo_shows_no_background_colour(shared_data, tmp_path):
+    """pyfeat_45 (the head turned about 40 degrees), cropped to its face box plus 10 %, seen
+    from its far side: the strip of background that the person matte holds past the far cheek is
+    filled from the mirrored near cheek, not drawn as a smear of background colour across the face."""
+    import sys
+
+    import cv2
+
+    from core.preprocess.pipeline import prepare
+    from core.render.config import HiddenSideConfig, RenderConfig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from orbit_sheet import tight_crop
+
+    face = shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg"
+    subject = prepare(face, cache_root=tmp_path).subject
+    crop = prepare(tight_crop(face, subject, tmp_path / "tight.png"), cache_root=tmp_path).subject
+    bg = np.median(crop.relief.background.reshape(-1, 3).astype(np.float32), axis=0)
+    shares = []
+    for grow in (0.0, HiddenSideConfig().cover_grow):
+        engine = Engine(crop, "cpu", renderer="raster", config=RenderConfig(hidden_side=HiddenSideConfig(cover_grow=grow)))
+        cam = engine.camera(FrameRequest(pose=OrbitPose(-30.0, 0.0), size=256))
+        uv = np.round(cam.project(crop.mesh[list(topo.FACE_OVAL)].astype(np.float64))).astype(np.int32)
+        inside = np.zeros((256, 256), np.uint8)
+        cv2.fillConvexPoly(inside, cv2.convexHull(uv), 1)
+        image = engine.render(FrameRequest(pose=OrbitPose(-30.0, 0.0), size=256, motion=MotionParams(alpha_m=0.0)))
+        near_bg = np.linalg.norm(image.astype(np.float32) - bg, axis=2) < 40
+        shares.append(float(near_bg[inside > 0].mean()))
+        engine.close()
+    assert shares[1] < 0.5 * shares[0], shares  # measured 1.4 % -> 0.6 % of the face oval

@@ -296,7 +296,7 @@ def _hidden_side(scene: ReliefScene, points: np.ndarray, uv: np.ndarray,
     head = scene.head_affine.cpu().numpy().astype(np.float64)
     mirror = scene.mirror_affine.cpu().numpy().astype(np.float64)
     photo, geo = scene.photo, scene.geo
-    cover = _bilinear(face_fill, uv)
+    cover = _bilinear(scene.mirror_cover[0, 0].cpu().numpy().astype(np.float64), uv)
     x_head = points @ head[0, :3] + head[0, 3]
     to_photo = -(points / np.linalg.norm(points, axis=1, keepdims=True)) @ head[0, :3]
     side = np.sign(to_photo)
