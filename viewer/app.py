@@ -43,6 +43,7 @@ PANEL_PX = 240
 UI_FPS_CAP = 60.0
 RESOLUTIONS = ("128", "256", "384", "512")
 EXPORT_MODES = {"current view": "view", "orbit path": "orbit", "what I performed": "performance"}  # label -> mode
+PHOTO_SUPPORT_DEG = 25.0  # views turned further than this from the photo's show mostly filled-in surfaces
 EXPORT_MIN_SIZE = 256  # exports are rendered at least this large
 # The resolution the view starts at, once the render process says which renderer it has: the
 # OpenGL rasteriser is live at 512 on two cores, the ray marcher at 256.
@@ -56,6 +57,14 @@ GAZE_CHOICES = {"natural": "on", "photo's gaze": "off", "look at the camera": "c
 def display_available() -> bool:
     """DearPyGui aborts the process (no Python exception) without a display: check first."""
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def view_from_photo(pose: OrbitPose) -> str:
+    """How far the view is from the photo's, for the status line: past ``PHOTO_SUPPORT_DEG`` the
+    user sees more of the head than the photo showed (filled in by the fitted head and mirroring)."""
+    angle = float(np.hypot(pose.yaw_deg, pose.pitch_deg))
+    text = f"view {pose.yaw_deg:+.0f}/{pose.pitch_deg:+.0f} deg from the photo's"
+    return text + (" (past what the photo shows: the rest is filled in)" if angle > PHOTO_SUPPORT_DEG else "")
 
 
 @dataclass
@@ -479,6 +488,7 @@ class ViewerApp:
             parts.append(f"{(len(self._frame_times) - 1) / max(span, 1e-6):.1f} fps")
         if self._shown is not None:
             parts.append(f"render {self._shown.render_s * 1000:.0f} ms")
+            parts.append(view_from_photo(self._shown.request.pose))
             off = self.session.av_offset_ms(self._shown.request) if not self.session.live else None
             if off is not None and self.session.clock.playing:
                 parts.append(f"A/V {off:+.0f} ms")

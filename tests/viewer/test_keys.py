@@ -104,3 +104,14 @@ def test_a_failed_save_says_so(tmp_path):
 @pytest.mark.parametrize("key", ["space", "left", "r"])
 def test_apply_key_returns_the_action(key):
     assert keys.apply_key(_app(), key) == keys.action_for(key)
+
+
+def test_status_says_how_far_the_view_is_from_the_photos():
+    """The status line tells the user the view's offset from the photo, and says when it is past
+    what the photo shows (the rest of the head is filled in there)."""
+    from viewer.app import PHOTO_SUPPORT_DEG, view_from_photo
+
+    near = view_from_photo(OrbitPose(10.0, -5.0))
+    assert "+10/-5" in near and "filled in" not in near
+    assert "filled in" in view_from_photo(OrbitPose(PHOTO_SUPPORT_DEG + 5.0, 0.0))
+    assert "filled in" in view_from_photo(OrbitPose(-20.0, 20.0))  # 28 degrees off, diagonally
