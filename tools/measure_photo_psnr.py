@@ -5,7 +5,8 @@
 For each portrait: PSNR over the face box (the fitted face mesh's box, 4 px margin) between the
 render of the photo's framing (its largest square, ``core.render.camera.photo_framing``) at the
 square's own size, alpha_m = 0 (the photo's own expression), and that square of the photo; and the
-share of pixels there off by more than 30 levels. Writes photo | render | error x 4 crops to
+share of pixels there off by more than 30 levels; and the PSNR over the matte's soft edge
+(0.05 < alpha < 0.95) in the whole square. Writes photo | render | error x 4 crops to
 ``--out`` (default out/photo_psnr).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+EDGE_BAND = (0.05, 0.95)  # matte values of the soft edge measured separately
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -44,11 +46,17 @@ def measure(path: Path, out: Path) -> dict:
         ours, theirs = image[y0:y1, x0:x1].astype(float), ref[y0:y1, x0:x1].astype(float)
         mse = float(np.mean((ours - theirs) ** 2))
         err = np.abs(ours - theirs).max(axis=2)
+        # The matte's soft edge (hair, shoulders) over the whole square: the person's colour drawn
+        # over the background layer must give the photo back there too.
+        alpha = subject.relief.alpha[oy:oy + side, ox:ox + side]
+        band = (alpha > EDGE_BAND[0]) & (alpha < EDGE_BAND[1])
+        edge_mse = float(np.mean((image[band].astype(float) - ref[band].astype(float)) ** 2)) if band.any() else 0.0
         tiles = [ref[y0:y1, x0:x1], image[y0:y1, x0:x1], np.repeat(np.clip(err * 4, 0, 255)[..., None], 3, 2).astype(np.uint8)]
         out.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out / f"{path.stem}.png"), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR))
         return {"portrait": path.name, "psnr_face_db": 10 * np.log10(255.0 ** 2 / max(mse, 1e-9)),
-                "off_by_30": float((err > 30).mean())}
+                "off_by_30": float((err > 30).mean()), "edge_psnr_db": 10 * np.log10(255.0 ** 2 / max(edge_mse, 1e-9)),
+                "edge_pixels": int(band.sum())}
     finally:
         engine.close()
 
@@ -65,7 +73,8 @@ def main() -> int:
     for path in paths:
         r = measure(path, args.out)
         print(f"{r['portrait']:32s} PSNR {r['psnr_face_db']:.2f} dB over the face box; "
-              f"{100 * r['off_by_30']:.2f} % of its pixels off by more than 30", flush=True)
+              f"{100 * r['off_by_30']:.2f} % of its pixels off by more than 30; "
+              f"matte edge {r['edge_psnr_db']:.2f} dB ({r['edge_pixels']} px)", flush=True)
     return 0
 
 

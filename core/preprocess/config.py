@@ -62,6 +62,8 @@ class ReliefConfig:
     inflation_cm: float = 6.0  # bulge of the non-face parts of the person toward the camera
     background_gap_cm: float = 60.0  # background plane distance behind the head origin
     solve_side_px: int = 96  # resolution of the membrane solve for hair/neck/torso depth
+    foreground_alpha: tuple[float, float] = (0.3, 0.7)  # matte values from which the person's own colour
+    # is solved at its soft edge (trusted fully from the second; ``relief.foreground_colours``)
     shell_offset_cm: float = 0.8  # where the fitted whole head lies behind the person (hair over the
     # skull, the temples, the ears), the relief takes its surface brought this far toward the camera
     shell_ear_facing: float = 0.5  # fitted-ear triangles facing the photo's camera less than this

@@ -217,6 +217,7 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     depth = (blend * face_depth + (1 - blend) * depth).astype(np.float32)
 
     background = _inpaint_background(rgb, alpha)
+    appearance = foreground_colours(appearance, alpha, background, config.foreground_alpha)
     # The mesh as the subject stores it (float32), so that the lip ring is the renderer's.
     mesh_uv = fit.intrinsics.project(fit.mesh.astype(np.float32).astype(np.float64))
     colours = analyse_mouth_colours(appearance, mesh_uv, mouth, crop, config.mouth_colours)
@@ -249,6 +250,24 @@ def _up(x: np.ndarray, width: int, height: int) -> np.ndarray:
     """Gaussian pyramid step up to [height, width, C]."""
     out = cv2.pyrUp(x, dstsize=(width, height), borderType=cv2.BORDER_REFLECT101)
     return out.reshape(height, width, *x.shape[2:])
+
+
+def foreground_colours(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray,
+                       trusted: tuple[float, float] = (0.3, 0.7)) -> np.ndarray:
+    """The person's own colour at the matte's soft edge (colour decontamination): a photo pixel
+    there is I = a F + (1 - a) B, person F over background B. Given the inpainted background, F =
+    (I - (1 - a) B) / a where the matte ``alpha`` is at least ``trusted[0]`` (fully trusted from
+    ``trusted[1]``), carried in from the person below that (``push_pull_fill``). Drawn over its
+    background with alpha, F gives the photo back; seen from the side it gives no halo of the
+    background's colour around the hair and shoulders. uint8 [H, W, 3] from rgb and background
+    uint8 [H, W, 3], alpha float [H, W]; pixels of alpha 1 are unchanged."""
+    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]
+    image = rgb.astype(np.float32)
+    solved = np.clip((image - (1.0 - a) * background.astype(np.float32)) / np.maximum(a, 1e-3), 0.0, 255.0)
+    lo, hi = trusted
+    weight = np.clip((a[..., 0] - lo) / (hi - lo), 0.0, 1.0)
+    out = push_pull_fill(np.where(a >= 1.0, image, solved), np.where(a[..., 0] >= 1.0, 1.0, weight))
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def push_pull_fill(image: np.ndarray, weight: np.ndarray, gain: float = 2.0) -> np.ndarray:

@@ -114,3 +114,26 @@ def ndimage_erode(mask: np.ndarray, radius: int) -> np.ndarray:
 
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return cv2.erode(mask.astype(np.uint8), kernel) > 0
+
+
+def test_person_colour_at_the_soft_edge_gives_the_photo_back_over_its_background():
+    """At the matte's soft edge a photo pixel mixes the person with the background; the relief
+    keeps the person's own colour, so that drawn with alpha over the background layer it gives
+    the photo back, and seen from the side it shows no halo of the background's colour."""
+    from core.preprocess.relief import foreground_colours
+
+    h, w = 40, 60
+    person = np.zeros((h, w, 3), np.float32)
+    person[...] = (180.0, 120.0, 90.0)
+    background = np.zeros((h, w, 3), np.float32)
+    background[...] = (40.0, 90.0, 220.0)
+    alpha = np.tile(np.clip(np.linspace(1.4, -0.4, w), 0.0, 1.0), (h, 1)).astype(np.float32)
+    photo = alpha[..., None] * person + (1 - alpha[..., None]) * background
+    rgb = np.clip(photo + 0.5, 0, 255).astype(np.uint8)
+    out = foreground_colours(rgb, alpha, background.astype(np.uint8)).astype(np.float32)
+    solid = alpha >= 1.0
+    assert np.array_equal(out[solid], rgb[solid].astype(np.float32))
+    soft = (alpha > 0.05) & (alpha < 1.0)
+    assert np.abs(out[soft] - person[soft]).max() < 3.0  # the person's colour, not the blue mix
+    again = alpha[..., None] * out + (1 - alpha[..., None]) * background
+    assert np.abs(again - photo)[alpha >= 0.3].max() < 2.0

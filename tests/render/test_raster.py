@@ -360,4 +360,5 @@ def test_far_side_of_a_turned_photo_shows_no_background_colour(shared_data, tmp_
         near_bg = np.linalg.norm(image.astype(np.float32) - bg, axis=2) < 40
         shares.append(float(near_bg[inside > 0].mean()))
         engine.close()
-    assert shares[1] < 0.5 * shares[0], shares  # measured 1.4 % -> 0.6 % of the face oval
+    # Measured 1.2 % -> 0.6 % of the face oval (1.4 % without the matte edge's person colours).
+    assert shares[1] < 0.6 * shares[0] and shares[1] < 0.008, shares
