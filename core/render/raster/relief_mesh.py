@@ -175,6 +175,10 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     """Triangulate the person layer of ``scene`` (see module docstring); ``mouth_region`` float
     [H, W] at photo resolution (``mouth_region_mask``) becomes ``ReliefMesh.mouth_region``."""
     on_person = scene.depth[0, 0].cpu().numpy() < 0.5 * NO_SURFACE_CM
+    # The scene marks the photo's outermost pixels "no surface" (the marcher's lookups past the
+    # frame must miss); the mesh takes them from their neighbours and reaches the frame's edge.
+    on_person[[0, -1], :] = on_person[[1, -2], :]
+    on_person[:, [0, -1]] = on_person[:, [1, -2]]
     depth_open = scene.depth_open[0, 0].cpu().numpy().astype(np.float64)
     geo, photo = scene.geo, scene.photo
     step = grid_step(int(on_person.sum()), config)
@@ -188,7 +192,9 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
         else:
             ys = _grid_lines(geo.height, step * config.coarse_factor, band[1], fine)
             xs = _grid_lines(geo.width, step * config.coarse_factor, band[0], fine)
-        sub = on_person[np.ix_(np.round(ys).astype(int), np.round(xs).astype(int))]
+        ys[[0, -1]], xs[[0, -1]] = (-0.5, geo.height - 0.5), (-0.5, geo.width - 0.5)  # the frame's edges
+        sub = on_person[np.ix_(np.clip(np.round(ys).astype(int), 0, geo.height - 1),
+                               np.clip(np.round(xs).astype(int), 0, geo.width - 1))]
         ratio = sub.sum() / config.vertex_budget
         if abs(ratio - 1.0) < 0.1 or (ratio < 1.0 and fine <= config.min_step_px):
             break
