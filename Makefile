@@ -25,10 +25,11 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt
 	$(PY) -m pip install --quiet -r requirements-ray.txt
 	touch $(RAY_STAMP)
 
-$(STAMP): requirements.txt scripts/system_packages.sh
+$(STAMP): requirements.txt scripts/system_packages.sh scripts/fetch_matting_model.py
 	./scripts/system_packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) scripts/fetch_matting_model.py
 	touch $(STAMP)
 
 run: setup

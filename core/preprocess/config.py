@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from core.preprocess.matting import MattingConfig
+
 
 @dataclass(frozen=True)
 class LoadConfig:
@@ -88,6 +90,7 @@ class MappingConfig:
 @dataclass(frozen=True)
 class PrepareConfig:
     load: LoadConfig = field(default_factory=LoadConfig)
+    matting: MattingConfig = field(default_factory=MattingConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     relief: ReliefConfig = field(default_factory=ReliefConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)

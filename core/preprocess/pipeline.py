@@ -76,7 +76,8 @@ def head_shell(fit, config: ReliefConfig) -> "HeadShell":
 
 def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, stages: _Stages) -> Subject:
     """Run every stage (no cache)."""
-    from core.preprocess.face_fit import detect_landmarks, fit_face, segment_person
+    from core.preprocess.face_fit import detect_landmarks, fit_face
+    from core.preprocess.matting import person_matte
     from core.preprocess.nn_mapping import build_mapping
     from core.preprocess.portrait import load_portrait
     from core.preprocess.relief import build_relief
@@ -86,7 +87,7 @@ def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, 
     stages.start("find face")
     landmarks = detect_landmarks(portrait.rgb, config.load)
     stages.start("segment person")
-    matte = segment_person(portrait.rgb)
+    matte = person_matte(portrait.rgb, config.matting)
     if portrait.source_alpha is not None:
         matte = matte * (portrait.source_alpha > 0.5)
     stages.start("fit face model")
@@ -120,8 +121,11 @@ def prepare(portrait_path: str | Path, config: PrepareConfig = PrepareConfig(),
         raise PortraitError(f"{path} is a folder; choose an image file.") from None
     except OSError as exc:
         raise PortraitError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    from core.preprocess.matting import matting_method
+
     model = load_face_model()
     settings = config.as_dict()
+    settings["matting"]["used"] = matting_method(config.matting)  # the fallback makes another subject
     key = cache.cache_key(image_bytes, settings, model.digest)
     root = Path(cache_root) if cache_root is not None else cache.default_cache_root()
     messages: list[str] = []
