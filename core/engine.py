@@ -236,11 +236,16 @@ class Engine:
         raw = self.raster.render(cam, positions, head_positions, self.eyes.update(face.blink, face.gaze))
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        rgb = raw.rgb.astype(np.float32)
-        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
-                                    raw.mouth_surface)
+        if self.config.fast_paths.uint8_frame:  # the frame stays uint8; the mouth's box is blended in float
+            image = raw.rgb
+            mask = self.mouth.composite(image, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
+                                        raw.mouth_surface)
+        else:
+            rgb = raw.rgb.astype(np.float32)
+            mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
+                                        raw.mouth_surface)
+            image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["mouth"] = time.perf_counter() - t2
-        image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)

@@ -181,15 +181,18 @@ class FastPathConfig:
         formula, ``mirror_margin`` to spare); always so for a photo that saw the head from the front.
     reuse_mouth_framebuffer: the mouth interior is drawn into one framebuffer that grows to the
         largest box so far (drawn and read in its corner), not into a new one per box size.
+    uint8_frame: the rasterised frame stays uint8 and only the mouth's box is blended in float32
+        (the plain path converts the whole frame to float32 and back).
     """
 
     skip_unseen_mirror: bool = True
     mirror_margin: float = 1e-3
     reuse_mouth_framebuffer: bool = True
+    uint8_frame: bool = True
 
     @staticmethod
     def plain() -> "FastPathConfig":
-        return FastPathConfig(skip_unseen_mirror=False, reuse_mouth_framebuffer=False)
+        return FastPathConfig(skip_unseen_mirror=False, reuse_mouth_framebuffer=False, uint8_frame=False)
 
 
 @dataclass(frozen=True)

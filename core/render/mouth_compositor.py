@@ -83,7 +83,9 @@ class MouthCompositor:
                   mouth_surface: np.ndarray | None = None) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
 
-        rgb: float32 [S, S, 3] in 0..255;  hit_depth: float32 [S, S] world z of the person hit (cm,
+        rgb: float32 [S, S, 3] in 0..255, or uint8 [S, S, 3]: then only the mouth's box is blended
+        in float32 and rounded back (as ``np.clip(rgb + 0.5, 0, 255).astype(np.uint8)`` rounds the
+        float image; the pixels outside it are untouched, so both give the same uint8 image);  hit_depth: float32 [S, S] world z of the person hit (cm,
         +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  head: the
         frame's head motion (``FaceState.head``);  mouth_surface: float32 [S, S] or None, how much
         the surface in view is the mouth's own (lips, opening): the interior shows only there (in
@@ -132,5 +134,8 @@ class MouthCompositor:
                 self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation))
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         m = mask[y0:y1, x0:x1, None]
-        rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
+        blended = rgb[y0:y1, x0:x1].astype(np.float32) * (1 - m) + inner * m
+        if rgb.dtype == np.uint8:
+            blended = np.clip(blended + 0.5, 0, 255)
+        rgb[y0:y1, x0:x1] = blended
         return mask
