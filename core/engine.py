@@ -86,7 +86,7 @@ class Engine:
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
         colours = MouthColours.from_array(subject.relief.mouth_colours)
         self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth,
-                                     head_pivot=self.deformer.head_region.pivot)
+                                     head_pivot=self.deformer.head_region.pivot, fast=config.fast_paths)
         self.pivot = np.asarray(subject.translation, np.float64)
         photo = subject.intrinsics
         uv = photo.project(subject.mesh.astype(np.float64))

@@ -41,3 +41,11 @@ def test_the_mean_follows_an_opening_and_lags_a_closing():
     closing = opening[::-1]
     mean, current, _ = mm.averaged_mask(closing, CAMERA)
     assert np.all(mean >= current) and mean.sum() > current.sum() + 1.0
+
+
+def test_polygons_smoothed_together_equal_one_at_a_time():
+    rng = np.random.default_rng(2)
+    polygons = rng.normal(100.0, 20.0, (7, 20, 2))
+    together = mm.smooth_closed_polygons(polygons, 2)
+    for p, t in zip(polygons, together):
+        np.testing.assert_array_equal(mm.smooth_closed_polygon(p, 2), t)
