@@ -183,6 +183,8 @@ class FastPathConfig:
         largest box so far (drawn and read in its corner), not into a new one per box size.
     uint8_frame: the rasterised frame stays uint8 and only the mouth's box is blended in float32
         (the plain path converts the whole frame to float32 and back).
+    cache_background: the rasteriser keeps the background layer of a view seen twice in a row in a
+        framebuffer of its own and copies it (colour, surface z, depth) while the view stays.
     lip_polygons_kept: the mouth compositor keeps the inner-lip polygons of this many recent faces
         (a face is in the mask windows of n frames in a row); 0: each window computes its own.
     """
@@ -191,12 +193,13 @@ class FastPathConfig:
     mirror_margin: float = 1e-3
     reuse_mouth_framebuffer: bool = True
     uint8_frame: bool = True
+    cache_background: bool = True
     lip_polygons_kept: int = 32
 
     @staticmethod
     def plain() -> "FastPathConfig":
         return FastPathConfig(skip_unseen_mirror=False, reuse_mouth_framebuffer=False, uint8_frame=False,
-                              lip_polygons_kept=0)
+                              cache_background=False, lip_polygons_kept=0)
 
 
 @dataclass(frozen=True)

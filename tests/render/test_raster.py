@@ -299,10 +299,12 @@ def _speaking(frames: int = 40) -> np.ndarray:
 
 @requires_opengl()
 def test_fast_paths_draw_the_plain_image(sample_subject):
-    """The rasteriser's fast paths (``FastPathConfig``: no mirror lookup where no fill shows, one
-    growing framebuffer for the mouth) against the plain path, the sample speaking at 256 px in
-    the photo view and turned: the same pixels."""
+    """The fast paths (``FastPathConfig``: no mirror lookup where no fill shows, one growing
+    framebuffer for the mouth, the background copied while the view stays, the uint8 frame, the
+    kept lip polygons) against the plain path, the sample speaking at 256 px in the photo view and
+    turned: the same pixels."""
     fast, plain = _fast_and_plain(sample_subject)
+    copied = []
     try:
         for engine in (fast, plain):
             engine.set_driver(_speaking())
@@ -312,7 +314,9 @@ def test_fast_paths_draw_the_plain_image(sample_subject):
                 a, b = fast.render_frame(req), plain.render_frame(req)
                 np.testing.assert_array_equal(a.image, b.image)
                 np.testing.assert_array_equal(a.mouth_mask, b.mouth_mask)
+                copied.append(fast.raster.background_copied)
         assert not fast.raster.mirror_drawn  # the sample's photo saw her from the front: no fill at all
+        assert copied == [False, True, True] * 3  # a new view is drawn; from its second frame, copied
     finally:
         fast.close()
         plain.close()

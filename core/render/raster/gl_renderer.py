@@ -355,6 +355,9 @@ class RasterRenderer:
         self._mirror_vertices = np.nonzero(mesh.mirror_weight > hidden.min_weight)[0]
         self._positions_now = np.asarray(mesh.positions, np.float32)
         self.mirror_drawn = True  # whether the last frame was drawn with the mirror lookup
+        # Per framebuffer size: the last view's matrix and, once seen twice, its drawn background.
+        self._backgrounds: dict[tuple[int, int], tuple[bytes, object]] = {}
+        self.background_copied = False  # whether the last frame's background was copied
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl")
         try:
             self._gl.submit(self._setup, _as_rgba8(appearance), background, np.asarray(head_x, np.float32),
@@ -472,14 +475,10 @@ class RasterRenderer:
             self.appearance.write(np.ascontiguousarray(patch.rgba).tobytes(), viewport=(patch.x0, patch.y0, w, h))
         k = camera.intrinsics
         fbo = self._framebuffer(k.width, k.height)
-        fbo.use()
-        fbo.clear(*CLEAR_RGB, 1.0, depth=1.0)
-        ctx.enable(moderngl.DEPTH_TEST)
         matrix = view_projection(camera, self.near, self.far).T.astype(np.float32).tobytes()
-        self.background.use(1)
-        self.background_program["view_proj"].write(matrix)
-        ctx.disable(moderngl.BLEND)
-        self.quad.render(moderngl.TRIANGLES)
+        self._draw_background(fbo, (k.width, k.height), matrix)
+        fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
         self.appearance.use(0)
         if self.head_vao is not None:
             if head_positions is not None:
@@ -515,6 +514,44 @@ class RasterRenderer:
         z = surface[..., 0]
         hit = np.where(z > MISS_Z, z, np.float32(np.inf))
         return RasterImage(rgb.copy(), hit, np.ascontiguousarray(surface[..., 1]))
+
+    def _draw_background(self, fbo, size: tuple[int, int], matrix: bytes) -> None:
+        """The cleared framebuffer with the background quad drawn (colour, surface z and depth).
+        With ``speed.cache_background``, a view seen twice in a row is drawn once more into a
+        framebuffer of its own and copied from there while the view stays (a copy of the three
+        attachments costs a seventh of the quad's drawing)."""
+        import moderngl
+
+        ctx = self.ctx
+        cached = self._backgrounds.get(size)
+        if self.speed.cache_background and cached is not None and cached[0] == matrix:
+            if cached[1] is None:  # seen twice: draw it into its own framebuffer
+                bg = ctx.framebuffer(color_attachments=[ctx.renderbuffer(size, 4), ctx.renderbuffer(size, 2, dtype="f4")],
+                                     depth_attachment=ctx.depth_renderbuffer(size))
+                self._draw_background_into(bg, matrix)
+                self._backgrounds[size] = cached = (matrix, bg)
+            ctx.copy_framebuffer(fbo, cached[1])
+            self.background_copied = True
+            return
+        if cached is not None and cached[1] is not None:
+            for attachment in (*cached[1].color_attachments, cached[1].depth_attachment):
+                attachment.release()
+            cached[1].release()
+        self._backgrounds[size] = (matrix, None)
+        self._draw_background_into(fbo, matrix)
+        self.background_copied = False
+
+    def _draw_background_into(self, fbo, matrix: bytes) -> None:
+        import moderngl
+
+        ctx = self.ctx
+        fbo.use()
+        fbo.clear(*CLEAR_RGB, 1.0, depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        self.background.use(1)
+        self.background_program["view_proj"].write(matrix)
+        ctx.disable(moderngl.BLEND)
+        self.quad.render(moderngl.TRIANGLES)
 
     def mirror_shows(self, camera: ViewCamera) -> bool:
         """Whether any relief vertex's hidden-side fill weight (``_PERSON_VS``: the static weight
