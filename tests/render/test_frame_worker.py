@@ -78,10 +78,17 @@ def test_frames_of_a_dead_worker_are_rendered_here(sample_subject):
     try:
         worker.set_driver(engine.driver)
         _ready(worker, (64, 64, 3))
-        frames = frames_in_order(engine, requests, worker)
-        images = [next(frames) for _ in range(3)]
-        worker.process.kill()  # as if it crashed, with frames handed to it
-        images += list(frames)
+        handed = []
+        submit = worker.submit
+
+        def submit_then_crash(index, request):
+            submit(index, request)
+            handed.append(index)
+            if len(handed) == 3:
+                worker.process.kill()  # as if it crashed, with a frame just handed to it
+
+        worker.submit = submit_then_crash
+        images = list(frames_in_order(engine, requests, worker))
         assert worker.failed
     finally:
         worker.close()
