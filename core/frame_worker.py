@@ -70,7 +70,10 @@ def _worker_main(conn) -> None:  # pragma: no cover - a child process
     try:
         import core.engine  # noqa: F401 - the heavy imports, while the recipe is not there yet
 
-        engine = conn.recv().build()
+        recipe = conn.recv()
+        if recipe is None:  # closed before it was given one
+            return
+        engine = recipe.build()
         while True:
             task = conn.recv()
             if task is None:

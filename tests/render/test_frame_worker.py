@@ -110,3 +110,9 @@ def test_driver_job_hands_over_the_driver_or_its_error(tmp_path):
     bad.write_bytes(b"RIFF not really a wave file")
     with pytest.raises(UserInputError):
         DriverJob(bad, None).result()
+
+
+def test_a_worker_closed_before_its_recipe_exits():
+    worker = FrameWorker()
+    worker.close()
+    assert not worker.process.is_alive() and worker.process.exitcode == 0
