@@ -159,7 +159,7 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
                        translation: np.ndarray, head_init: np.ndarray, head_now: np.ndarray,
                        box: tuple[int, int, int, int],
                        plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm,
-                       photo_pose: tuple[np.ndarray, np.ndarray] | None = None
+                       photo_pose: tuple[np.ndarray, np.ndarray] | None = None, plain: bool = False
                        ) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two planes behind the lips, seen from ``camera`` inside ``box``.
 
@@ -169,6 +169,9 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     From the photo's own camera with the photo's own expression this returns the photo's pixels.
     ``rotation``/``translation`` are the head's pose in this frame (moved by the head's motion);
     ``photo_pose`` the pose the photo saw (default: the same), where the hits are read.
+    ``plain``: each hit point is moved into the photo's camera step by step (the reference); by
+    default the steps are folded into one affine map and applied to the rays once for both planes
+    (the same points up to float64 rounding).
     Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w]).
     """
     x0, y0, x1, y1 = box
@@ -178,14 +181,24 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     normal = rotation[:, 2]  # head-frame z axis in the world
     rgb = np.zeros((hh * ww, 3), np.float32)
     alpha = np.zeros(hh * ww, np.float32)
+    # World -> the photo's camera: x -> x @ to_photo + offset (the identity without photo_pose).
+    to_photo, offset = np.eye(3), np.zeros(3)
+    if photo_pose is not None:
+        to_photo = rotation @ np.asarray(photo_pose[0], np.float64).T
+        offset = np.asarray(photo_pose[1], np.float64) - translation @ to_photo
+    denom = dirs @ normal
+    denom = np.where(np.abs(denom) < 1e-6, 1e-6, denom)
+    dirs_photo = None if plain else dirs @ to_photo
     for vertex, upper in ((topo.LOWER_LIP_INNER_MID, False), (topo.UPPER_LIP_INNER_MID, True)):
         shift = np.zeros(3) if upper else (head_now[vertex] - head_init[vertex]) @ rotation.T
         plane_point = (head_init[vertex] + np.array([0.0, 0.0, plane_depth_cm])) @ rotation.T + translation + shift
-        denom = dirs @ normal
-        t = ((plane_point - camera.position) @ normal) / np.where(np.abs(denom) < 1e-6, 1e-6, denom)
-        hits = camera.position + t[:, None] * dirs - shift
-        if photo_pose is not None:
-            hits = ((hits - translation) @ rotation) @ photo_pose[0].T + photo_pose[1]
+        t = ((plane_point - camera.position) @ normal) / denom
+        if plain:
+            hits = camera.position + t[:, None] * dirs - shift
+            if photo_pose is not None:
+                hits = ((hits - translation) @ rotation) @ photo_pose[0].T + photo_pose[1]
+        else:  # the same affine steps, folded: (eye - shift + t * dir) @ to_photo + offset
+            hits = ((camera.position - shift) @ to_photo + offset) + t[:, None] * dirs_photo
         uv = photo_camera.project(hits)
         line = np.interp(uv[:, 0], photo_mouth.line_u, photo_mouth.line_v)
         side = (uv[:, 1] <= line) if upper else (uv[:, 1] > line)
