@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserInputError
@@ -83,6 +84,54 @@ def load_driver(audio: Path | None, coeffs_csv: Path | None, progress=None):
     return coefficients_for_file(audio, progress=progress)
 
 
+@dataclass(frozen=True)
+class TwoProcessConfig:
+    """How ``render`` draws with two processes on the CPU.
+
+    llvmpipe_threads: Mesa llvmpipe's rasteriser threads in each drawing process
+    (``LP_NUM_THREADS``, set before either creates its OpenGL context; a value the user set is
+    kept). One each: the two processes already keep both cores busy, and on this project's 2-core
+    machine the close-up's 30 s at 512 took 31.1-31.5 CPU s (21.9 s wall, twice) against
+    34.0-34.8 CPU s (28.9-38.7 s) with llvmpipe's default of one thread per core; the machine was
+    shared with other work.
+    """
+
+    llvmpipe_threads: int = 1
+
+
+TWO_PROCESSES = TwoProcessConfig()
+
+
+class DriverJob:
+    """``load_driver`` on a thread of its own, started at once, so that Audio2Exp runs beside the
+    portrait's preparation and the engine's construction (those leave the second core mostly
+    idle); ``result`` waits for it and raises what it raised."""
+
+    def __init__(self, audio: Path | None, coeffs_csv: Path | None):
+        import threading
+
+        self.seconds = 0.0  # how long it ran
+        self._driver = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(audio, coeffs_csv), name="audio2exp", daemon=True)
+        self._thread.start()
+
+    def _run(self, audio: Path | None, coeffs_csv: Path | None) -> None:
+        t = time.perf_counter()
+        try:
+            self._driver = load_driver(audio, coeffs_csv)
+        except BaseException as err:  # handed to the caller of result()
+            self._error = err
+        self.seconds = time.perf_counter() - t
+
+    def result(self):
+        """The driver [T, K] (waits for it)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._driver
+
+
 def default_frame_workers() -> int:
     """Two processes drawing a video's frames where there are two cores and memory for two
     engines (``core.batch.local.default_workers``), else one; more than two do not help here."""
@@ -96,11 +145,32 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
                    device: str = "auto", cache_dir: Path | None = None, performance: Path | None = None,
                    renderer: str = "auto", workers: int | None = None) -> int:
     """Render a talking-head video with sound (no display or sound card needed). ``workers``:
-    processes drawing frames (``core.video.write_video``); None: ``default_frame_workers()``."""
+    processes drawing frames (``core.video.write_video``); None: ``default_frame_workers()``.
+
+    The start overlaps: the second drawing process is started first (its imports run while this
+    one imports and prepares; it is closed again where it would not help), and Audio2Exp runs on
+    a thread (``DriverJob``) beside the preparation and the engine's construction."""
+    from core.frame_worker import FrameWorker
+
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers must be at least 1, not {workers}.")
+    worker = None
+    if (default_frame_workers() if workers is None else workers) > 1 and device != "cuda" and renderer != "march":
+        os.environ.setdefault("LP_NUM_THREADS", str(TWO_PROCESSES.llvmpipe_threads))  # both processes
+        worker = FrameWorker()  # a software rasteriser is likely: start its imports now
+    try:
+        return _render_with(portrait, audio, coeffs_csv, out, options, pose, orbit, device, cache_dir, performance,
+                            renderer, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _render_with(portrait, audio, coeffs_csv, out, options, pose, orbit, device, cache_dir, performance, renderer,
+                 worker) -> int:
     from core.engine import Engine
     from core.paths import SAMPLE_SPEECH
     from core.preprocess.pipeline import prepare
-    from core.frame_worker import FrameWorker
     from core.video import VideoJob, parallel_frames_help, text_progress, write_video
 
     from core.performance import Performance
@@ -118,30 +188,28 @@ def render_command(portrait: Path | None, audio: Path | None, coeffs_csv: Path |
         audio = SAMPLE_SPEECH
     portrait = portrait or SAMPLE_PORTRAIT
     _say(f"portrait: {portrait}")
+    driver_job = DriverJob(audio, coeffs_csv)
     result = prepare(portrait, cache_root=cache_dir)
     for msg in result.messages:
         _say(f"note: {msg}")
-    if workers is not None and workers < 1:
-        raise UserInputError(f"--workers must be at least 1, not {workers}.")
     engine = Engine(result.subject, device, renderer=renderer)
     _say(f"driver: {coeffs_csv or audio}  (device {engine.device}, renderer {engine.renderer})")
-    worker = None
-    try:
-        if (default_frame_workers() if workers is None else workers) > 1 and parallel_frames_help(engine):
-            worker = FrameWorker(engine.recipe)  # builds its engine while Audio2Exp runs here
-        t0 = time.perf_counter()
-        driver = load_driver(audio, coeffs_csv)
-        a2e_s = time.perf_counter() - t0
-        engine.set_driver(driver)
-        if worker is not None:
-            worker.set_driver(engine.driver)
-        job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
-        stats = write_video(engine, job, text_progress(), worker)
-    finally:
-        if worker is not None:
-            worker.close()
-    total = stats["wall_seconds"] + a2e_s
+    if worker is not None and not parallel_frames_help(engine):
+        worker.close()  # a GPU draws: one process is enough
+        worker = None
+    if worker is not None:
+        worker.build(engine.recipe)  # builds its engine while Audio2Exp finishes
+    t0 = time.perf_counter()
+    driver = driver_job.result()
+    waited_s = time.perf_counter() - t0
+    engine.set_driver(driver)
+    if worker is not None:
+        worker.set_driver(engine.driver)
+    job = VideoJob(out=out, options=options, pose=pose, orbit=orbit, audio_path=audio, performance=recorded)
+    stats = write_video(engine, job, text_progress(), worker)
+    total = stats["wall_seconds"] + waited_s
     _say(f"wrote {out}: {stats['frames']} frames ({stats['video_seconds']:.1f} s of video) in "
          f"{total:.1f} s, {stats['video_seconds'] / total:.2f} x real time "
-         f"(audio->expression {a2e_s:.1f} s, rendering {stats['render_seconds']:.1f} s)")
+         f"(audio->expression {driver_job.seconds:.1f} s beside the preparation, {waited_s:.1f} s waited for; "
+         f"rendering {stats['render_seconds']:.1f} s)")
     return 0

@@ -86,7 +86,7 @@ class Engine:
         self.seal_field = lip_seal_field(subject.head_mesh.astype(np.float64), config.mouth.mask.seal_falloff_cm)
         colours = MouthColours.from_array(subject.relief.mouth_colours)
         self.mouth = MouthCompositor(subject, self.model, colours, self.seal_field, config.mouth,
-                                     head_pivot=self.deformer.head_region.pivot)
+                                     head_pivot=self.deformer.head_region.pivot, fast=config.fast_paths)
         self.pivot = np.asarray(subject.translation, np.float64)
         photo = subject.intrinsics
         uv = photo.project(subject.mesh.astype(np.float64))
@@ -131,7 +131,8 @@ class Engine:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
                                          self.config.hidden_side, head=head_layer,
                                          head_shade=head_config.fill_shade if head_config else HeadLayerConfig().fill_shade,
-                                         photo=self.scene.photo, stretch_blur=mesh_config.stretch_blur)
+                                         photo=self.scene.photo, stretch_blur=mesh_config.stretch_blur,
+                                         speed=self.config.fast_paths)
         except RasterUnavailable as err:
             if renderer == "raster":
                 raise
@@ -236,11 +237,16 @@ class Engine:
         raw = self.raster.render(cam, positions, head_positions, self.eyes.update(face.blink, face.gaze))
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        rgb = raw.rgb.astype(np.float32)
-        mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
-                                    raw.mouth_surface)
+        if self.config.fast_paths.uint8_frame:  # the frame stays uint8; the mouth's box is blended in float
+            image = raw.rgb
+            mask = self.mouth.composite(image, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
+                                        raw.mouth_surface)
+        else:
+            rgb = raw.rgb.astype(np.float32)
+            mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
+                                        raw.mouth_surface)
+            image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["mouth"] = time.perf_counter() - t2
-        image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
         self._last = (key, RenderResult(image, mask, times))
         return RenderResult(image.copy(), mask.copy(), times)

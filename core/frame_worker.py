@@ -8,6 +8,9 @@ the same recipe and driver, renders any frame exactly as this one would.
 
     worker = FrameWorker(engine.recipe)    # starts the process: it builds its engine (a few seconds)
     worker.set_driver(engine.driver)       # may come later (after Audio2Exp)
+
+or ``worker = FrameWorker()`` first (the process imports the engine's modules while it waits)
+and ``worker.build(recipe)`` once there is one.
     for image in frames_in_order(engine, requests, worker): ...
     worker.close()
 
@@ -65,7 +68,12 @@ def _worker_main(conn) -> None:  # pragma: no cover - a child process
     signal.signal(signal.SIGTERM, _on_sigterm)
     engine = None
     try:
-        engine = conn.recv().build()
+        import core.engine  # noqa: F401 - the heavy imports, while the recipe is not there yet
+
+        recipe = conn.recv()
+        if recipe is None:  # closed before it was given one
+            return
+        engine = recipe.build()
         while True:
             task = conn.recv()
             if task is None:
@@ -93,7 +101,8 @@ def _worker_main(conn) -> None:  # pragma: no cover - a child process
 class FrameWorker:
     """An engine in a child process (``spawn``: no fork of a process running GL or torch threads)."""
 
-    def __init__(self, recipe: EngineRecipe):
+    def __init__(self, recipe: EngineRecipe | None = None):
+        """Start the process; it builds its engine from ``recipe``, now or from ``build``."""
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child,), name="frame-worker", daemon=True)
@@ -102,6 +111,11 @@ class FrameWorker:
         self.ready = False
         self.failed: str | None = None
         self.pending: deque[int] = deque()  # frame indices handed over, oldest first
+        if recipe is not None:
+            self.build(recipe)
+
+    def build(self, recipe: EngineRecipe) -> None:
+        """The recipe of its engine (once, unless given to the constructor)."""
         self._send(recipe)
 
     def _send(self, message) -> None:

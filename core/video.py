@@ -38,16 +38,33 @@ class VideoJob:
 
 
 ProgressFn = Callable[[int, int], None]
-H264_CRF = 18  # visually lossless for most content
 
 
-def h264_settings(audio_path: Path | None = None) -> dict:
+@dataclass(frozen=True)
+class H264Config:
+    """x264's settings for every video written here.
+
+    crf: the quality target (18: visually lossless for most content). preset: x264's speed;
+    "superfast" against "veryfast" on 750 frames of the close-up at 512: 2.2 against 3.3 CPU s,
+    luma PSNR to the frames 47.0 against 45.7 dB (the same crf keeps the quality; it spends about
+    twice the bits, 0.76 against 0.37 Mbit/s). threads: one, so that it does not fight the renderer.
+    """
+
+    crf: int = 18
+    preset: str = "superfast"
+    threads: int = 1
+
+
+H264 = H264Config()
+H264_CRF = H264.crf
+
+
+def h264_settings(audio_path: Path | None = None, config: H264Config = H264) -> dict:
     """imageio-ffmpeg ``write_frames`` settings of every video written here (H.264, yuv420p, x264
-    on one thread so that it does not fight the renderer), with ``audio_path`` muxed in as AAC
-    and cut to the video's length when given."""
+    as ``config`` says), with ``audio_path`` muxed in as AAC and cut to the video's length when given."""
     settings = dict(fps=FPS, codec="libx264", quality=None, bitrate=None, macro_block_size=2,
                     pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-                    output_params=["-crf", str(H264_CRF), "-preset", "veryfast", "-threads", "1",
+                    output_params=["-crf", str(config.crf), "-preset", config.preset, "-threads", str(config.threads),
                                    "-movflags", "+faststart"])
     if audio_path is not None:
         settings.update(audio_path=str(audio_path), audio_codec="aac")

@@ -43,6 +43,10 @@ class ExpressionConfig:
     beta_min: float = -0.5  # every coefficient is clipped to [beta_min, beta_max]
     beta_max: float = 2.0
     natural: NaturalMotionConfig = NaturalMotionConfig()  # blink timing and head motion
+    # The faces of the frames before a driver frame (Eq. 13's window: beta, seal and head motion,
+    # pure functions of their frame number) are kept for this many frames and reused by the next
+    # frames' windows; 0: every window is computed anew (the reference).
+    past_faces_kept: int = 64
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class ExpressionTrack:
         self.config = config
         self._driven = mouth_mask()
         self._activity = speech_activity(self.driver, config.natural.activity) if len(self.driver) else np.zeros(0, np.float32)
+        self._past: dict[tuple, FaceState] = {}  # (frame, motion, natural) -> that frame's face as a past face
 
     @property
     def num_frames(self) -> int:
@@ -169,19 +174,27 @@ class ExpressionTrack:
         """The faces of the request's frame and of the frames before it. The frames before it
         carry the head's motion (the mask of Eq. 13 follows the head), not blinks or gaze."""
         window = self.audio_window(request)
-        faces = [self.face(audio, request) for audio in window]
+        faces = [_LazyFace(self, audio, request) for audio in window]
         k = self.motion_frame(request)
         driven = self._driver_blinks(window[-1])
         if k is None or request.natural.still:
             at_camera = request.natural.gaze == "camera"  # needs no time
+            faces = [face.state for face in faces]
             if driven == (0.0, 0.0) and not at_camera:
                 return FrameFaces(faces[-1], tuple(faces[:-1]))
             return FrameFaces(replace(faces[-1], blink=driven, gaze_at_camera=at_camera), tuple(faces[:-1]))
         activity = self.activity_window(request, k, len(window) - 1)
         w = ACTIVITY_HISTORY_FRAMES
         cfg = self.config.natural
+        # A driver frame's past faces depend on their frame number alone (the activity before
+        # them comes from the driver too), so later windows reuse them.
+        keep = self.config.past_faces_kept if request.frame_index is not None else 0
         out = []
         for back, face in zip(range(len(faces) - 1, -1, -1), faces):
+            key = (k - back, request.motion, request.natural)
+            if back > 0 and keep and key in self._past:
+                out.append(self._past[key])
+                continue
             act = activity[len(activity) - back - w:len(activity) - back]
             head = self._head(k - back, act, request)
             blink, gaze = (0.0, 0.0), STILL_GAZE
@@ -189,8 +202,13 @@ class ExpressionTrack:
                 b = 0.0 if self.recorded_blinks and request.frame_index is not None else blink_curve(k, act, request.natural, cfg)
                 blink = (max(b, driven[0]), max(b, driven[1]))
                 gaze = self._gaze(k, act, request)
+            face = face.state
             out.append(FaceState(face.beta, face.seal, blink, head, gaze,
                                  gaze_at_camera=back == 0 and request.natural.gaze == "camera"))
+            if back > 0 and keep:
+                self._past[key] = out[-1]
+                while len(self._past) > keep:
+                    del self._past[next(iter(self._past))]  # the oldest
         return FrameFaces(out[-1], tuple(out[:-1]))
 
     @staticmethod
@@ -221,3 +239,19 @@ class ExpressionTrack:
         if len(history):
             out[-1 - len(history):-1] = history
         return out
+
+
+class _LazyFace:
+    """``ExpressionTrack.face(audio, request)``, computed when first read (a reused past face
+    never needs it)."""
+
+    __slots__ = ("_track", "_audio", "_request", "_state")
+
+    def __init__(self, track: ExpressionTrack, audio: np.ndarray, request: FrameRequest):
+        self._track, self._audio, self._request, self._state = track, audio, request, None
+
+    @property
+    def state(self) -> FaceState:
+        if self._state is None:
+            self._state = self._track.face(self._audio, self._request)
+        return self._state

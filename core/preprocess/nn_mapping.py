@@ -50,6 +50,8 @@ class VertexFeatureMapping:
 
 
 def _knn(points: torch.Tensor, verts: torch.Tensor, k: int, chunk: int = 65536):
+    """Reference: the ``k`` nearest of ``verts`` [N, 3] to each of ``points`` [G, 3] by exhaustive
+    search (all distances, then the smallest k). Returns (distances, indices) [G, k], nearest first."""
     dists, idxs = [], []
     for start in range(0, len(points), chunk):
         d = torch.cdist(points[start:start + chunk], verts)
@@ -59,9 +61,20 @@ def _knn(points: torch.Tensor, verts: torch.Tensor, k: int, chunk: int = 65536):
     return torch.cat(dists), torch.cat(idxs)
 
 
-def _side_mapping(points, head_mesh, subset, k, cfg):
+def _knn_tree(points: torch.Tensor, verts: torch.Tensor, k: int):
+    """``_knn`` through a k-d tree over ``verts`` (scipy): the same neighbours (up to the order of
+    equally distant ones), float32 distances, a few times faster on the subject's grid
+    (260k points, 400 vertices: 0.3 s against 1.2-1.7 s)."""
+    from scipy.spatial import cKDTree
+
+    d, i = cKDTree(verts.numpy().astype(np.float64)).query(points.numpy().astype(np.float64), k=k)
+    d, i = d.reshape(len(points), k), i.reshape(len(points), k)
+    return torch.from_numpy(d.astype(np.float32)), torch.from_numpy(i.astype(np.int64))
+
+
+def _side_mapping(points, head_mesh, subset, k, cfg, exhaustive: bool = False):
     verts = torch.from_numpy(head_mesh[subset]).float()
-    d, i = _knn(points, verts, k)
+    d, i = _knn(points, verts, k) if exhaustive else _knn_tree(points, verts, k)
     w = 1.0 / (d * d + 0.05**2)
     w = w / w.sum(dim=1, keepdim=True)
     t = ((d[:, 0] - cfg.falloff_start_cm) / (cfg.falloff_end_cm - cfg.falloff_start_cm)).clamp(0, 1)
@@ -71,8 +84,11 @@ def _side_mapping(points, head_mesh, subset, k, cfg):
     return global_index.numpy().astype(np.int16), w.numpy().astype(np.float16)
 
 
-def build_mapping(head_mesh: np.ndarray, model: FaceModel, config: MappingConfig = MappingConfig()) -> VertexFeatureMapping:
-    """Compute the mapping for the subject's mesh in the head frame, head_mesh [N, 3] (cm)."""
+def build_mapping(head_mesh: np.ndarray, model: FaceModel, config: MappingConfig = MappingConfig(),
+                  exhaustive: bool = False) -> VertexFeatureMapping:
+    """Compute the mapping for the subject's mesh in the head frame, head_mesh [N, 3] (cm).
+    ``exhaustive``: find the neighbours by the plain exhaustive search (``_knn``, the reference)
+    instead of the k-d tree."""
     lo = head_mesh.min(axis=0) - config.margin_cm
     hi = head_mesh.max(axis=0) + config.margin_cm
     dims = np.ceil((hi - lo) / config.voxel_cm).astype(np.int32) + 1
@@ -81,8 +97,8 @@ def build_mapping(head_mesh: np.ndarray, model: FaceModel, config: MappingConfig
     points = torch.from_numpy(mapping.grid_points())
     upper = model.jaw_weight <= 0.75
     lower = model.jaw_weight >= 0.25
-    mapping.upper_index, mapping.upper_weight = _side_mapping(points, head_mesh, upper, config.neighbours, config)
-    mapping.lower_index, mapping.lower_weight = _side_mapping(points, head_mesh, lower, config.neighbours, config)
+    mapping.upper_index, mapping.upper_weight = _side_mapping(points, head_mesh, upper, config.neighbours, config, exhaustive)
+    mapping.lower_index, mapping.lower_weight = _side_mapping(points, head_mesh, lower, config.neighbours, config, exhaustive)
     return mapping
 
 

@@ -173,9 +173,42 @@ class MouthConfig:
 
 
 @dataclass(frozen=True)
+class FastPathConfig:
+    """The renderer's fast paths. Each gives the image of the plain path (``plain()``: all off, the
+    reference that ``tests/render`` compares them with) up to float rounding.
+
+    skip_unseen_mirror: the rasteriser draws the relief without the hidden-side fill's mirror
+        lookup (a second texture read per fragment) in frames where no vertex's fill weight
+        reaches ``HiddenSideConfig.min_weight`` (checked on the CPU with the vertex shader's
+        formula, ``mirror_margin`` to spare); always so for a photo that saw the head from the front.
+    reuse_mouth_framebuffer: the mouth interior is drawn into one framebuffer that grows to the
+        largest box so far (drawn and read in its corner), not into a new one per box size.
+    uint8_frame: the rasterised frame stays uint8 and only the mouth's box is blended in float32
+        (the plain path converts the whole frame to float32 and back).
+    cache_background: the rasteriser keeps the background layer of a view seen twice in a row in a
+        framebuffer of its own and copies it (colour, surface z, depth) while the view stays.
+    lip_polygons_kept: the mouth compositor keeps the inner-lip polygons of this many recent faces
+        (a face is in the mask windows of n frames in a row); 0: each window computes its own.
+    """
+
+    skip_unseen_mirror: bool = True
+    mirror_margin: float = 1e-3
+    reuse_mouth_framebuffer: bool = True
+    uint8_frame: bool = True
+    cache_background: bool = True
+    lip_polygons_kept: int = 32
+
+    @staticmethod
+    def plain() -> "FastPathConfig":
+        return FastPathConfig(skip_unseen_mirror=False, reuse_mouth_framebuffer=False, uint8_frame=False,
+                              cache_background=False, lip_polygons_kept=0)
+
+
+@dataclass(frozen=True)
 class RenderConfig:
     march: MarchConfig = field(default_factory=MarchConfig)
     wall: WallConfig = field(default_factory=WallConfig)
     hidden_side: HiddenSideConfig = field(default_factory=HiddenSideConfig)
     deformation: DeformationConfig = field(default_factory=DeformationConfig)
     mouth: MouthConfig = field(default_factory=MouthConfig)
+    fast_paths: FastPathConfig = field(default_factory=FastPathConfig)  # FastPathConfig.plain(): the references

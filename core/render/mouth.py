@@ -59,6 +59,15 @@ def smooth_closed_polygon(points: np.ndarray, iterations: int = MouthMaskConfig(
     return points
 
 
+def smooth_closed_polygons(points: np.ndarray, iterations: int = MouthMaskConfig().smoothing_iterations) -> np.ndarray:
+    """``smooth_closed_polygon`` of n polygons at once: [n, M, 2] -> [n, M * 2**iterations, 2]
+    (the same arithmetic, so the same points)."""
+    for _ in range(iterations):
+        nxt = np.roll(points, -1, axis=1)
+        points = np.stack([0.75 * points + 0.25 * nxt, 0.25 * points + 0.75 * nxt], axis=2).reshape(len(points), -1, 2)
+    return points
+
+
 def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
                   config: MouthMaskConfig = MouthMaskConfig()) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """Eq. 13: the mean of the inner-lip masks of the last n frames, all seen from ``camera``.
@@ -70,7 +79,7 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     out = np.zeros((size, size), np.float32)
     current = np.zeros((size, size), np.float32)
     raw = [camera.project(p) for p in polygons_world]
-    projected = [smooth_closed_polygon(p, config.smoothing_iterations) for p in raw]
+    projected = list(smooth_closed_polygons(np.stack(raw), config.smoothing_iterations))
     pts = np.concatenate(projected)
     x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 4, 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 5, size)
@@ -150,7 +159,7 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
                        translation: np.ndarray, head_init: np.ndarray, head_now: np.ndarray,
                        box: tuple[int, int, int, int],
                        plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm,
-                       photo_pose: tuple[np.ndarray, np.ndarray] | None = None
+                       photo_pose: tuple[np.ndarray, np.ndarray] | None = None, plain: bool = False
                        ) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two planes behind the lips, seen from ``camera`` inside ``box``.
 
@@ -160,6 +169,9 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     From the photo's own camera with the photo's own expression this returns the photo's pixels.
     ``rotation``/``translation`` are the head's pose in this frame (moved by the head's motion);
     ``photo_pose`` the pose the photo saw (default: the same), where the hits are read.
+    ``plain``: each hit point is moved into the photo's camera step by step (the reference); by
+    default the steps are folded into one affine map and applied to the rays once for both planes
+    (the same points up to float64 rounding).
     Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w]).
     """
     x0, y0, x1, y1 = box
@@ -169,14 +181,24 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     normal = rotation[:, 2]  # head-frame z axis in the world
     rgb = np.zeros((hh * ww, 3), np.float32)
     alpha = np.zeros(hh * ww, np.float32)
+    # World -> the photo's camera: x -> x @ to_photo + offset (the identity without photo_pose).
+    to_photo, offset = np.eye(3), np.zeros(3)
+    if photo_pose is not None:
+        to_photo = rotation @ np.asarray(photo_pose[0], np.float64).T
+        offset = np.asarray(photo_pose[1], np.float64) - translation @ to_photo
+    denom = dirs @ normal
+    denom = np.where(np.abs(denom) < 1e-6, 1e-6, denom)
+    dirs_photo = None if plain else dirs @ to_photo
     for vertex, upper in ((topo.LOWER_LIP_INNER_MID, False), (topo.UPPER_LIP_INNER_MID, True)):
         shift = np.zeros(3) if upper else (head_now[vertex] - head_init[vertex]) @ rotation.T
         plane_point = (head_init[vertex] + np.array([0.0, 0.0, plane_depth_cm])) @ rotation.T + translation + shift
-        denom = dirs @ normal
-        t = ((plane_point - camera.position) @ normal) / np.where(np.abs(denom) < 1e-6, 1e-6, denom)
-        hits = camera.position + t[:, None] * dirs - shift
-        if photo_pose is not None:
-            hits = ((hits - translation) @ rotation) @ photo_pose[0].T + photo_pose[1]
+        t = ((plane_point - camera.position) @ normal) / denom
+        if plain:
+            hits = camera.position + t[:, None] * dirs - shift
+            if photo_pose is not None:
+                hits = ((hits - translation) @ rotation) @ photo_pose[0].T + photo_pose[1]
+        else:  # the same affine steps, folded: (eye - shift + t * dir) @ to_photo + offset
+            hits = ((camera.position - shift) @ to_photo + offset) + t[:, None] * dirs_photo
         uv = photo_camera.project(hits)
         line = np.interp(uv[:, 0], photo_mouth.line_u, photo_mouth.line_v)
         side = (uv[:, 1] <= line) if upper else (uv[:, 1] > line)

@@ -19,7 +19,7 @@ from core.preprocess.subject import Subject
 from core.render import mouth as mouth_model
 from core.render import mouth_scene
 from core.render.camera import ViewCamera
-from core.render.config import MouthConfig
+from core.render.config import FastPathConfig, MouthConfig
 from core.render.deformation import moved_head_pose
 from core.render.motion_field import head_motion_matrix
 
@@ -32,12 +32,14 @@ class MouthCompositor:
 
     def __init__(self, subject: Subject, model: FaceModel, colours: MouthColours,
                  seal_field: np.ndarray, config: MouthConfig = MouthConfig(),
-                 head_pivot: np.ndarray | None = None):
+                 head_pivot: np.ndarray | None = None, fast: FastPathConfig = FastPathConfig()):
         """seal_field: float [478, 3] head-frame displacement that closes the photo's lip gap;
-        head_pivot: [3] head frame, the pivot of the head's rigid motion (``Deformer.head_region``)."""
+        head_pivot: [3] head frame, the pivot of the head's rigid motion (``Deformer.head_region``);
+        fast: the fast paths (``FastPathConfig.lip_polygons_kept``)."""
         self.subject = subject
         self.head_pivot = np.zeros(3) if head_pivot is None else np.asarray(head_pivot, np.float64)
         self.config = config
+        self.fast = fast
         self.colours = colours
         self.head_init = subject.head_mesh.astype(np.float64)
         self._lip_init = self.head_init[_LIP_POLYGON]
@@ -46,6 +48,8 @@ class MouthCompositor:
         self.photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
         self.scene = mouth_scene.MouthScene(self.head_init, model.jaw_weight, colours, config.geometry, config.shading)
         self.raster = None  # a RasterRenderer draws the interior with OpenGL; None: the numpy reference
+        # Inner-lip polygons of recent faces (a face is in n windows in a row): key -> [M, 3].
+        self._polygons: dict[tuple, np.ndarray] = {}
 
     def to_world(self, head: np.ndarray) -> np.ndarray:
         """Head-frame points [N, 3] -> world (the photo's camera frame), cm."""
@@ -75,15 +79,30 @@ class MouthCompositor:
         return head @ rotation.T + translation
 
     def lip_polygons(self, faces: FrameFaces) -> list[np.ndarray]:
-        """World-frame inner-lip polygons of the mask window (Eq. 13), the current one last."""
-        return [self.lip_polygon(face) for face in faces.window]
+        """World-frame inner-lip polygons of the mask window (Eq. 13), the current one last. The
+        polygons of the last ``fast.lip_polygons_kept`` faces are kept and reused (0: none)."""
+        keep = self.fast.lip_polygons_kept
+        if not keep:
+            return [self.lip_polygon(face) for face in faces.window]
+        out = []
+        for face in faces.window:
+            key = (face.beta.tobytes(), face.seal, face.head)
+            polygon = self._polygons.get(key)
+            if polygon is None:
+                polygon = self._polygons[key] = self.lip_polygon(face)
+                while len(self._polygons) > keep:
+                    del self._polygons[next(iter(self._polygons))]  # the oldest
+            out.append(polygon)
+        return out
 
     def composite(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
                   vertices: np.ndarray, camera: ViewCamera, head: tuple[float, ...] = (0.0,) * 6,
                   mouth_surface: np.ndarray | None = None) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
 
-        rgb: float32 [S, S, 3] in 0..255;  hit_depth: float32 [S, S] world z of the person hit (cm,
+        rgb: float32 [S, S, 3] in 0..255, or uint8 [S, S, 3]: then only the mouth's box is blended
+        in float32 and rounded back (as ``np.clip(rgb + 0.5, 0, 255).astype(np.uint8)`` rounds the
+        float image; the pixels outside it are untouched, so both give the same uint8 image);  hit_depth: float32 [S, S] world z of the person hit (cm,
         +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  head: the
         frame's head motion (``FaceState.head``);  mouth_surface: float32 [S, S] or None, how much
         the surface in view is the mouth's own (lips, opening): the interior shows only there (in
@@ -132,5 +151,8 @@ class MouthCompositor:
                 self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation))
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         m = mask[y0:y1, x0:x1, None]
-        rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m
+        blended = rgb[y0:y1, x0:x1].astype(np.float32) * (1 - m) + inner * m
+        if rgb.dtype == np.uint8:
+            blended = np.clip(blended + 0.5, 0, 255)
+        rgb[y0:y1, x0:x1] = blended
         return mask

@@ -77,3 +77,28 @@ def test_bilabial_press_seals_the_lips_and_scales_with_alpha_m(track):
 def test_a_malformed_driver_is_refused(track):
     with pytest.raises(ValueError):
         track.with_driver(np.zeros((5, NUM_EXPRESSIONS + 1), np.float32))
+
+
+def test_reused_past_faces_equal_the_recomputed_ones(sample_subject):
+    """The window's past faces kept from earlier frames (the default) against every window
+    computed anew (``past_faces_kept=0``), frames asked in a scattered order, as two drawing
+    processes ask them, with two motion settings."""
+    from dataclasses import replace as with_fields
+
+    from core.expression.natural import NaturalMotion
+    from core.expression.track import ExpressionConfig
+
+    rng = np.random.default_rng(7)
+    driver = np.clip(rng.normal(0.2, 0.2, (120, NUM_EXPRESSIONS)), 0, 1).astype(np.float32)
+    kept = ExpressionTrack(sample_subject.beta_init, driver)
+    plain = ExpressionTrack(sample_subject.beta_init, driver, ExpressionConfig(past_faces_kept=0))
+    order = list(range(0, 120, 3)) + list(range(1, 120, 3)) + [5, 4, 3, 2, 1, 0, 119, 60]
+    for k in order:
+        for request in (FrameRequest(frame_index=k), FrameRequest(frame_index=k, motion=MotionParams(alpha_m=0.8),
+                                                                  natural=NaturalMotion(head_motion=0.5))):
+            a, b = kept.frame(request), plain.frame(request)
+            assert len(a.window) == len(b.window)
+            for x, y in zip(a.window, b.window):
+                np.testing.assert_array_equal(x.beta, y.beta)
+                assert with_fields(x, beta=None) == with_fields(y, beta=None)
+    assert len(kept._past) == ExpressionConfig().past_faces_kept

@@ -82,3 +82,19 @@ def test_shared_faces_all_prepare(shared_data, tmp_path):
         s = result.subject
         assert s.reprojection_px[0] < 8.0, (image.name, s.reprojection_px)
         assert s.relief.alpha.shape == s.relief.appearance.shape[:2]
+
+
+def test_mediapipe_is_imported_without_matplotlib():
+    """``import_mediapipe`` keeps matplotlib out (a fresh interpreter), and a later import of
+    matplotlib gets the real package."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.preprocess.face_fit import import_mediapipe; mp = import_mediapipe(); "
+            "assert mp.solutions.face_mesh.FaceMesh; assert 'matplotlib' not in sys.modules; "
+            "import matplotlib.pyplot; assert hasattr(matplotlib.pyplot, 'figure'); print('ok')")
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True)
+    assert done.stdout.strip().endswith("ok"), done.stderr[-2000:]

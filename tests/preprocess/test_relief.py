@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from core.face import topology as topo
-from core.preprocess.nn_mapping import _knn, displacement_grid
+from core.preprocess.nn_mapping import _knn, _knn_tree, build_mapping, displacement_grid
 from core.preprocess.relief import _membrane
 
 
@@ -51,6 +51,30 @@ def test_knn_matches_brute_force():
     ref = np.sort(brute, axis=1)[:, :4]
     np.testing.assert_allclose(d.numpy(), ref, atol=1e-5)
     np.testing.assert_array_equal(i.numpy()[:, 0], brute.argmin(axis=1))
+
+
+def test_tree_knn_matches_the_exhaustive_search():
+    rng = np.random.default_rng(4)
+    pts = torch.from_numpy(rng.normal(size=(2000, 3))).float()
+    verts = torch.from_numpy(rng.normal(size=(300, 3))).float()
+    d, i = _knn(pts, verts, 4, chunk=512)
+    dt, it = _knn_tree(pts, verts, 4)
+    np.testing.assert_allclose(dt.numpy(), d.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(it.numpy(), i.numpy())
+
+
+def test_tree_mapping_matches_the_exhaustive_mapping(sample_subject, face_model):
+    """The subject's mapping through the k-d tree (the default) against the exhaustive search:
+    the displacements it carries agree to float16 rounding of the weights."""
+    head = sample_subject.head_mesh
+    tree = build_mapping(head, face_model)
+    plain = build_mapping(head, face_model, exhaustive=True)
+    jaw = face_model.basis[face_model.names.index("jawOpen")]
+    for side in ("upper", "lower"):
+        a = displacement_grid(getattr(tree, f"{side}_index"), getattr(tree, f"{side}_weight"), jaw)
+        b = displacement_grid(getattr(plain, f"{side}_index"), getattr(plain, f"{side}_weight"), jaw)
+        assert np.abs(a - b).max() < 2e-3 * np.abs(jaw).max(), side
+        assert (getattr(tree, f"{side}_index") == getattr(plain, f"{side}_index")).mean() > 0.999
 
 
 def test_mapping_carries_jaw_motion_and_leaves_far_points_still(sample_subject, face_model):

@@ -46,8 +46,9 @@ def test_a_worker_renders_frames_exactly_as_the_engine_does(sample_subject):
     driver[:, 0] = np.linspace(0.0, 0.8, 40)  # jawOpen
     engine.set_driver(driver)
     requests = [FrameRequest(size=96, frame_index=k) for k in range(40)]
-    worker = FrameWorker(engine.recipe)
+    worker = FrameWorker()  # started before its recipe is there, as ``render`` starts it
     try:
+        worker.build(engine.recipe)
         worker.set_driver(engine.driver)
         _ready(worker, (96, 96, 3))
         handed = []
@@ -77,10 +78,17 @@ def test_frames_of_a_dead_worker_are_rendered_here(sample_subject):
     try:
         worker.set_driver(engine.driver)
         _ready(worker, (64, 64, 3))
-        frames = frames_in_order(engine, requests, worker)
-        images = [next(frames) for _ in range(3)]
-        worker.process.kill()  # as if it crashed, with frames handed to it
-        images += list(frames)
+        handed = []
+        submit = worker.submit
+
+        def submit_then_crash(index, request):
+            submit(index, request)
+            handed.append(index)
+            if len(handed) == 3:
+                worker.process.kill()  # as if it crashed, with a frame just handed to it
+
+        worker.submit = submit_then_crash
+        images = list(frames_in_order(engine, requests, worker))
         assert worker.failed
     finally:
         worker.close()
@@ -88,3 +96,23 @@ def test_frames_of_a_dead_worker_are_rendered_here(sample_subject):
     assert len(images) == 30
     assert all(image.shape == (64, 64, 3) for image in images)
     np.testing.assert_array_equal(images[-1], images[0])  # the same still face throughout
+
+
+def test_driver_job_hands_over_the_driver_or_its_error(tmp_path):
+    from core.commands import DriverJob
+    from core.errors import UserInputError
+    from core.paths import SAMPLE_SPEECH
+
+    job = DriverJob(SAMPLE_SPEECH, None)
+    driver = job.result()
+    assert driver.ndim == 2 and len(driver) > 25 and job.seconds > 0
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(UserInputError):
+        DriverJob(bad, None).result()
+
+
+def test_a_worker_closed_before_its_recipe_exits():
+    worker = FrameWorker()
+    worker.close()
+    assert not worker.process.is_alive() and worker.process.exitcode == 0

@@ -67,7 +67,9 @@ def test_raster_matches_the_reference_and_the_ray_marcher(engines):
         ref = np.abs(image - march.render(dataclasses.replace(req, reference=True)).astype(float)).max(axis=2)
         assert ref.mean() < 1.4 and (ref > 30).mean() < 0.004, (pose, ref.mean(), (ref > 30).mean())
         other = np.abs(image - march.render(req).astype(float)).max(axis=2)
-        assert other.mean() < 1.8 and (other > 30).mean() < 0.012, (pose, other.mean(), (other > 30).mean())
+        # Against the marched height field (which has no surface on the photo's outermost pixels,
+        # where the mesh now reaches the frame's edge): measured up to 1.82 / 1.1 %.
+        assert other.mean() < 1.9 and (other > 30).mean() < 0.013, (pose, other.mean(), (other > 30).mean())
 
 
 @requires_opengl()
@@ -362,3 +364,62 @@ def test_far_side_of_a_turned_photo_shows_no_background_colour(shared_data, tmp_
         engine.close()
     # Measured 1.2 % -> 0.6 % of the face oval (1.4 % without the matte edge's person colours).
     assert shares[1] < 0.6 * shares[0] and shares[1] < 0.008, shares
+
+def _fast_and_plain(subject):
+    from core.render.config import FastPathConfig, RenderConfig
+
+    return (Engine(subject, "cpu", renderer="raster"),
+            Engine(subject, "cpu", renderer="raster", config=RenderConfig(fast_paths=FastPathConfig.plain())))
+
+
+def _speaking(frames: int = 40) -> np.ndarray:
+    t = np.arange(frames) / 25.0
+    driver = np.zeros((frames, NUM_EXPRESSIONS), np.float32)
+    driver[:, EXPRESSION_INDEX["jawOpen"]] = 0.35 * (1 + np.sin(2 * np.pi * 1.7 * t))
+    return driver
+
+
+@requires_opengl()
+def test_fast_paths_draw_the_plain_image(sample_subject):
+    """The fast paths (``FastPathConfig``: no mirror lookup where no fill shows, one growing
+    framebuffer for the mouth, the background copied while the view stays, the uint8 frame, the
+    kept lip polygons) against the plain path, the sample speaking at 256 px in the photo view and
+    turned: the same pixels."""
+    fast, plain = _fast_and_plain(sample_subject)
+    copied = []
+    try:
+        for engine in (fast, plain):
+            engine.set_driver(_speaking())
+        for pose in (OrbitPose(), OrbitPose(30.0, 0.0), OrbitPose(-40.0, 15.0)):
+            for k in (3, 11, 20):
+                req = FrameRequest(pose=pose, size=256, frame_index=k)
+                a, b = fast.render_frame(req), plain.render_frame(req)
+                np.testing.assert_array_equal(a.image, b.image)
+                np.testing.assert_array_equal(a.mouth_mask, b.mouth_mask)
+                copied.append(fast.raster.background_copied)
+        assert not fast.raster.mirror_drawn  # the sample's photo saw her from the front: no fill at all
+        assert copied == [False, True, True] * 3  # a new view is drawn; from its second frame, copied
+    finally:
+        fast.close()
+        plain.close()
+
+
+@requires_opengl()
+def test_mirror_lookup_is_skipped_only_where_no_fill_shows(shared_data, tmp_path):
+    """A turned head (its photo saw one side): turned toward its hidden side the fill shows and
+    the mirror lookup is drawn; toward the seen side it is skipped; the images equal the plain path's."""
+    from core.preprocess.pipeline import prepare
+
+    subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path / "cache").subject
+    fast, plain = _fast_and_plain(subject)
+    drawn = []
+    try:
+        for yaw in (-40.0, -20.0, 0.0, 20.0, 40.0):
+            req = FrameRequest(pose=OrbitPose(yaw, 0.0), size=128)
+            a, b = fast.render(req), plain.render(req)
+            np.testing.assert_array_equal(a, b)
+            drawn.append(fast.raster.mirror_drawn)
+    finally:
+        fast.close()
+        plain.close()
+    assert any(drawn) and not all(drawn), drawn

@@ -32,7 +32,7 @@ import numpy as np
 
 from core.geometry.pinhole import Intrinsics
 from core.render.camera import ViewCamera
-from core.render.config import HiddenSideConfig
+from core.render.config import FastPathConfig, HiddenSideConfig
 from core.render.raster.head_layer import HeadLayer, HeadLayerConfig
 from core.render.raster.relief_mesh import ReliefMesh, StretchBlurConfig
 
@@ -130,10 +130,14 @@ void main() {
     // by this in one direction (the rest of the magnification is the same in all directions).
     v_stretch = abs(dot(normal, normalize(eye - position))) / max(photo_facing, 0.05);
     v_blur = off_face;
+#if MIRROR
     float to_view = -dot(normalize(position - eye), head_x);
     float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
     float toward = clamp((side * (to_photo_x - to_view) - view_turn.x) / view_turn.y, 0.0, 1.0);
     v_weight = mirror_weight * toward;
+#else
+    v_weight = 0.0;
+#endif
     v_keep = 1.0 - frame_edge * frame_fade;
     v_mouth = mouth_region;
     v_canonical = canonical;
@@ -175,13 +179,22 @@ void main() {
         discard;  // off the matte: no colour and no depth (it must not hide what lies behind)
     }
     vec3 rgb = app.rgb;
+#if MIRROR
     if (v_weight > min_weight) {
         rgb = mix(rgb, texture(appearance, v_mirror).rgb, v_weight);
     }
+#endif
     colour = vec4(rgb, app.a);
     surface_z = vec4(v_z, v_mouth, 0.0, 1.0);
 }
 """
+
+
+
+def _with_mirror(source: str, mirror: bool) -> str:
+    """A person shader with (``MIRROR`` 1) or without (0) the hidden-side fill's mirror lookup."""
+    return source.replace("#version 330\n", f"#version 330\n#define MIRROR {int(mirror)}\n", 1)
+
 
 _HEAD_VS = """
 #version 330
@@ -343,11 +356,11 @@ class RasterRenderer:
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
                  head_shade: tuple[float, float] = HeadLayerConfig().fill_shade, *, photo: Intrinsics,
-                 stretch_blur: StretchBlurConfig = StretchBlurConfig()):
+                 stretch_blur: StretchBlurConfig = StretchBlurConfig(), speed: FastPathConfig = FastPathConfig()):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
         head: the fitted whole head, drawn behind the relief (None: the relief alone);
-        photo: the camera of ``appearance`` (the photo's)."""
+        photo: the camera of ``appearance`` (the photo's); speed: the fast paths (``FastPathConfig.plain()``: none)."""
         self.mesh = mesh
         self.head = head
         self.photo = photo  # the appearance's camera: texture lookups from camera-frame points
@@ -356,6 +369,15 @@ class RasterRenderer:
         self.hidden = hidden
         self.near = clip.near_cm
         self.far = clip.far_margin * max(background.depth_cm, 10.0)
+        self.speed = speed
+        self._head_x = np.asarray(head_x, np.float64)
+        # The vertices whose hidden-side fill can show (weight above the cut before the view term).
+        self._mirror_vertices = np.nonzero(mesh.mirror_weight > hidden.min_weight)[0]
+        self._positions_now = np.asarray(mesh.positions, np.float32)
+        self.mirror_drawn = True  # whether the last frame was drawn with the mirror lookup
+        # Per framebuffer size: the last view's matrix and, once seen twice, its drawn background.
+        self._backgrounds: dict[tuple[int, int], tuple[bytes, object]] = {}
+        self.background_copied = False  # whether the last frame's background was copied
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl")
         try:
             self._gl.submit(self._setup, _as_rgba8(appearance), background, np.asarray(head_x, np.float32),
@@ -365,6 +387,7 @@ class RasterRenderer:
             raise
         self._framebuffers: dict[tuple[int, int], object] = {}
         self._mouth_framebuffers: dict[tuple[int, int], object] = {}
+        self._mouth_framebuffer = None  # (fbo, (width, height)) with ``speed.reuse_mouth_framebuffer``
         self._mouth_vao = None
         self._mouth_triangles: np.ndarray | None = None
 
@@ -394,31 +417,40 @@ class RasterRenderer:
         self.background.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.background.repeat_x = self.background.repeat_y = False
 
-        self.person_program = ctx.program(vertex_shader=_PERSON_VS, fragment_shader=_PERSON_FS)
-        self.person_program["head_x"].value = tuple(float(x) for x in head_x)
-        self.person_program["view_turn"].value = (self.hidden.view_turn.start, self.hidden.view_turn.span)
-        self.person_program["min_weight"].value = self.hidden.min_weight
-        self.person_program["min_alpha"].value = MIN_ALPHA
-        self.person_program["appearance"].value = 0
-        self.person_program["appearance_mips"].value = 2
-        b = self.stretch_blur
-        self.person_program["stretch_blur"].value = (b.start_stretch, b.levels_per_octave, b.max_levels)
         m = self.mesh
         self.positions = ctx.buffer(np.ascontiguousarray(m.positions, np.float32).tobytes(), dynamic=True)
         k = self.photo
-        self.person_program["photo"].value = (k.focal_px / k.width, (k.cx + 0.5) / k.width,
-                                              k.focal_px / k.height, (k.cy + 0.5) / k.height)
+        # Two programs: with the hidden-side fill's mirror lookup, and without it (``FastPathConfig``).
+        self.person_programs = {}
+        for mirror in (True, False):
+            program = ctx.program(vertex_shader=_with_mirror(_PERSON_VS, mirror),
+                                  fragment_shader=_with_mirror(_PERSON_FS, mirror))
+            uniforms = {"head_x": tuple(float(x) for x in head_x),
+                        "view_turn": (self.hidden.view_turn.start, self.hidden.view_turn.span),
+                        "min_weight": self.hidden.min_weight, "min_alpha": MIN_ALPHA, "appearance": 0,
+                        "appearance_mips": 2,
+                        "stretch_blur": (self.stretch_blur.start_stretch, self.stretch_blur.levels_per_octave,
+                                         self.stretch_blur.max_levels),
+                        "photo": (k.focal_px / k.width, (k.cx + 0.5) / k.width, k.focal_px / k.height,
+                                  (k.cy + 0.5) / k.height)}
+            for name, value in uniforms.items():
+                if name in program:  # the variant without the lookup has fewer
+                    program[name].value = value
+            self.person_programs[mirror] = program
+        self.person_program = self.person_programs[True]
         static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
                                  m.frame_edge[:, None], m.normals, m.photo_facing[:, None], m.off_face[:, None],
                                  m.mouth_region[:, None]],
                                 axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
-        self.person = ctx.vertex_array(self.person_program, [
+        self.person_vaos = {mirror: ctx.vertex_array(program, [
             (self.positions, "3f", "position"),
             (self.static, "3f 2f 1f 1f 1f 3f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
              "frame_edge", "normal", "photo_facing", "off_face", "mouth_region"),
-        ], index_buffer=self.indices, index_element_size=4)
+        ], index_buffer=self.indices, index_element_size=4, skip_errors=not mirror)
+            for mirror, program in self.person_programs.items()}
+        self.person = self.person_vaos[True]
 
         self.head_vao = None
         if self.head is not None:
@@ -472,14 +504,10 @@ class RasterRenderer:
             self.appearance.write(np.ascontiguousarray(patch.rgba).tobytes(), viewport=(patch.x0, patch.y0, w, h))
         k = camera.intrinsics
         fbo = self._framebuffer(k.width, k.height)
-        fbo.use()
-        fbo.clear(*CLEAR_RGB, 1.0, depth=1.0)
-        ctx.enable(moderngl.DEPTH_TEST)
         matrix = view_projection(camera, self.near, self.far).T.astype(np.float32).tobytes()
-        self.background.use(1)
-        self.background_program["view_proj"].write(matrix)
-        ctx.disable(moderngl.BLEND)
-        self.quad.render(moderngl.TRIANGLES)
+        self._draw_background(fbo, (k.width, k.height), matrix)
+        fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
         self.appearance.use(0)
         if self.head_vao is not None:
             if head_positions is not None:
@@ -491,12 +519,16 @@ class RasterRenderer:
             self.head_vao.render(moderngl.TRIANGLES)
             ctx.disable(moderngl.CULL_FACE)
         if positions is not None:
-            self.positions.write(np.ascontiguousarray(positions, np.float32).tobytes())
+            self._positions_now = np.ascontiguousarray(positions, np.float32)
+            self.positions.write(self._positions_now.tobytes())
         self.appearance.use(0)
         self.appearance_mips.use(2)
-        self.person_program["view_proj"].write(matrix)
-        self.person_program["eye"].value = tuple(float(x) for x in camera.position)
-        self.person_program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))
+        mirror = self.mirror_drawn = not self.speed.skip_unseen_mirror or self.mirror_shows(camera)
+        program, person = self.person_programs[mirror], self.person_vaos[mirror]
+        program["view_proj"].write(matrix)
+        if "eye" in program:
+            program["eye"].value = tuple(float(x) for x in camera.position)
+        program["frame_fade"].value = float(self.frame_fade(camera.rotation[:, 2]))
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         # A height field is solid behind its surface: a ray never sees the surface from behind
@@ -504,7 +536,7 @@ class RasterRenderer:
         # triangles all wind counter-clockwise in the photo's view, so culling back faces
         # keeps exactly the part a ray can see first.
         ctx.enable(moderngl.CULL_FACE)
-        self.person.render(moderngl.TRIANGLES)
+        person.render(moderngl.TRIANGLES)
         ctx.disable(moderngl.CULL_FACE)
         rgb = np.frombuffer(fbo.read(components=3, attachment=0, alignment=1), np.uint8).reshape(k.height, k.width, 3)
         surface = np.frombuffer(fbo.read(components=2, attachment=1, dtype="f4", alignment=1), np.float32)
@@ -512,6 +544,60 @@ class RasterRenderer:
         z = surface[..., 0]
         hit = np.where(z > MISS_Z, z, np.float32(np.inf))
         return RasterImage(rgb.copy(), hit, np.ascontiguousarray(surface[..., 1]))
+
+    def _draw_background(self, fbo, size: tuple[int, int], matrix: bytes) -> None:
+        """The cleared framebuffer with the background quad drawn (colour, surface z and depth).
+        With ``speed.cache_background``, a view seen twice in a row is drawn once more into a
+        framebuffer of its own and copied from there while the view stays (a copy of the three
+        attachments costs a seventh of the quad's drawing)."""
+        import moderngl
+
+        ctx = self.ctx
+        cached = self._backgrounds.get(size)
+        if self.speed.cache_background and cached is not None and cached[0] == matrix:
+            if cached[1] is None:  # seen twice: draw it into its own framebuffer
+                bg = ctx.framebuffer(color_attachments=[ctx.renderbuffer(size, 4), ctx.renderbuffer(size, 2, dtype="f4")],
+                                     depth_attachment=ctx.depth_renderbuffer(size))
+                self._draw_background_into(bg, matrix)
+                self._backgrounds[size] = cached = (matrix, bg)
+            ctx.copy_framebuffer(fbo, cached[1])
+            self.background_copied = True
+            return
+        if cached is not None and cached[1] is not None:
+            for attachment in (*cached[1].color_attachments, cached[1].depth_attachment):
+                attachment.release()
+            cached[1].release()
+        self._backgrounds[size] = (matrix, None)
+        self._draw_background_into(fbo, matrix)
+        self.background_copied = False
+
+    def _draw_background_into(self, fbo, matrix: bytes) -> None:
+        import moderngl
+
+        ctx = self.ctx
+        fbo.use()
+        fbo.clear(*CLEAR_RGB, 1.0, depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        self.background.use(1)
+        self.background_program["view_proj"].write(matrix)
+        ctx.disable(moderngl.BLEND)
+        self.quad.render(moderngl.TRIANGLES)
+
+    def mirror_shows(self, camera: ViewCamera) -> bool:
+        """Whether any relief vertex's hidden-side fill weight (``_PERSON_VS``: the static weight
+        times the view term) reaches ``min_weight`` less ``speed.mirror_margin`` from ``camera``
+        with the current positions. Interpolation never exceeds the largest vertex value, so
+        where it is False no fragment takes the mirror lookup."""
+        idx = self._mirror_vertices
+        if len(idx) == 0:
+            return False
+        to_eye = self._positions_now[idx].astype(np.float64) - np.asarray(camera.position, np.float64)
+        to_view = -(to_eye @ self._head_x) / np.maximum(np.linalg.norm(to_eye, axis=1), 1e-12)
+        x = self.mesh.to_photo_x[idx].astype(np.float64)
+        side = np.where(x >= 0.0, 1.0, -1.0)
+        toward = np.clip((side * (x - to_view) - self.hidden.view_turn.start) / self.hidden.view_turn.span, 0.0, 1.0)
+        weight = self.mesh.mirror_weight[idx] * toward
+        return bool(weight.max() > self.hidden.min_weight - self.speed.mirror_margin)
 
     # ------------------------------------------------------------------ the mouth interior
     def render_mouth(self, camera: ViewCamera, lit) -> np.ndarray:
@@ -533,14 +619,19 @@ class RasterRenderer:
                 index_buffer=ctx.buffer(np.ascontiguousarray(lit.triangles, np.int32).tobytes()), index_element_size=4)
             self._mouth_triangles = lit.triangles
         k = camera.intrinsics
-        fbo = self._mouth_framebuffers.get((k.width, k.height))
-        if fbo is None:
-            fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((k.width, k.height), 4)],
-                                  depth_attachment=ctx.depth_renderbuffer((k.width, k.height)))
-            self._mouth_framebuffers[(k.width, k.height)] = fbo
+        viewport = (0, 0, k.width, k.height)
+        if self.speed.reuse_mouth_framebuffer:
+            fbo = self._mouth_framebuffer_at_least(k.width, k.height)
+        else:
+            fbo = self._mouth_framebuffers.get((k.width, k.height))
+            if fbo is None:
+                fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer((k.width, k.height), 4)],
+                                      depth_attachment=ctx.depth_renderbuffer((k.width, k.height)))
+                self._mouth_framebuffers[(k.width, k.height)] = fbo
         fbo.use()
+        fbo.viewport = viewport
         cavity = np.asarray(lit.cavity, np.float32) / 255.0
-        fbo.clear(float(cavity[0]), float(cavity[1]), float(cavity[2]), 1.0, depth=1.0)
+        fbo.clear(float(cavity[0]), float(cavity[1]), float(cavity[2]), 1.0, depth=1.0, viewport=viewport)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.BLEND)
         # Back faces are culled; the mouth's outward faces run clockwise in window coordinates
@@ -553,8 +644,25 @@ class RasterRenderer:
         self._mouth_vao.render(moderngl.TRIANGLES)
         ctx.front_face = "ccw"
         ctx.disable(moderngl.CULL_FACE)
-        image = np.frombuffer(fbo.read(components=3, alignment=1), np.uint8)
+        image = np.frombuffer(fbo.read(viewport=viewport, components=3, alignment=1), np.uint8)
         return image.reshape(k.height, k.width, 3)
+
+    def _mouth_framebuffer_at_least(self, width: int, height: int):
+        """The mouth's framebuffer, replaced by a larger one (sizes rounded up to 64 pixels) when
+        (width, height) does not fit."""
+        current = self._mouth_framebuffer
+        if current is not None and current[1][0] >= width and current[1][1] >= height:
+            return current[0]
+        if current is not None:
+            for attachment in (*current[0].color_attachments, current[0].depth_attachment):
+                attachment.release()
+            current[0].release()
+        old = current[1] if current is not None else (0, 0)
+        size = tuple(int(-(-max(n, o) // 64) * 64) for n, o in zip((width, height), old))
+        ctx = self.ctx
+        fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer(size, 4)], depth_attachment=ctx.depth_renderbuffer(size))
+        self._mouth_framebuffer = (fbo, size)
+        return fbo
 
     def close(self) -> None:
         """Release the GL objects and stop the GL thread."""
