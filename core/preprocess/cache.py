@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 
 
 def default_cache_root() -> Path:

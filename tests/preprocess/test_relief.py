@@ -1,6 +1,7 @@
 """The canonical representation and the 3D vertex-to-feature mapping."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -75,3 +76,18 @@ def test_mapping_carries_jaw_motion_and_leaves_far_points_still(sample_subject, 
     lower_lip = nearest(head[topo.LOWER_LIP_INNER_MID])
     assert np.linalg.norm(upper[upper_lip]) < 0.3 * np.linalg.norm(jaw[topo.LOWER_LIP_INNER_MID])
     assert np.linalg.norm(lower[lower_lip]) > 0.7 * np.linalg.norm(jaw[topo.LOWER_LIP_INNER_MID])
+
+
+def test_the_mouth_opening_lies_between_the_lips_not_in_front(sample_subject):
+    """The relief across the photo's open smile follows the lips' depth: a bulge in front of them
+    would hide the inner mouth (the compositor treats nearer surfaces as occluders) and show the
+    filled opening as a flat lip-coloured blob."""
+    s = sample_subject
+    depth = s.relief.depth
+    scale = depth.shape[1] / s.intrinsics.width
+    mouth = cv2.resize(s.relief.mouth_mask.astype(np.uint8), depth.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    mouth = cv2.erode(mouth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # inside the inner lips
+    assert mouth.sum() > 20 and scale > 0
+    lips = s.mesh[list(topo.inner_lip_polygon()), 2]
+    assert depth[mouth].min() > lips.min() - 0.1
+    assert depth[mouth].max() < lips.max() + 0.1
