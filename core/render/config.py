@@ -110,6 +110,9 @@ class MouthGeometryConfig:
     ring_points: int = 12  # vertices around a tooth's cross-section
     tongue_grid: tuple[int, int] = (13, 10)  # across, along
     photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips
+    # The expressions that move the mandible (the teeth follow these alone: the others move the
+    # chin's soft tissue a little, e.g. a smile lifts it 0.6 mm, which the teeth must not follow).
+    jaw_expressions: tuple[str, ...] = ("jawOpen", "jawForward", "jawLeft", "jawRight")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ class MouthMaskConfig:
 
     seal_falloff_cm: float = 0.45  # lip vertices near the inner contour follow the lip seal
     smoothing_iterations: int = 2  # Chaikin corner cuts of the ten-point lip contour
+    fill_supersample: int = 4  # the mask's polygon is filled at this many times the resolution, box-filtered
+    edge_photo_px: float = 0.4  # the mask's edge is softened by a Gaussian of this many photo pixels
+    # (as soft as the photo's own edges where the output enlarges the photo; at least this many output pixels)
     open_px: float = 1.5  # a frame's mask fades as its widest inner-lip gap falls below this ...
     closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
@@ -161,6 +167,28 @@ class MouthMaskConfig:
 
 
 @dataclass(frozen=True)
+class PhotoTeethConfig:
+    """The photo's own teeth as two planes (``core.render.mouth.photo_mouth_layers``): where they
+    split (the dark gap between the photo's upper and lower teeth) and how soft their edges are."""
+
+    opening_grow_px: float = 2.0  # the planes cover the photo's inner-lip polygon grown by this
+    # (photo pixels; as ``relief.mouth_opening_mask``) ...
+    edge_px: float = 1.0  # ... with an edge this soft (output pixels)
+    split_margin_px: float = 1.0  # the split is looked for this far inside the inner lips (photo pixels) ...
+    split_blur_px: float = 0.7  # ... in the photo's lightness blurred by this ...
+    split_centre_cost: float = 0.5  # ... where being at the opening's rim costs this share of its lightness range
+    split_smooth_px: float = 3.0  # the split line is smoothed along the mouth by this (photo pixels)
+    sheet_iterations: int = 3  # Newton steps of a ray's hit on the curved sheets
+    teeth_contrast: float = 25.0  # the opening shows teeth where its pixels' darkest channel is this
+    # much (0..255) above the lips' ...
+    teeth_ramp: tuple[float, float] = (0.0, 0.3)  # ... teeth from this share of the way from the
+    # lips' level to the teeth's (0) to this (1); the rest of the opening (the photo's dark gap, its
+    # lip rims, a closed mouth's slit) gives way to the 3D interior as the jaw leaves the photo's ...
+    fade_px: float = 2.0  # ... over this much jaw motion (output pixels)
+    teeth_close_share: float = 0.06  # the teeth's region is closed over this share of the crop's width
+
+
+@dataclass(frozen=True)
 class MouthConfig:
     """The inner mouth (its colours are analysed from the photo at preparation: see
     ``core.preprocess.mouth_colours``)."""
@@ -168,6 +196,7 @@ class MouthConfig:
     geometry: MouthGeometryConfig = field(default_factory=MouthGeometryConfig)
     shading: MouthShadingConfig = field(default_factory=MouthShadingConfig)
     mask: MouthMaskConfig = field(default_factory=MouthMaskConfig)
+    photo_teeth: PhotoTeethConfig = field(default_factory=PhotoTeethConfig)
 
 
 @dataclass(frozen=True)

@@ -362,10 +362,12 @@ class MouthScene:
         ids = self._jaw_ids
         return rigid_fit(self.head_init[ids], np.asarray(head_now, np.float64)[ids])
 
-    def posed(self, head_now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Head-frame positions and normals [V, 3] with the lower arch and tongue on the jaw."""
+    def posed(self, head_now: np.ndarray, jaw: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Head-frame positions and normals [V, 3] with the lower arch and tongue on the jaw
+        (``jaw``: its rigid motion, rotation [3, 3] and translation [3]; None: ``jaw_pose(head_now)``)."""
         m = self.mesh
-        r, t = self.jaw_pose(head_now)
+        r, t = self.jaw_pose(head_now) if jaw is None else jaw
         v = m.vertices.astype(np.float64)
         n = m.normals.astype(np.float64)
         v = np.where(m.jaw[:, None], v @ r.T + t, v)
@@ -373,11 +375,12 @@ class MouthScene:
         return v, n
 
     def light(self, head_now: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
-              camera: ViewCamera) -> LitMouth:
+              camera: ViewCamera, jaw: tuple[np.ndarray, np.ndarray] | None = None) -> LitMouth:
         """Pose and light the interior for the deformed face ``head_now`` [478, 3] (head frame),
-        the head's pose (rotation [3, 3], translation [3]: head -> world) and the view."""
+        the head's pose (rotation [3, 3], translation [3]: head -> world) and the view; ``jaw``
+        the jaw's rigid motion (head frame; None: fitted to ``head_now``'s chin)."""
         head_now = np.asarray(head_now, np.float64)
-        v, n = self.posed(head_now)
+        v, n = self.posed(head_now, jaw)
         colours = shade(v, n, self.albedo, self.mesh.occlusion, self.mesh.material, head_now,
                         (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading, self.cavity,
                         self.fill)
