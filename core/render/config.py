@@ -98,7 +98,20 @@ class MouthGeometryConfig:
     overjet_cm: float = 0.12  # lower incisors' front face behind the upper incisors' back face
     tooth_gap_cm: float = 0.008  # between neighbouring crowns along the arch
     labial_tilt_cm: float = 0.12  # crowns lean forward: the cervical end lies this far behind the edge
+    # From the midline outward (central, lateral, canine, premolars, molar): how far each crown's
+    # edge stops short of the central incisor's (cm, toward the gum; adult means: the upper laterals
+    # are shorter, the canine tips reach the centrals' line) ...
+    upper_edge_steps_cm: tuple[float, ...] = (0.0, 0.06, 0.0, 0.04, 0.06, 0.08)
+    lower_edge_steps_cm: tuple[float, ...] = (0.0, 0.0, -0.02, 0.03, 0.05, 0.06)
+    # ... and the crowns' angulation in a frontal view (degrees, the edge toward the midline; Andrews)
+    upper_angulation_deg: tuple[float, ...] = (5.0, 9.0, 11.0, 2.0, 2.0, 5.0)
+    lower_angulation_deg: tuple[float, ...] = (2.0, 2.0, 5.0, 2.0, 2.0, 2.0)
+    posterior_superellipse: float = 2.4  # premolars' and molars' cross-section (the front teeth's: mouth_scene.SUPERELLIPSE_EXPONENT)
+    arch_back_shade: float = 0.55  # the crowns darken toward the back of the arch by up to this (the buccal corridor)
+    smile_arc: float = 0.025  # the edges rise toward the back by this x (arc length from the midline)^2 (1/cm)
+    gum_papilla_cm: float = 0.12  # the gum reaches this far down between neighbouring crowns (a scalloped line)
     gum_height_cm: float = 0.55  # gum band from the cervical line toward the roots
+    gum_samples: int = 96  # vertices along each gum band (a few per crown, for the scallops)
     gum_forward_cm: float = 0.08  # the gum stands this far in front of the crowns' front faces
     tongue_width_cm: float = 3.6
     tongue_length_cm: float = 4.5
