@@ -305,11 +305,14 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     ramp = max(config.edge_px * photo_camera.focal_px / camera.intrinsics.focal_px, 1e-3)
     cols = np.arange(len(pm.split_v), dtype=np.float64)
     # Both sheets follow the depth of the photo's inner lips across the mouth (so the far corner of
-    # a turned mouth reads the photo's corner, not past it), plane_depth_cm behind them; one
-    # profile for both, so their split meets itself from every view.
+    # a turned mouth reads the photo's corner, not past it), plane_depth_cm behind them in the
+    # middle and meeting the lips at the corners; one profile for both, so their split meets
+    # itself from every view.
     mid = 0.5 * (head_init[list(topo.LIP_INNER_UPPER)] + head_init[list(topo.LIP_INNER_LOWER)])
     order = np.argsort(mid[:, 0])
-    prof_x, prof_z = mid[order, 0], mid[order, 2] + plane_depth_cm
+    prof_x = mid[order, 0]
+    across = (prof_x - 0.5 * (prof_x[0] + prof_x[-1])) / max(0.5 * (prof_x[-1] - prof_x[0]), 1e-6)
+    prof_z = mid[order, 2] + plane_depth_cm * np.sqrt(np.clip(1.0 - across**2, 0.0, 1.0))
     prof_slope = np.gradient(prof_z, prof_x)
     # Beyond the photo's jaw, only the lower teeth stay on the lower sheet (the rest of the
     # opening below the split, its dark gap and lip rim, is the interior's).
