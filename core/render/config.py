@@ -191,7 +191,7 @@ class PhotoTeethConfig:
     split_blur_px: float = 0.7  # ... in the photo's lightness blurred by this ...
     split_centre_cost: float = 0.5  # ... where being at the opening's rim costs this share of its lightness range
     split_smooth_px: float = 3.0  # the split line is smoothed along the mouth by this (photo pixels)
-    sheet_iterations: int = 3  # Newton steps of a ray's hit on the curved sheets
+    sheet_iterations: int = 4  # Newton steps of a ray's hit on the curved sheets
     teeth_contrast: float = 25.0  # the opening shows teeth where its pixels' darkest channel is this
     # much (0..255) above the lips' ...
     teeth_ramp: tuple[float, float] = (0.0, 0.3)  # ... teeth from this share of the way from the

@@ -280,7 +280,8 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
                        box: tuple[int, int, int, int],
                        plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm,
                        photo_pose: tuple[np.ndarray, np.ndarray] | None = None,
-                       config: PhotoTeethConfig = PhotoTeethConfig()) -> tuple[np.ndarray, np.ndarray]:
+                       config: PhotoTeethConfig = PhotoTeethConfig(),
+                       where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two sheets behind the lips, seen from ``camera`` inside ``box``.
 
     Each sheet is curved with the depth of the photo's inner lips across the mouth (``plane_depth_cm``
@@ -292,12 +293,16 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     pixels): the two sides add up to the whole opening, so with the photo's own jaw the planes
     show the photo's pixels with no seam between them; the upper plane is in front where they
     overlap. ``rotation``/``translation`` are the head's pose in this frame (head -> world);
-    ``photo_pose`` the pose the photo saw (default: the same), where the hits are read.
+    ``photo_pose`` the pose the photo saw (default: the same), where the hits are read;
+    ``where``: bool [h, w] or None, the pixels wanted (the others come back with alpha 0).
     Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w])."""
     x0, y0, x1, y1 = box
     hh, ww = y1 - y0, x1 - x0
     pm = photo_mouth
     d_cam = ray_directions(camera.intrinsics, box).reshape(-1, 3)
+    wanted = None if where is None else np.flatnonzero(where)
+    if wanted is not None:
+        d_cam = d_cam[wanted]
     dirs = d_cam @ camera.rotation.T
     rotation = np.asarray(rotation, np.float64)
     read_r, read_t = photo_pose if photo_pose is not None else (rotation, translation)
@@ -346,4 +351,8 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     lo_a = np.minimum(lo_a, 1.0 - up_a)  # the upper teeth are in front where the planes overlap
     alpha = up_a + lo_a
     rgb = (up_rgb * up_a[:, None] + lo_rgb * lo_a[:, None]) / np.maximum(alpha, 1e-6)[:, None]
+    if wanted is not None:
+        full_rgb, full_a = np.zeros((hh * ww, 3), np.float32), np.zeros(hh * ww, np.float32)
+        full_rgb[wanted], full_a[wanted] = rgb, alpha
+        rgb, alpha = full_rgb, full_a
     return rgb.reshape(hh, ww, 3).astype(np.float32), alpha.reshape(hh, ww)
