@@ -131,3 +131,28 @@ def test_photo_view_at_rest_shows_the_photos_teeth(sample_subject):
     assert engine.subject.intrinsics.width == 512 and opening.sum() > 50, opening.sum()
     darker = photo.mean(axis=2) - image[y0:y0 + h, x0:x0 + w].mean(axis=2)
     assert (darker[opening] > 40).mean() < 0.01, (darker[opening] > 40).mean()
+
+
+def test_tracing_only_the_masked_pixels_changes_none_of_them(sample_subject, face_model):
+    """``where`` (the compositor traces the sheets only inside the mask) against the whole box."""
+    from core.engine import Engine, FrameRequest
+
+    engine = Engine(sample_subject, "cpu", renderer="march")
+    cam = engine.camera(FrameRequest(size=384, pose=OrbitPose(yaw_deg=20.0)))
+    s = sample_subject
+    rot, tr = np.asarray(s.rotation, np.float64), np.asarray(s.translation, np.float64)
+    beta = np.zeros(face_model.num_expressions)
+    beta[EXPRESSION_INDEX["jawOpen"]] = 0.4
+    face = dataclasses.replace(engine.track.frame(FrameRequest()).current, beta=(s.beta_init + beta).astype(np.float32))
+    jaw = engine.mouth.jaw_motion(face)
+    uv = cam.project(engine.mouth.to_world(s.head_mesh[list(topo.inner_lip_polygon())].astype(np.float64)))
+    box = (int(uv[:, 0].min()) - 4, int(uv[:, 1].min()) - 4, int(uv[:, 0].max()) + 12, int(uv[:, 1].max()) + 12)
+    rng = np.random.default_rng(0)
+    where = rng.random((box[3] - box[1], box[2] - box[0])) < 0.5
+    args = (engine.mouth.photo_mouth, cam, s.intrinsics, rot, tr, engine.mouth.head_init, jaw, box)
+    full_rgb, full_a = mm.photo_mouth_layers(*args)
+    part_rgb, part_a = mm.photo_mouth_layers(*args, where=where)
+    assert full_a[where].max() > 0.5
+    np.testing.assert_allclose(part_a[where], full_a[where], atol=1e-6)
+    np.testing.assert_allclose(part_rgb[where], full_rgb[where], atol=1e-3)
+    assert part_a[~where].max() == 0.0
