@@ -267,6 +267,16 @@ def teeth_split(rgb: np.ndarray, distance: np.ndarray, line_v: np.ndarray,
     return split.astype(np.float32)
 
 
+def lower_sheet_lift(head_init: np.ndarray, head_now: np.ndarray, jaw: tuple[np.ndarray, np.ndarray]) -> float:
+    """How far (cm, up) the lower inner lip has risen against the jaw (the lip seal, mouthClose:
+    the lips closing over the teeth), 0 where it has not. The lower teeth sheet rides up with it,
+    behind the upper sheet: closing lips slide over the photo's own lower teeth and lip rim
+    instead of leaving a slit of bright teeth (which FaceMesh reads as an open mouth)."""
+    p = np.asarray(head_init[topo.LOWER_LIP_INNER_MID], np.float64)
+    on_jaw = np.asarray(jaw[0], np.float64) @ p + np.asarray(jaw[1], np.float64)
+    return float(max(on_jaw[1] - float(head_now[topo.LOWER_LIP_INNER_MID, 1]), 0.0))  # y is down
+
+
 def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray, border=0.0) -> np.ndarray:
     """img [h, w, C] (or [h, w]; C at most 4) at float pixel positions (u, v) -> [N, C] (or [N]);
     ``border`` (a number, or one per channel) outside."""
@@ -281,7 +291,7 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
                        plane_depth_cm: float = MouthGeometryConfig().photo_teeth_depth_cm,
                        photo_pose: tuple[np.ndarray, np.ndarray] | None = None,
                        config: PhotoTeethConfig = PhotoTeethConfig(),
-                       where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       where: np.ndarray | None = None, lift_cm: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The photo's teeth as two sheets behind the lips, seen from ``camera`` inside ``box``.
 
     Each sheet is curved with the depth of the photo's inner lips across the mouth (``plane_depth_cm``
@@ -294,7 +304,8 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     show the photo's pixels with no seam between them; the upper plane is in front where they
     overlap. ``rotation``/``translation`` are the head's pose in this frame (head -> world);
     ``photo_pose`` the pose the photo saw (default: the same), where the hits are read;
-    ``where``: bool [h, w] or None, the pixels wanted (the others come back with alpha 0).
+    ``where``: bool [h, w] or None, the pixels wanted (the others come back with alpha 0);
+    ``lift_cm``: the lower sheet rides this far up beyond the jaw (``lower_sheet_lift``).
     Returns (rgb float32 [h, w, 3] 0..255, alpha float32 [h, w])."""
     x0, y0, x1, y1 = box
     hh, ww = y1 - y0, x1 - x0
@@ -319,15 +330,16 @@ def photo_mouth_layers(photo_mouth: PhotoMouth, camera: ViewCamera, photo_camera
     across = (prof_x - 0.5 * (prof_x[0] + prof_x[-1])) / max(0.5 * (prof_x[-1] - prof_x[0]), 1e-6)
     prof_z = mid[order, 2] + plane_depth_cm * np.sqrt(np.clip(1.0 - across**2, 0.0, 1.0))
     prof_slope = np.gradient(prof_z, prof_x)
-    # Beyond the photo's jaw, only the lower teeth stay on the lower sheet (the rest of the
-    # opening below the split, its dark gap and lip rim, is the interior's).
+    # As the lower sheet leaves the photo's place, only the lower teeth stay on it (the rest of
+    # the opening below the split, its dark gap and lip rim, is the interior's).
     incisor = head_init[topo.LOWER_LIP_INNER_MID]
-    moved = np.asarray(jaw[0], np.float64) @ incisor + np.asarray(jaw[1], np.float64)
+    moved = np.asarray(jaw[0], np.float64) @ incisor + np.asarray(jaw[1], np.float64) - np.array([0.0, lift_cm, 0.0])
     ends = camera.project(np.stack([incisor, moved]) @ rotation.T + translation)
     fade = float(np.clip(np.linalg.norm(ends[1] - ends[0]) / config.fade_px, 0.0, 1.0))
     layers = []
     for upper in (True, False):
-        r_j, t_j = (np.eye(3), np.zeros(3)) if upper else (np.asarray(jaw[0], np.float64), np.asarray(jaw[1], np.float64))
+        r_j, t_j = (np.eye(3), np.zeros(3)) if upper else (np.asarray(jaw[0], np.float64),
+                                                           np.asarray(jaw[1], np.float64) + np.array([0.0, -lift_cm, 0.0]))
         # The ray in the frame of the photo's jaw: head frame, the jaw's motion undone.
         origin = ((np.asarray(camera.position, np.float64) - translation) @ rotation - t_j) @ r_j
         d = (dirs @ rotation) @ r_j

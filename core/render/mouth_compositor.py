@@ -149,7 +149,8 @@ class MouthCompositor:
             photo_rgb, photo_a = mouth_model.photo_mouth_layers(
                 pm, camera, s.intrinsics, rotation, translation, self.head_init, jaw, box,
                 self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation),
-                config=self.config.photo_teeth, where=mask[y0:y1, x0:x1] > cfg.threshold)
+                config=self.config.photo_teeth, where=mask[y0:y1, x0:x1] > cfg.threshold,
+                lift_cm=mouth_model.lower_sheet_lift(self.head_init, head_now, jaw))
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         m = mask[y0:y1, x0:x1, None]
         rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m

@@ -156,3 +156,17 @@ def test_tracing_only_the_masked_pixels_changes_none_of_them(sample_subject, fac
     np.testing.assert_allclose(part_a[where], full_a[where], atol=1e-6)
     np.testing.assert_allclose(part_rgb[where], full_rgb[where], atol=1e-3)
     assert part_a[~where].max() == 0.0
+
+
+def test_the_lower_sheet_rides_up_only_with_a_lip_closing_over_the_teeth(face_model):
+    """The lower lip raised against the jaw (the seal) lifts the lower teeth sheet by as much; a
+    lip lowered against the jaw (a rest expression, mouthLowerDown) leaves the sheet on the jaw."""
+    head = face_model.mean.astype(np.float64)
+    still = (np.eye(3), np.zeros(3))
+    up, down = head.copy(), head.copy()
+    up[topo.LOWER_LIP_INNER_MID, 1] -= 0.2  # y is down
+    down[topo.LOWER_LIP_INNER_MID, 1] += 0.1
+    assert mm.lower_sheet_lift(head, up, still) == pytest.approx(0.2)
+    assert mm.lower_sheet_lift(head, down, still) == 0.0
+    opened = (np.eye(3), np.array([0.0, 0.5, 0.0]))  # the jaw 5 mm down, the lip 2 mm up: 7 mm
+    assert mm.lower_sheet_lift(head, up, opened) == pytest.approx(0.7)
