@@ -85,7 +85,7 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     offset = np.array([x0, y0], np.float64)
     # An anti-aliased fill draws a degenerate (closed) polygon as a one-pixel line: a frame's mask
     # fades out as its widest lip gap falls below ``open_px`` (closed lips show no seam).
-    masks = [_fill_mask(p - offset, (y1 - y0, x1 - x0), config.fill_supersample) * _openness(q, config.open_px, config.closed_line) for p, q in zip(projected, raw)]
+    masks = [_frame_mask(p - offset, q, offset, (y1 - y0, x1 - x0), config) for p, q in zip(projected, raw)]
     mean = np.mean(masks, axis=0)
     if soften_px > 0:  # each frame's mask softened; the blur is linear: the mean's blur is the blurs' mean
         mean = cv2.GaussianBlur(mean, (0, 0), soften_px)
@@ -103,12 +103,35 @@ def averaged_mask(polygons_world: list[np.ndarray], camera: ViewCamera,
     return out, current, (int(x0), int(y0), int(x1), int(y1))
 
 
+def _frame_mask(points_px: np.ndarray, raw_px: np.ndarray, offset: np.ndarray, shape: tuple[int, int],
+                config: MouthMaskConfig) -> np.ndarray:
+    """One frame's mask float32 ``shape``: the covered share of the smoothed polygon ``points_px``
+    [K, 2] (box pixels), weighted by ``_openness`` of the raw projected polygon ``raw_px`` (image
+    pixels; the box starts at ``offset``); as the lips close (their widest gap below ``open_px``)
+    a one-pixel line where they meet (through the midpoints of facing inner-lip vertices) takes
+    over, so closed lips keep their faint dark line (the polygon's area has gone)."""
+    mask = _fill_mask(points_px, shape, config.fill_supersample)
+    closing = 1.0 - min(_widest_gap(raw_px) / config.open_px, 1.0)
+    if closing > 0:
+        seam = np.concatenate([raw_px[:1], 0.5 * (raw_px[FACING_UPPER] + raw_px[FACING_LOWER]),
+                               raw_px[len(FACING_UPPER) + 1:len(FACING_UPPER) + 2]]) - offset
+        line = np.zeros(shape, np.uint8)
+        cv2.polylines(line, [np.round(seam * (1 << SUBPIXEL_BITS)).astype(np.int32)], False, 255,
+                      thickness=1, lineType=cv2.LINE_AA, shift=SUBPIXEL_BITS)
+        mask = np.maximum(mask, line.astype(np.float32) * (closing / 255.0))
+    return mask * _openness(raw_px, config.open_px, config.closed_line)
+
+
+def _widest_gap(polygon_px: np.ndarray) -> float:
+    """The widest gap (pixels) between facing inner-lip vertices of a projected polygon [M, 2]."""
+    return float(np.linalg.norm(polygon_px[FACING_LOWER] - polygon_px[FACING_UPPER], axis=1).max())
+
+
 def _openness(polygon_px: np.ndarray, open_px: float, closed_line: float) -> float:
     """A frame mask's weight from its projected inner-lip polygon [M, 2] (``topo.inner_lip_polygon``
     order): ``closed_line`` (closed lips keep a faint dark line where they meet, as real lips do)
     rising to 1 as the widest gap between facing inner-lip vertices reaches ``open_px``."""
-    gap = np.linalg.norm(polygon_px[FACING_LOWER] - polygon_px[FACING_UPPER], axis=1).max()
-    return float(closed_line + (1.0 - closed_line) * min(gap / open_px, 1.0))
+    return float(closed_line + (1.0 - closed_line) * min(_widest_gap(polygon_px) / open_px, 1.0))
 
 
 def _fill_mask(points_px: np.ndarray, shape: tuple[int, int], supersample: int = MouthMaskConfig().fill_supersample,
@@ -166,6 +189,11 @@ class PhotoMouth:
     @property
     def empty(self) -> bool:
         return self.crop.shape[0] < 2 or int((self.inside > 0).sum()) < 10
+
+    @cached_property
+    def shows_teeth(self) -> bool:
+        """Whether the photo's opening shows teeth (``teeth_share`` found some)."""
+        return bool(self.teeth.size) and float(self.teeth.max()) > 0.5
 
     @cached_property
     def crop_inside(self) -> np.ndarray:

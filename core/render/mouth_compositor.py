@@ -141,8 +141,9 @@ class MouthCompositor:
         x0, y0, x1, y1 = box
         # The drawn interior darkens where the lips meet it (the photo's own teeth carry their own).
         lips_depth = float(camera.world_to_camera(to_world(head_now[_LIP_POLYGON]))[:, 2].mean())
-        inner *= mouth_scene.contact_shade(current[y0:y1, x0:x1], camera.intrinsics.focal_px / max(lips_depth, 1e-3),
-                                           shading)[..., None]
+        contact = mouth_scene.contact_shade(current[y0:y1, x0:x1], camera.intrinsics.focal_px / max(lips_depth, 1e-3),
+                                            shading)[..., None]
+        inner *= contact
         pm = self.photo_mouth
         if not pm.empty:
             s = self.subject
@@ -151,6 +152,12 @@ class MouthCompositor:
                 self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation),
                 config=self.config.photo_teeth, where=mask[y0:y1, x0:x1] > cfg.threshold,
                 lift_cm=mouth_model.lower_sheet_lift(self.head_init, head_now, jaw))
+            # Lips closing over the photo's teeth: where they meet, the teeth are in their shadow
+            # too (the closed lips' line is dark, not a line of teeth; a photo's closed mouth
+            # shows its own dark slit there).
+            closing = 1.0 - min(mouth_model._widest_gap(camera.project(polygons[-1])) / cfg.open_px, 1.0)
+            if closing > 0 and pm.shows_teeth:
+                photo_rgb = photo_rgb * ((1.0 - closing) + closing * contact)
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         m = mask[y0:y1, x0:x1, None]
         rgb[y0:y1, x0:x1] = rgb[y0:y1, x0:x1] * (1 - m) + inner * m

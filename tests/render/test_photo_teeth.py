@@ -170,3 +170,27 @@ def test_the_lower_sheet_rides_up_only_with_a_lip_closing_over_the_teeth(face_mo
     assert mm.lower_sheet_lift(head, down, still) == 0.0
     opened = (np.eye(3), np.array([0.0, 0.5, 0.0]))  # the jaw 5 mm down, the lip 2 mm up: 7 mm
     assert mm.lower_sheet_lift(head, up, opened) == pytest.approx(0.7)
+
+
+def test_sealed_lips_over_the_photos_teeth_meet_in_a_dark_line(sample_subject):
+    """The sample's lips sealed over her open smile: where they meet the render is darker than the
+    lips alone (a faint dark line), never lighter (a line of the photo's teeth between closed lips
+    read as an open mouth under FaceMesh)."""
+    from core.audio.motion import MotionParams
+    from core.engine import Engine, FrameRequest
+    from core.expression.natural import STILL
+    from core.render.config import MouthConfig, MouthMaskConfig, RenderConfig
+
+    c = np.zeros(len(EXPRESSION_INDEX), np.float32)
+    for name in ("mouthPressLeft", "mouthPressRight", "mouthClose"):
+        c[EXPRESSION_INDEX[name]] = 1.0
+    req = FrameRequest(size=384, coefficients=tuple(float(x) for x in c), mask_window=1,
+                       motion=MotionParams(alpha_m=1.0), natural=STILL)
+    with_mouth = Engine(sample_subject, "cpu", renderer="march").render_frame(req)
+    no_mouth = RenderConfig(mouth=MouthConfig(mask=MouthMaskConfig(threshold=2.0)))
+    lips_only = Engine(sample_subject, "cpu", renderer="march", config=no_mouth).render(req)
+    seam = with_mouth.mouth_mask > 0.02
+    assert seam.sum() > 30
+    lighter = with_mouth.image.astype(float).mean(axis=2) - lips_only.astype(float).mean(axis=2)
+    assert lighter[seam].max() <= 0.5, lighter[seam].max()
+    assert lighter[seam].min() < -10, lighter[seam].min()
