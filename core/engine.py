@@ -209,7 +209,8 @@ class Engine:
         t2 = time.perf_counter()
         rgb = (raw.rgb.clamp(0, 1) * 255.0).permute(1, 2, 0).cpu().numpy()
         mask = self.mouth.composite(rgb, raw.hit_depth.cpu().numpy(), polygons,
-                                    frame.vertices.cpu().numpy(), cam, faces.current.head)
+                                    frame.vertices.cpu().numpy(), cam, faces.current.head,
+                                    jaw=self.mouth.jaw_motion(faces.current))
         times["mouth"] = time.perf_counter() - t2
         image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["total"] = time.perf_counter() - t0
@@ -237,14 +238,15 @@ class Engine:
         raw = self.raster.render(cam, positions, head_positions, self.eyes.update(face.blink, face.gaze))
         times["raster"] = time.perf_counter() - t1
         t2 = time.perf_counter()
+        jaw = self.mouth.jaw_motion(face)
         if self.config.fast_paths.uint8_frame:  # the frame stays uint8; the mouth's box is blended in float
             image = raw.rgb
             mask = self.mouth.composite(image, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
-                                        raw.mouth_surface)
+                                        raw.mouth_surface, jaw)
         else:
             rgb = raw.rgb.astype(np.float32)
             mask = self.mouth.composite(rgb, raw.hit_depth, polygons, self.subject.head_mesh + dv, cam, face.head,
-                                        raw.mouth_surface)
+                                        raw.mouth_surface, jaw)
             image = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
         times["mouth"] = time.perf_counter() - t2
         times["total"] = time.perf_counter() - t0

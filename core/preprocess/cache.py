@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 
 
 def default_cache_root() -> Path:

@@ -94,6 +94,28 @@ def face_fill_mask(covered: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(filled, (0, 0), 1.0)
 
 
+def fill_face_holes(covered: np.ndarray, depth: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The face raster's enclosed holes that meet ``where`` (bool [h, w]: the mouth opening) filled:
+    (coverage bool [h, w] with those holes set, depth float32 [h, w] cm with their depth harmonic
+    between their rims' face depth). ``covered`` bool [h, w], ``depth`` float [h, w]."""
+    outside = np.zeros((covered.shape[0] + 4, covered.shape[1] + 4), np.uint8)
+    flood = np.pad(covered.astype(np.uint8), 1)
+    cv2.floodFill(flood, outside, (0, 0), 2)
+    holes = (flood[1:-1, 1:-1] == 0) & ~covered
+    count, label = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    holes = np.isin(label, np.setdiff1d(np.unique(label[where & holes]), [0]))
+    depth = np.asarray(depth, np.float32).copy()
+    if not holes.any():
+        return covered, depth
+    ys, xs = np.nonzero(holes)
+    y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, covered.shape[0])
+    x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, covered.shape[1])
+    part = covered[y0:y1, x0:x1]
+    depth[y0:y1, x0:x1] = _membrane(part | holes[y0:y1, x0:x1], part, np.where(part, depth[y0:y1, x0:x1], 0.0),
+                                    float(depth[y0:y1, x0:x1][part].mean()))
+    return covered | holes, depth
+
+
 def mouth_opening_mask(fit: FaceFit, width: int, height: int, grow_px: int = 2) -> np.ndarray:
     """The photo's inner-lip region (teeth, tongue, cavity). Bool [H, W]."""
     poly = fit.intrinsics.project(fit.mesh[list(topo.inner_lip_polygon())])
@@ -211,9 +233,14 @@ def build_relief(rgb: np.ndarray, matte: np.ndarray, fit: FaceFit, model: FaceMo
     gw, gh = max(round(w * g_scale), 2), max(round(h * g_scale), 2)
     depth = cv2.resize(coarse_depth, (gw, gh), interpolation=cv2.INTER_LINEAR)
     geo_face = _face_raster(fit, model, g_scale, gw, gh)
-    blend = cv2.GaussianBlur(geo_face.covered.astype(np.float32), (0, 0), 1.0)
-    blend = np.where(cv2.erode(geo_face.covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 1.0, blend)
-    face_depth = np.where(geo_face.covered, geo_face.depth, depth)
+    # The face mesh's hole at the mouth opening takes the face's own depth, harmonically filled from
+    # their rim: the membrane's inflation toward the camera must not bulge the opening out in
+    # front of the lips (the inner mouth is hidden behind surfaces nearer than the lips).
+    mouth_geo = cv2.resize(mouth.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+    covered, face_depth = fill_face_holes(geo_face.covered, geo_face.depth, mouth_geo)
+    blend = cv2.GaussianBlur(covered.astype(np.float32), (0, 0), 1.0)
+    blend = np.where(cv2.erode(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 1.0, blend)
+    face_depth = np.where(covered, face_depth, depth)
     depth = (blend * face_depth + (1 - blend) * depth).astype(np.float32)
 
     background = _inpaint_background(rgb, alpha)

@@ -100,7 +100,20 @@ class MouthGeometryConfig:
     overjet_cm: float = 0.12  # lower incisors' front face behind the upper incisors' back face
     tooth_gap_cm: float = 0.008  # between neighbouring crowns along the arch
     labial_tilt_cm: float = 0.12  # crowns lean forward: the cervical end lies this far behind the edge
+    # From the midline outward (central, lateral, canine, premolars, molar): how far each crown's
+    # edge stops short of the central incisor's (cm, toward the gum; adult means: the upper laterals
+    # are shorter, the canine tips reach the centrals' line) ...
+    upper_edge_steps_cm: tuple[float, ...] = (0.0, 0.06, 0.0, 0.04, 0.06, 0.08)
+    lower_edge_steps_cm: tuple[float, ...] = (0.0, 0.0, -0.02, 0.03, 0.05, 0.06)
+    # ... and the crowns' angulation in a frontal view (degrees, the edge toward the midline; Andrews)
+    upper_angulation_deg: tuple[float, ...] = (5.0, 9.0, 11.0, 2.0, 2.0, 5.0)
+    lower_angulation_deg: tuple[float, ...] = (2.0, 2.0, 5.0, 2.0, 2.0, 2.0)
+    posterior_superellipse: float = 2.4  # premolars' and molars' cross-section (the front teeth's: mouth_scene.SUPERELLIPSE_EXPONENT)
+    arch_back_shade: float = 0.55  # the crowns darken toward the back of the arch by up to this (the buccal corridor)
+    smile_arc: float = 0.025  # the edges rise toward the back by this x (arc length from the midline)^2 (1/cm)
+    gum_papilla_cm: float = 0.12  # the gum reaches this far down between neighbouring crowns (a scalloped line)
     gum_height_cm: float = 0.55  # gum band from the cervical line toward the roots
+    gum_samples: int = 96  # vertices along each gum band (a few per crown, for the scallops)
     gum_forward_cm: float = 0.08  # the gum stands this far in front of the crowns' front faces
     tongue_width_cm: float = 3.6
     tongue_length_cm: float = 4.5
@@ -112,6 +125,9 @@ class MouthGeometryConfig:
     ring_points: int = 12  # vertices around a tooth's cross-section
     tongue_grid: tuple[int, int] = (13, 10)  # across, along
     photo_teeth_depth_cm: float = 0.3  # the photo's teeth planes lie this far behind the inner lips
+    # The expressions that move the mandible (the teeth follow these alone: the others move the
+    # chin's soft tissue a little, e.g. a smile lifts it 0.6 mm, which the teeth must not follow).
+    jaw_expressions: tuple[str, ...] = ("jawOpen", "jawForward", "jawLeft", "jawRight")
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,9 @@ class MouthMaskConfig:
 
     seal_falloff_cm: float = 0.45  # lip vertices near the inner contour follow the lip seal
     smoothing_iterations: int = 2  # Chaikin corner cuts of the ten-point lip contour
+    fill_supersample: int = 4  # the mask's polygon is filled at this many times the resolution, box-filtered
+    edge_photo_px: float = 0.4  # the mask's edge is softened by a Gaussian of this many photo pixels
+    # (as soft as the photo's own edges where the output enlarges the photo; at least this many output pixels)
     open_px: float = 1.5  # a frame's mask fades as its widest inner-lip gap falls below this ...
     closed_line: float = 0.4  # ... down to this: closed lips keep a faint dark line where they meet
     closed_band_blur_px: float = 1.0  # on closed lips the mean is limited to a band this soft ...
@@ -163,6 +182,28 @@ class MouthMaskConfig:
 
 
 @dataclass(frozen=True)
+class PhotoTeethConfig:
+    """The photo's own teeth as two planes (``core.render.mouth.photo_mouth_layers``): where they
+    split (the dark gap between the photo's upper and lower teeth) and how soft their edges are."""
+
+    opening_grow_px: float = 2.0  # the planes cover the photo's inner-lip polygon grown by this
+    # (photo pixels; as ``relief.mouth_opening_mask``) ...
+    edge_px: float = 1.0  # ... with an edge this soft (output pixels)
+    split_margin_px: float = 1.0  # the split is looked for this far inside the inner lips (photo pixels) ...
+    split_blur_px: float = 0.7  # ... in the photo's lightness blurred by this ...
+    split_centre_cost: float = 0.5  # ... where being at the opening's rim costs this share of its lightness range
+    split_smooth_px: float = 3.0  # the split line is smoothed along the mouth by this (photo pixels)
+    sheet_iterations: int = 4  # Newton steps of a ray's hit on the curved sheets
+    teeth_contrast: float = 25.0  # the opening shows teeth where its pixels' darkest channel is this
+    # much (0..255) above the lips' ...
+    teeth_ramp: tuple[float, float] = (0.0, 0.3)  # ... teeth from this share of the way from the
+    # lips' level to the teeth's (0) to this (1); the rest of the opening (the photo's dark gap, its
+    # lip rims, a closed mouth's slit) gives way to the 3D interior as the jaw leaves the photo's ...
+    fade_px: float = 2.0  # ... over this much jaw motion (output pixels)
+    teeth_close_share: float = 0.06  # the teeth's region is closed over this share of the crop's width
+
+
+@dataclass(frozen=True)
 class MouthConfig:
     """The inner mouth (its colours are analysed from the photo at preparation: see
     ``core.preprocess.mouth_colours``)."""
@@ -170,6 +211,7 @@ class MouthConfig:
     geometry: MouthGeometryConfig = field(default_factory=MouthGeometryConfig)
     shading: MouthShadingConfig = field(default_factory=MouthShadingConfig)
     mask: MouthMaskConfig = field(default_factory=MouthMaskConfig)
+    photo_teeth: PhotoTeethConfig = field(default_factory=PhotoTeethConfig)
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,12 @@ class MouthCompositor:
         self._lip_init = self.head_init[_LIP_POLYGON]
         self._lip_basis = model.basis[:, _LIP_POLYGON, :].astype(np.float64)  # [K, M, 3]
         self._lip_seal = np.asarray(seal_field, np.float64)[_LIP_POLYGON]
-        self.photo_mouth = mouth_model.PhotoMouth.from_subject(subject)
+        self.photo_mouth = mouth_model.PhotoMouth.from_subject(subject, config.photo_teeth)
         self.scene = mouth_scene.MouthScene(self.head_init, model.jaw_weight, colours, config.geometry, config.shading)
+        # The chin under the mandible's own expressions only (``MouthGeometryConfig.jaw_expressions``).
+        self._jaw_ids = mouth_scene.jaw_vertices(self.head_init, model.jaw_weight)
+        self._jaw_coeffs = np.array([model.names.index(n) for n in config.geometry.jaw_expressions], np.int64)
+        self._jaw_basis = model.basis[self._jaw_coeffs][:, self._jaw_ids, :].astype(np.float64)  # [J, C, 3]
         self.raster = None  # a RasterRenderer draws the interior with OpenGL; None: the numpy reference
         # Inner-lip polygons of recent faces (a face is in n windows in a row): key -> [M, 3].
         self._polygons: dict[tuple, np.ndarray] = {}
@@ -63,6 +67,14 @@ class MouthCompositor:
             return np.asarray(s.rotation, np.float64), np.asarray(s.translation, np.float64)
         return moved_head_pose(np.asarray(s.rotation, np.float64), np.asarray(s.translation, np.float64),
                                head_motion_matrix(head_motion, self.head_pivot))
+
+    def jaw_motion(self, face: FaceState) -> tuple[np.ndarray, np.ndarray]:
+        """The mandible's rigid motion (rotation [3, 3], translation [3], head frame) from the
+        photo's face to ``face``: fitted to the chin as the jaw's own expressions move it, so a
+        smile or a pout (which move the chin's soft tissue) leaves the teeth where they are."""
+        delta = (face.beta - self.subject.beta_init).astype(np.float64)[self._jaw_coeffs]
+        source = self.head_init[self._jaw_ids]
+        return mouth_scene.rigid_fit(source, source + np.einsum("j,jvc->vc", delta, self._jaw_basis))
 
     def lip_polygon(self, face: FaceState) -> np.ndarray:
         """The deformed inner-lip polygon of ``face``, world frame [M, 3]."""
@@ -97,7 +109,8 @@ class MouthCompositor:
 
     def composite(self, rgb: np.ndarray, hit_depth: np.ndarray, polygons: list[np.ndarray],
                   vertices: np.ndarray, camera: ViewCamera, head: tuple[float, ...] = (0.0,) * 6,
-                  mouth_surface: np.ndarray | None = None) -> np.ndarray:
+                  mouth_surface: np.ndarray | None = None,
+                  jaw: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Eq. 12 in image space: rgb <- rgb * (1 - M) + mouth * M, in place.
 
         rgb: float32 [S, S, 3] in 0..255, or uint8 [S, S, 3]: then only the mouth's box is blended
@@ -106,7 +119,8 @@ class MouthCompositor:
         +inf = missed);  vertices: float [478, 3] the deformed mesh, head frame;  head: the
         frame's head motion (``FaceState.head``);  mouth_surface: float32 [S, S] or None, how much
         the surface in view is the mouth's own (lips, opening): the interior shows only there (in
-        side views the lip polygon reaches past the lips). Returns M, float32 [S, S]."""
+        side views the lip polygon reaches past the lips);  jaw: the mandible's motion (``jaw_motion``;
+        None: fitted to the deformed chin). Returns M, float32 [S, S]."""
         rotation, translation = self.head_pose(head)
 
         def to_world(points: np.ndarray) -> np.ndarray:
@@ -115,7 +129,10 @@ class MouthCompositor:
         size = camera.intrinsics.width
         head_now = np.asarray(vertices, np.float64)
         cfg = self.config.mask
-        mask, current, (bx0, by0, bx1, by1) = mouth_model.averaged_mask(polygons, camera, cfg)
+        # The mask's edge is as soft as the photo's own edges here (a photo pixel spans this many).
+        photo_px = camera.intrinsics.focal_px / self.subject.intrinsics.focal_px
+        soften = cfg.edge_photo_px * max(photo_px, 1.0)
+        mask, current, (bx0, by0, bx1, by1) = mouth_model.averaged_mask(polygons, camera, cfg, soften)
         # The mouth is hidden where something (the nose, a turned cheek) is clearly in front of it,
         # and beyond the head's silhouette (in side views the lip polygon can reach past it).
         lips_z = to_world(head_now[_LIP_POLYGON])[:, 2].min()
@@ -131,7 +148,9 @@ class MouthCompositor:
         pad = cfg.box_pad_px
         box = (max(xs.min() - pad, 0), max(ys.min() - pad, 0), min(xs.max() + pad + 1, size),
                min(ys.max() + pad + 1, size))
-        lit = self.scene.light(head_now, rotation, translation, camera)
+        if jaw is None:
+            jaw = self.scene.jaw_pose(head_now)
+        lit = self.scene.light(head_now, rotation, translation, camera, jaw)
         shading = self.config.shading
         if self.raster is not None:
             inner = mouth_scene.draw_interior(lit, camera, box, shading.supersample, self.raster)
@@ -141,14 +160,23 @@ class MouthCompositor:
         x0, y0, x1, y1 = box
         # The drawn interior darkens where the lips meet it (the photo's own teeth carry their own).
         lips_depth = float(camera.world_to_camera(to_world(head_now[_LIP_POLYGON]))[:, 2].mean())
-        inner *= mouth_scene.contact_shade(current[y0:y1, x0:x1], camera.intrinsics.focal_px / max(lips_depth, 1e-3),
-                                           shading)[..., None]
+        contact = mouth_scene.contact_shade(current[y0:y1, x0:x1], camera.intrinsics.focal_px / max(lips_depth, 1e-3),
+                                            shading)[..., None]
+        inner *= contact
         pm = self.photo_mouth
         if not pm.empty:
             s = self.subject
             photo_rgb, photo_a = mouth_model.photo_mouth_layers(
-                pm, camera, s.intrinsics, rotation, translation, self.head_init, head_now, box,
-                self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation))
+                pm, camera, s.intrinsics, rotation, translation, self.head_init, jaw, box,
+                self.config.geometry.photo_teeth_depth_cm, photo_pose=(s.rotation, s.translation),
+                config=self.config.photo_teeth, where=mask[y0:y1, x0:x1] > cfg.threshold,
+                lift_cm=mouth_model.lower_sheet_lift(self.head_init, head_now, jaw))
+            # Lips closing over the photo's teeth: where they meet, the teeth are in their shadow
+            # too (the closed lips' line is dark, not a line of teeth; a photo's closed mouth
+            # shows its own dark slit there).
+            closing = 1.0 - min(mouth_model._widest_gap(camera.project(polygons[-1])) / cfg.open_px, 1.0)
+            if closing > 0 and pm.shows_teeth:
+                photo_rgb = photo_rgb * ((1.0 - closing) + closing * contact)
             inner = inner * (1 - photo_a[..., None]) + photo_rgb * photo_a[..., None]
         m = mask[y0:y1, x0:x1, None]
         blended = rgb[y0:y1, x0:x1].astype(np.float32) * (1 - m) + inner * m

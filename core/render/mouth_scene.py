@@ -154,16 +154,19 @@ def _ring_faces(rings: int, points: int) -> np.ndarray:
 
 
 def tooth_mesh(shape: ToothShape, scale: float, centre: np.ndarray, tangent: np.ndarray, normal: np.ndarray,
-               edge_y: float, upper: bool, config: MouthGeometryConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               edge_y: float, upper: bool, config: MouthGeometryConfig,
+               lean_along: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One crown: vertices [n, 3], triangles [m, 3] (outward), occlusion [n].
 
     centre: (x, z) of the crown's front face on the arch;  tangent / normal: unit (x, z) along and
     out of the arch;  edge_y: the incisal edge's y (head frame, y down); upper: the crown hangs
-    down from the skull (else it stands up from the jaw)."""
+    down from the skull (else it stands up from the jaw);  lean_along: how far (cm) the cervical
+    end lies along ``tangent`` from the edge (the crown's angulation)."""
     pts = config.ring_points
     w, h, th = shape.width * scale, shape.height * scale, shape.thickness * scale
     angle = np.linspace(0.0, 2 * np.pi, pts, endpoint=False)
-    e = 2.0 / SUPERELLIPSE_EXPONENT
+    # Front crowns are flat-faced, the back ones rounded (a box-like molar reads as a block).
+    e = 2.0 / (SUPERELLIPSE_EXPONENT if shape.kind != POSTERIOR else config.posterior_superellipse)
     ca, sa = np.cos(angle), np.sin(angle)
     ux, uy = np.sign(ca) * np.abs(ca) ** e, np.sign(sa) * np.abs(sa) ** e  # along, out (unit superellipse)
     down = 1.0 if upper else -1.0  # direction from the cervical end to the edge in y
@@ -172,7 +175,7 @@ def tooth_mesh(shape: ToothShape, scale: float, centre: np.ndarray, tangent: np.
         fw, ft = _crown_profile(shape.kind, np.array([level]))
         half_w, half_t = 0.5 * (w - config.tooth_gap_cm) * fw[0], 0.5 * th * ft[0]
         lean = config.labial_tilt_cm * scale * (1.0 - np.clip(level, 0, 1))
-        mid = centre - normal * (half_t + lean)  # the cross-section's centre, behind the front face
+        mid = centre - normal * (half_t + lean) + tangent * lean_along * (1.0 - np.clip(level, 0, 1))
         xz = mid[None] + ux[:, None] * half_w * tangent[None] + uy[:, None] * half_t * normal[None]
         y = np.full(pts, edge_y - down * h * (1.0 - level))
         verts.append(np.stack([xz[:, 0], y, xz[:, 1]], axis=1))
@@ -208,18 +211,23 @@ def _arch_positions(teeth: tuple[ToothShape, ...], scale: float) -> tuple[np.nda
     return np.concatenate([-centres[::-1], centres]), np.concatenate([index[::-1], index])
 
 
-def _gum_band(arch: Arch, extent: float, cervical_y: float, height: float, forward: float,
-              upper: bool, samples: int = 48) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gum_band(arch: Arch, extent: float, cervical_y, height: float, forward: float,
+              upper: bool, samples: int = 48, papilla=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gum over a row: a band along the arch from the crowns' cervical line toward the roots,
-    a little in front of the crowns. Vertices [n, 3], triangles, occlusion [n]."""
+    a little in front of the crowns. ``cervical_y``: a number, or a function of the arc length
+    [N] -> y [N]; ``papilla``: None or a function of the arc length -> how far (cm) the gum's
+    margin reaches toward the edges there. Vertices [n, 3], triangles, occlusion [n]."""
     s = np.linspace(-extent, extent, samples)
     xz, _, normal = arch.at(s)
     toward_root = -1.0 if upper else 1.0  # y direction from the crowns toward the roots
+    base = cervical_y(s) if callable(cervical_y) else np.full(samples, cervical_y)
+    margin = papilla(s) if papilla is not None else np.zeros(samples)
     rows = ((0.0, -0.02), (0.35, forward), (1.0, forward * 0.5))  # (share of height, forward)
     verts = []
     for share, out in rows:
         p = xz + normal * out
-        verts.append(np.stack([p[:, 0], np.full(samples, cervical_y + toward_root * height * share), p[:, 1]], axis=1))
+        y = base + toward_root * height * share - toward_root * margin * (1.0 - share / 0.35 if share < 0.35 else 0.0)
+        verts.append(np.stack([p[:, 0], y, p[:, 1]], axis=1))
     verts = np.concatenate(verts)
     faces = []
     for r in range(len(rows) - 1):
@@ -283,20 +291,36 @@ def build_mouth_mesh(head: np.ndarray, config: MouthGeometryConfig = MouthGeomet
     lower_front = upper_front + 2 * edge_thickness + g.overjet_cm * s
     lower_arch = Arch(lower_front, g.lower_arch_curvature / s)
     b = _Builder()
-    for arch, teeth, edge, upper in ((upper_arch, UPPER_TEETH, upper_edge, True),
-                                     (lower_arch, LOWER_TEETH, lower_edge, False)):
+    for arch, teeth, edge, upper, steps, angles in (
+            (upper_arch, UPPER_TEETH, upper_edge, True, g.upper_edge_steps_cm, g.upper_angulation_deg),
+            (lower_arch, LOWER_TEETH, lower_edge, False, g.lower_edge_steps_cm, g.lower_angulation_deg)):
         centres, index = _arch_positions(teeth, s)
         xz, tangent, normal = arch.at(centres)
         xz[:, 0] += cx
         reach = np.abs(centres).max()
+        toward_edge = 1.0 if upper else -1.0  # y direction from the gum to the edges
+        # The edges' line: rising toward the back (the smile arc), each crown a little short of it.
+        arc = lambda a: edge - g.smile_arc / s * np.asarray(a) ** 2  # noqa: E731  (both rows rise: they meet)
         for k, i in enumerate(index):
             shape = teeth[i]
-            v, f, occ = tooth_mesh(shape, s, xz[k], tangent[k], normal[k], edge, upper, g)
-            occ = occ * (1.0 - 0.35 * (abs(centres[k]) / reach) ** 2)  # the arch's back, in the cheeks
+            lean = np.sign(centres[k]) * np.tan(np.radians(angles[i])) * shape.height * s
+            v, f, occ = tooth_mesh(shape, s, xz[k], tangent[k], normal[k],
+                                   float(arc(centres[k])) - toward_edge * steps[i] * s, upper, g, lean)
+            occ = occ * (1.0 - g.arch_back_shade * (abs(centres[k]) / reach) ** 2)  # the arch's back, in the cheeks
             b.add(v, f, not upper, TEETH, occ)
         heights = np.array([t.height for t in teeth]) * s
-        cervical = edge - (1.0 if upper else -1.0) * heights.mean()
-        gv, gf, go = _gum_band(arch, reach + 0.3 * s, cervical, g.gum_height_cm * s, g.gum_forward_cm * s, upper)
+        bounds = np.concatenate([[0.0], np.cumsum(np.array([t.width for t in teeth]) * s)])
+        widths = np.diff(bounds)
+
+        def papilla(a: np.ndarray, bounds=bounds, widths=widths) -> np.ndarray:
+            """Between crowns the gum reaches down (1 at a boundary, 0 at a crown's middle)."""
+            a = np.abs(a)
+            k = np.clip(np.searchsorted(bounds, a) - 1, 0, len(widths) - 1)
+            d = np.minimum(a - bounds[k], bounds[k + 1] - a) / widths[k]
+            return g.gum_papilla_cm * s * np.cos(np.pi * np.clip(d, 0.0, 0.5)) ** 2 * (a < bounds[-1])
+
+        gv, gf, go = _gum_band(arch, reach + 0.3 * s, lambda a, arc=arc, h=heights.mean(): arc(a) - toward_edge * h,
+                               g.gum_height_cm * s, g.gum_forward_cm * s, upper, g.gum_samples, papilla)
         gv[:, 0] += cx
         b.add(gv, gf, not upper, GUM, go)
     tip_z = lower_front + LOWER_TEETH[0].thickness * s + g.tongue_behind_teeth_cm * s
@@ -362,10 +386,12 @@ class MouthScene:
         ids = self._jaw_ids
         return rigid_fit(self.head_init[ids], np.asarray(head_now, np.float64)[ids])
 
-    def posed(self, head_now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Head-frame positions and normals [V, 3] with the lower arch and tongue on the jaw."""
+    def posed(self, head_now: np.ndarray, jaw: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Head-frame positions and normals [V, 3] with the lower arch and tongue on the jaw
+        (``jaw``: its rigid motion, rotation [3, 3] and translation [3]; None: ``jaw_pose(head_now)``)."""
         m = self.mesh
-        r, t = self.jaw_pose(head_now)
+        r, t = self.jaw_pose(head_now) if jaw is None else jaw
         v = m.vertices.astype(np.float64)
         n = m.normals.astype(np.float64)
         v = np.where(m.jaw[:, None], v @ r.T + t, v)
@@ -373,11 +399,12 @@ class MouthScene:
         return v, n
 
     def light(self, head_now: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
-              camera: ViewCamera) -> LitMouth:
+              camera: ViewCamera, jaw: tuple[np.ndarray, np.ndarray] | None = None) -> LitMouth:
         """Pose and light the interior for the deformed face ``head_now`` [478, 3] (head frame),
-        the head's pose (rotation [3, 3], translation [3]: head -> world) and the view."""
+        the head's pose (rotation [3, 3], translation [3]: head -> world) and the view; ``jaw``
+        the jaw's rigid motion (head frame; None: fitted to ``head_now``'s chin)."""
         head_now = np.asarray(head_now, np.float64)
-        v, n = self.posed(head_now)
+        v, n = self.posed(head_now, jaw)
         colours = shade(v, n, self.albedo, self.mesh.occlusion, self.mesh.material, head_now,
                         (np.asarray(camera.position, np.float64) - translation) @ rotation, self.shading, self.cavity,
                         self.fill)

@@ -1,6 +1,7 @@
 """The canonical representation and the 3D vertex-to-feature mapping."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -161,3 +162,17 @@ def test_person_colour_at_the_soft_edge_gives_the_photo_back_over_its_background
     assert np.abs(out[soft] - person[soft]).max() < 3.0  # the person's colour, not the blue mix
     again = alpha[..., None] * out + (1 - alpha[..., None]) * background
     assert np.abs(again - photo)[alpha >= 0.3].max() < 2.0
+
+def test_the_mouth_opening_lies_between_the_lips_not_in_front(sample_subject):
+    """The relief across the photo's open smile follows the lips' depth: a bulge in front of them
+    would hide the inner mouth (the compositor treats nearer surfaces as occluders) and show the
+    filled opening as a flat lip-coloured blob."""
+    s = sample_subject
+    depth = s.relief.depth
+    scale = depth.shape[1] / s.intrinsics.width
+    mouth = cv2.resize(s.relief.mouth_mask.astype(np.uint8), depth.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+    mouth = cv2.erode(mouth.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # inside the inner lips
+    assert mouth.sum() > 20 and scale > 0
+    lips = s.mesh[list(topo.inner_lip_polygon()), 2]
+    assert depth[mouth].min() > lips.min() - 0.1
+    assert depth[mouth].max() < lips.max() + 0.1

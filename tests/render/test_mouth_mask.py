@@ -50,29 +50,3 @@ def test_polygons_smoothed_together_equal_one_at_a_time():
     for p, t in zip(polygons, together):
         np.testing.assert_array_equal(mm.smooth_closed_polygon(p, 2), t)
 
-
-def test_photo_teeth_through_the_folded_map_match_the_step_by_step_reference(sample_subject, monkeypatch):
-    """``photo_mouth_layers``' folded affine map against the step-by-step reference on the calls of
-    real frames (the sample shows her teeth; speaking, head motion, turned views)."""
-    from core.engine import Engine, FrameRequest
-    from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
-    from core.render import mouth_compositor
-    from core.render.camera import OrbitPose
-
-    calls = []
-    original = mm.photo_mouth_layers
-    monkeypatch.setattr(mouth_compositor.mouth_model, "photo_mouth_layers",
-                        lambda *a, **k: calls.append((a, k)) or original(*a, **k))
-    engine = Engine(sample_subject, "cpu", renderer="march")
-    driver = np.zeros((20, NUM_EXPRESSIONS), np.float32)
-    driver[:, EXPRESSION_INDEX["jawOpen"]] = np.linspace(0.1, 0.6, 20)
-    engine.set_driver(driver)
-    for pose, k in ((OrbitPose(), 5), (OrbitPose(25.0, 10.0), 12), (OrbitPose(-30.0, -5.0), 19)):
-        engine.render(FrameRequest(pose=pose, size=96, frame_index=k))
-    assert len(calls) == 3
-    for args, kwargs in calls:
-        rgb, alpha = original(*args, **kwargs)
-        ref_rgb, ref_alpha = original(*args, **kwargs, plain=True)
-        assert alpha.max() > 0.5  # the teeth are in the box
-        np.testing.assert_allclose(rgb, ref_rgb, atol=1e-3)
-        np.testing.assert_allclose(alpha, ref_alpha, atol=1e-5)

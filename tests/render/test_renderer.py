@@ -14,7 +14,7 @@ from core.expression.natural import STILL, NaturalMotion
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
-from core.render.raster.relief_mesh import MeshConfig
+from core.render.raster.relief_mesh import MeshConfig, StretchBlurConfig
 from glcheck import requires_opengl
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
@@ -205,15 +205,20 @@ def test_side_views_match_the_reference_at_the_silhouette(engine):
 
 
 @pytest.mark.parametrize("renderer, mean_levels, share_off",
-                         [("march", 0.36, 0.002), pytest.param("raster", 1.3, 0.007, marks=requires_opengl())])
+                         [("march", 0.45, 0.002), pytest.param("raster", 1.45, 0.007, marks=requires_opengl())])
 def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tmp_path, renderer, mean_levels,
                                                                  share_off):
     """The photo shows the head turned ~40 degrees; turning back shows the far side of the nose,
     filled from its mirror point. The fast paths must not stipple it (neighbouring hits on the
-    nose's steep hidden side used to mirror from far-apart points). Measured: march 0.23 levels /
-    0.11 % off by > 30; raster (24k vertices, closer over the face) 1.12 / 0.52 %."""
+    nose's steep hidden side used to mirror from far-apart points). Measured: march 0.37 levels /
+    0.14 % off by > 30 (0.23 / 0.11 % before the hair lay on the fitted skull, the matte was
+    MODNet's and the fill's mask grew past the far cheek: more of the far side is mirrored);
+    raster 1.30 levels (1.12 before the same changes and the mesh's reach to the photo's frame,
+    which the reference's height field leaves empty)."""
     subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path).subject
-    engine = Engine(subject, "cpu", renderer=renderer, head=None, mesh=MeshConfig(frame_fade_share=0.0))
+    # The reference has neither the fade at the frame nor the blur of stretched photo pixels.
+    engine = Engine(subject, "cpu", renderer=renderer, head=None,
+                    mesh=MeshConfig(frame_fade_share=0.0, stretch_blur=StretchBlurConfig(max_levels=0.0)))
     req = FrameRequest(framing="photo", pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)
