@@ -10,10 +10,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 from multiprocessing.connection import wait as wait_connections
 from pathlib import Path
 
 STOP_GRACE_S = 10.0  # how long stopped workers get to clean up before they are killed
+# SIGTERM is sent again at this interval while a stopped worker runs: the KeyboardInterrupt its
+# handler raises is lost when it lands in a callback whose exceptions Python ignores (seen: the
+# logging module's at-fork hook while the render started a child process), and the render then
+# went on to finish its video. Long enough for a worker's clean-up to finish before the next one.
+STOP_RESEND_S = 2.0
 WORKER_MEMORY_BYTES = 1.5 * 2**30  # a worker's peak (torch, MediaPipe, a subject, a 512 px render) with room
 
 
@@ -134,10 +140,16 @@ class LocalBackend:
         self._reap()
 
     def stop(self) -> None:
-        """Stop every worker now (Ctrl+C): SIGTERM, then SIGKILL after a grace period."""
-        for proc, _ in self._workers:
-            if proc.is_alive():
+        """Stop every worker now (Ctrl+C): SIGTERM (again every ``STOP_RESEND_S`` while it runs),
+        then SIGKILL after the grace period."""
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline:
+            alive = [proc for proc, _ in self._workers if proc.is_alive()]
+            if not alive:
+                break
+            for proc in alive:
                 proc.terminate()
+            wait_connections([proc.sentinel for proc in alive], timeout=STOP_RESEND_S)
         self._reap()
 
     def _reap(self) -> None:
