@@ -131,8 +131,7 @@ class Engine:
             self.raster = RasterRenderer(mesh, appearance, background, scene.head_affine[0, :3].cpu().numpy(),
                                          self.config.hidden_side, head=head_layer,
                                          head_shade=head_config.fill_shade if head_config else HeadLayerConfig().fill_shade,
-                                         photo=self.scene.photo, stretch_blur=mesh_config.stretch_blur,
-                                         speed=self.config.fast_paths)
+                                         photo=self.scene.photo, speed=self.config.fast_paths)
         except RasterUnavailable as err:
             if renderer == "raster":
                 raise

@@ -30,11 +30,11 @@ def coeffs(**values) -> tuple[float, ...]:
 @pytest.fixture(scope="module")
 def engines(sample_subject):
     """The rasteriser and the ray marcher over the same scene (the relief: no head layer, no fade
-    at the photo's frame, no blur of stretched photo pixels)."""
-    from core.render.raster.relief_mesh import MeshConfig, StretchBlurConfig
+    at the photo's frame)."""
+    from core.render.raster.relief_mesh import MeshConfig
 
     raster = Engine(sample_subject, "cpu", renderer="raster", head=None,
-                    mesh=MeshConfig(frame_fade_share=0.0, stretch_blur=StretchBlurConfig(max_levels=0.0)))
+                    mesh=MeshConfig(frame_fade_share=0.0))
     yield raster, Engine(sample_subject, "cpu", renderer="march")
     raster.close()
 
@@ -288,36 +288,6 @@ def test_simplified_mesh_renders_like_the_grid(sample_subject):
     finally:
         simple.close()
         grid.close()
-
-
-@requires_opengl()
-def test_stretched_photo_pixels_are_blurred_round_only_in_turned_views(sample_subject):
-    """In the photo's own view nothing is blurred (the photo is reproduced as it is); turned 45
-    degrees, the side the photo saw at a grazing angle is softened (its photo pixels, stretched
-    in one direction, would read as streaks), and the rest of the frame is left alone."""
-    import cv2
-
-    from core.render.raster.relief_mesh import MeshConfig, StretchBlurConfig
-
-    sharp = Engine(sample_subject, "cpu", renderer="raster", mesh=MeshConfig(stretch_blur=StretchBlurConfig(max_levels=0.0)))
-    soft = Engine(sample_subject, "cpu", renderer="raster")
-    try:
-        still = FrameRequest(size=256, motion=MotionParams(alpha_m=0.0))
-        assert np.array_equal(sharp.render(still), soft.render(still))
-        turned = dataclasses.replace(still, pose=OrbitPose(45.0, 0.0))
-        a, b = sharp.render(turned).astype(np.float32), soft.render(turned).astype(np.float32)
-        changed = np.abs(a - b).max(axis=2) > 2
-        assert 0.002 < changed.mean() < 0.15, changed.mean()
-        region = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-
-        def detail(image: np.ndarray) -> float:
-            grey = image.mean(axis=2)
-            return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F))[region].mean())
-
-        assert detail(b) < 0.8 * detail(a), (detail(a), detail(b))
-    finally:
-        sharp.close()
-        soft.close()
 
 
 def test_mirror_cover_is_the_face_grown_by_a_share_of_its_width():

@@ -14,7 +14,7 @@ from core.expression.natural import STILL, NaturalMotion
 from core.face.arkit import EXPRESSION_INDEX, NUM_EXPRESSIONS
 from core.preprocess.pipeline import prepare
 from core.render.camera import OrbitPose
-from core.render.raster.relief_mesh import MeshConfig, StretchBlurConfig
+from core.render.raster.relief_mesh import MeshConfig
 from glcheck import requires_opengl
 from core.render.relief_renderer import height_field_query, march, march_height_field, pixel_rays
 
@@ -216,9 +216,7 @@ def test_hidden_side_fill_matches_the_reference_on_a_turned_head(shared_data, tm
     raster 1.30 levels (1.12 before the same changes and the mesh's reach to the photo's frame,
     which the reference's height field leaves empty)."""
     subject = prepare(shared_data / "faces" / "pyfeat_45-m7-di-ph.jpg", cache_root=tmp_path).subject
-    # The reference has neither the fade at the frame nor the blur of stretched photo pixels.
-    engine = Engine(subject, "cpu", renderer=renderer, head=None,
-                    mesh=MeshConfig(frame_fade_share=0.0, stretch_blur=StretchBlurConfig(max_levels=0.0)))
+    engine = Engine(subject, "cpu", renderer=renderer, head=None, mesh=MeshConfig(frame_fade_share=0.0))
     req = FrameRequest(framing="photo", pose=OrbitPose(-35.0, 0.0), size=512, mask_window=1)
     fast = engine.render(req).astype(float)
     ref = engine.render(dataclasses.replace(req, reference=True)).astype(float)

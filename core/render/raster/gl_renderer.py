@@ -34,7 +34,7 @@ from core.geometry.pinhole import Intrinsics
 from core.render.camera import ViewCamera
 from core.render.config import FastPathConfig, HiddenSideConfig
 from core.render.raster.head_layer import HeadLayer, HeadLayerConfig
-from core.render.raster.relief_mesh import ReliefMesh, StretchBlurConfig
+from core.render.raster.relief_mesh import ReliefMesh
 
 # The z attachment's value where no person surface was drawn. Zero, not a huge number: blending
 # (which also runs on that attachment, with alpha 1) may compute src * a + dst - dst * a, exact
@@ -112,9 +112,6 @@ in vec2 mirror_coord;
 in float mirror_weight;
 in float to_photo_x;
 in float frame_edge;
-in vec3 normal;
-in float photo_facing;
-in float off_face;
 in float mouth_region;
 out vec3 v_canonical;
 out vec2 v_mirror;
@@ -122,14 +119,8 @@ out float v_weight;
 out float v_z;
 out float v_keep;
 out float v_mouth;
-out float v_stretch;
-out float v_blur;
 void main() {
     gl_Position = view_proj * vec4(position, 1.0);
-    // How much more squarely this view sees the surface than the photo did: photo pixels stretch
-    // by this in one direction (the rest of the magnification is the same in all directions).
-    v_stretch = abs(dot(normal, normalize(eye - position))) / max(photo_facing, 0.05);
-    v_blur = off_face;
 #if MIRROR
     float to_view = -dot(normalize(position - eye), head_x);
     float side = to_photo_x >= 0.0 ? 1.0 : -1.0;
@@ -149,8 +140,6 @@ void main() {
 _PERSON_FS = """
 #version 330
 uniform sampler2D appearance;
-uniform sampler2D appearance_mips;  // the photo as uploaded, with mipmaps (no eye patches)
-uniform vec3 stretch_blur;  // (anisotropy where the blur starts, mip levels per octave beyond, most levels)
 uniform float min_weight;
 uniform float min_alpha;
 uniform vec4 photo;  // (f / W, (cx + 0.5) / W, f / H, (cy + 0.5) / H): camera point -> texture
@@ -160,20 +149,12 @@ in float v_weight;
 in float v_z;
 in float v_keep;
 in float v_mouth;
-in float v_stretch;
-in float v_blur;
 layout(location = 0) out vec4 colour;
 layout(location = 1) out vec4 surface_z;
 void main() {
     // The canonical point's own photo pixel (exact at every view: the photo's view reproduces it).
     vec2 tex = vec2(photo.x * v_canonical.x / v_canonical.z + photo.y, photo.z * v_canonical.y / v_canonical.z + photo.w);
     vec4 app = texture(appearance, tex);
-    // Where the view sees the surface much more squarely than the photo did, one photo pixel
-    // stretches over many output pixels in one direction only: streaks. They are blurred round.
-    float lod = v_blur * clamp(stretch_blur.y * log2(max(v_stretch / stretch_blur.x, 1.0)), 0.0, stretch_blur.z);
-    if (lod > 0.0) {
-        app.rgb = mix(app.rgb, textureLod(appearance_mips, tex, lod).rgb, min(lod, 1.0));
-    }
     app.a *= v_keep;
     if (app.a < min_alpha) {
         discard;  // off the matte: no colour and no depth (it must not hide what lies behind)
@@ -356,7 +337,7 @@ class RasterRenderer:
                  head_x: np.ndarray, hidden: HiddenSideConfig = HiddenSideConfig(), clip: ClipConfig = ClipConfig(),
                  head: "HeadLayer | None" = None, frame_fade: FrameFadeConfig = FrameFadeConfig(),
                  head_shade: tuple[float, float] = HeadLayerConfig().fill_shade, *, photo: Intrinsics,
-                 stretch_blur: StretchBlurConfig = StretchBlurConfig(), speed: FastPathConfig = FastPathConfig()):
+                 speed: FastPathConfig = FastPathConfig()):
         """appearance: float32 or uint8 [H, W, 4] (RGB + matte alpha; floats in 0..1);
         head_x: the head frame's x axis in the world [3] (the hidden-side view term);
         head: the fitted whole head, drawn behind the relief (None: the relief alone);
@@ -365,7 +346,6 @@ class RasterRenderer:
         self.head = head
         self.photo = photo  # the appearance's camera: texture lookups from camera-frame points
         self.frame_fade = frame_fade
-        self.stretch_blur = stretch_blur
         self.hidden = hidden
         self.near = clip.near_cm
         self.far = clip.far_margin * max(background.depth_cm, 10.0)
@@ -408,10 +388,6 @@ class RasterRenderer:
         self.appearance = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
         self.appearance.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.appearance.repeat_x = self.appearance.repeat_y = False
-        self.appearance_mips = ctx.texture((w, h), 4, np.ascontiguousarray(appearance).tobytes())
-        self.appearance_mips.build_mipmaps()
-        self.appearance_mips.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-        self.appearance_mips.repeat_x = self.appearance_mips.repeat_y = False
         bg = np.ascontiguousarray(background.image, np.uint8)
         self.background = ctx.texture((bg.shape[1], bg.shape[0]), 3, bg.tobytes(), alignment=1)
         self.background.filter = (moderngl.LINEAR, moderngl.LINEAR)
@@ -428,9 +404,6 @@ class RasterRenderer:
             uniforms = {"head_x": tuple(float(x) for x in head_x),
                         "view_turn": (self.hidden.view_turn.start, self.hidden.view_turn.span),
                         "min_weight": self.hidden.min_weight, "min_alpha": MIN_ALPHA, "appearance": 0,
-                        "appearance_mips": 2,
-                        "stretch_blur": (self.stretch_blur.start_stretch, self.stretch_blur.levels_per_octave,
-                                         self.stretch_blur.max_levels),
                         "photo": (k.focal_px / k.width, (k.cx + 0.5) / k.width, k.focal_px / k.height,
                                   (k.cy + 0.5) / k.height)}
             for name, value in uniforms.items():
@@ -439,15 +412,13 @@ class RasterRenderer:
             self.person_programs[mirror] = program
         self.person_program = self.person_programs[True]
         static = np.concatenate([m.positions, m.mirror_coords, m.mirror_weight[:, None], m.to_photo_x[:, None],
-                                 m.frame_edge[:, None], m.normals, m.photo_facing[:, None], m.off_face[:, None],
-                                 m.mouth_region[:, None]],
-                                axis=1).astype(np.float32)
+                                 m.frame_edge[:, None], m.mouth_region[:, None]], axis=1).astype(np.float32)
         self.static = ctx.buffer(np.ascontiguousarray(static).tobytes())
         self.indices = ctx.buffer(np.ascontiguousarray(m.triangles, np.int32).tobytes())
         self.person_vaos = {mirror: ctx.vertex_array(program, [
             (self.positions, "3f", "position"),
-            (self.static, "3f 2f 1f 1f 1f 3f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
-             "frame_edge", "normal", "photo_facing", "off_face", "mouth_region"),
+            (self.static, "3f 2f 1f 1f 1f 1f", "canonical", "mirror_coord", "mirror_weight", "to_photo_x",
+             "frame_edge", "mouth_region"),
         ], index_buffer=self.indices, index_element_size=4, skip_errors=not mirror)
             for mirror, program in self.person_programs.items()}
         self.person = self.person_vaos[True]
@@ -522,7 +493,6 @@ class RasterRenderer:
             self._positions_now = np.ascontiguousarray(positions, np.float32)
             self.positions.write(self._positions_now.tobytes())
         self.appearance.use(0)
-        self.appearance_mips.use(2)
         mirror = self.mirror_drawn = not self.speed.skip_unseen_mirror or self.mirror_shows(camera)
         program, person = self.person_programs[mirror], self.person_vaos[mirror]
         program["view_proj"].write(matrix)

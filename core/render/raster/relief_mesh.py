@@ -21,32 +21,18 @@ the photo coordinates of the left/right mirror point and the fill's weight witho
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from core.geometry.pinhole import Intrinsics
-from core.head.surface import vertex_normals
 from core.render.config import HiddenSideConfig
 from core.render.relief_renderer import NO_SURFACE_CM, ReliefScene
 
 
 @dataclass(frozen=True)
-class StretchBlurConfig:
-    """The blur of photo pixels that a turned view stretches in one direction (the side of a face
-    the photo saw at a grazing angle), in mip levels of the appearance, by each vertex's stretch:
-    how much more squarely the view sees its surface than the photo did (cos to the view over cos
-    to the photo; 1 in the photo's own view, at any zoom)."""
-
-    start_stretch: float = 2.0  # no blur below this
-    levels_per_octave: float = 1.0  # mip levels per doubling of the stretch beyond the start
-    max_levels: float = 2.0
-
-
-@dataclass(frozen=True)
 class MeshConfig:
-    """How finely the person height field is triangulated, and how turned views treat what the
-    photo saw badly (the frame's edges, pixels seen at a grazing angle)."""
+    """How finely the person height field is triangulated."""
 
     vertex_budget: int = 24_000  # grid vertices over the person, about (sets the grid step) ...
     min_step_px: int = 1  # ... with a step of at least this many geometry pixels
@@ -54,7 +40,6 @@ class MeshConfig:
     coarse_factor: float = 1.35  # lips), the others this much further apart than the even step
     face_pad: float = 0.1  # the fine band: the face's box grown by this share of its size
     fit_rounds: int = 4  # rescales of the step toward the budget
-    stretch_blur: StretchBlurConfig = field(default_factory=StretchBlurConfig)  # max_levels 0: no blur
     frame_fade_share: float = 0.06  # where the photo's frame cuts the person, the relief fades out over
     # this share of the photo's shorter side when the view turns away from the photo's (see frame_edge;
     # 0 = no fade)
@@ -76,10 +61,6 @@ class ReliefMesh:
     frame_edge:    float32 [V]     1 on the photo's frame, falling to 0 over ``frame_fade_share``: where
                    the frame cut the person, turned views fade the relief out there (a straight cut
                    through hair or a chin would show as an edge; the head layer behind continues it)
-    normals:       float32 [V, 3]  unit surface normals of the canonical surface (world)
-    photo_facing:  float32 [V]     |cos| between the normal and the vertex's ray from the photo's camera
-    off_face:      float32 [V]     1 - the face's coverage (``ReliefScene.face_fill``): the stretch blur acts
-                   beyond the face only (blurring a turned face's far side loses its likeness)
     triangles:     int32 [F, 3]
     step_px:       grid step in geometry pixels (may be fractional)
     """
@@ -90,9 +71,6 @@ class ReliefMesh:
     to_photo_x: np.ndarray
     mouth_region: np.ndarray
     frame_edge: np.ndarray
-    normals: np.ndarray
-    photo_facing: np.ndarray
-    off_face: np.ndarray
     triangles: np.ndarray
     step_px: float
 
@@ -235,21 +213,9 @@ def build_relief_mesh(scene: ReliefScene, config: MeshConfig = MeshConfig(),
     fade_px = config.frame_fade_share * min(photo.width, photo.height)
     edge = 1.0 - np.clip(border / fade_px, 0.0, 1.0) if fade_px > 0 else np.zeros(len(border))
     mouth = _bilinear(mouth_region, uv_photo) if mouth_region is not None else np.zeros(len(uv_photo))
-    normals = vertex_normals(positions, triangles)
-    off_face = 1.0 - np.clip(_bilinear(scene.face_fill[0, 0].cpu().numpy().astype(np.float64), uv_photo), 0.0, 1.0)
     return ReliefMesh(positions.astype(np.float32), _texcoords(mirror_uv, photo),
                       weight.astype(np.float32), to_photo_x.astype(np.float32), mouth.astype(np.float32),
-                      edge.astype(np.float32), normals.astype(np.float32),
-                      photo_facing(positions, normals).astype(np.float32), off_face.astype(np.float32),
-                      triangles, step)
-
-
-def photo_facing(positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """|cos| between each vertex's normal [V, 3] and its ray from the photo's camera (at the
-    origin): float [V] in 0..1."""
-    p = np.asarray(positions, np.float64)
-    rays = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-9)
-    return np.abs((normals * rays).sum(axis=1))
+                      edge.astype(np.float32), triangles, step)
 
 
 def boundary_edges(triangles: np.ndarray) -> set[tuple[int, int]]:
