@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from core.paths import MATTING_MODEL
 
 MODNET_SHA256 = "07c308cf0fc7e6e8b2065a12ed7fc07e1de8febb7dc7839d7b7f15dd66584df9"
+MODNET_BYTES = 25_888_640
 _LOCK = threading.Lock()
 
 
@@ -38,7 +38,7 @@ def matting_method(config: MattingConfig = MattingConfig(), size: tuple[int, int
     large enough): "modnet" or "selfie"."""
     if size is not None and min(size) < config.min_short_side_px:
         return "selfie"
-    if config.method == "modnet" and _modnet_session(MATTING_MODEL, config.threads) is not None:
+    if config.method == "modnet" and _modnet_installed(MATTING_MODEL):
         return "modnet"
     return "selfie"
 
@@ -46,7 +46,9 @@ def matting_method(config: MattingConfig = MattingConfig(), size: tuple[int, int
 def person_matte(rgb: np.ndarray, config: MattingConfig = MattingConfig()) -> np.ndarray:
     """Soft person matte of uint8 [H, W, 3]: float32 [H, W] in 0..1."""
     if matting_method(config, (rgb.shape[1], rgb.shape[0])) == "modnet":
-        return modnet_matte(rgb, _modnet_session(MATTING_MODEL, config.threads), config)
+        session = _modnet_session(MATTING_MODEL, config.threads)
+        if session is not None:
+            return modnet_matte(rgb, session, config)
     from core.preprocess.face_fit import segment_person
 
     return segment_person(rgb)
@@ -54,6 +56,8 @@ def person_matte(rgb: np.ndarray, config: MattingConfig = MattingConfig()) -> np
 
 def modnet_matte(rgb: np.ndarray, session, config: MattingConfig = MattingConfig()) -> np.ndarray:
     """MODNet's alpha for uint8 [H, W, 3] through an onnxruntime ``session``: float32 [H, W]."""
+    import cv2
+
     h, w = rgb.shape[:2]
     scale = config.short_side_px / min(h, w)
     m = config.multiple_px
@@ -65,16 +69,22 @@ def modnet_matte(rgb: np.ndarray, session, config: MattingConfig = MattingConfig
     return np.clip(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0).astype(np.float32)
 
 
+def _modnet_installed(path: Path) -> bool:
+    """Whether onnxruntime and a model file of MODNet's size are there: cheap (no import, no
+    hash), for the cache key of every ``prepare``; ``_modnet_session`` checks the checksum."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None and path.is_file() and path.stat().st_size == MODNET_BYTES
+
+
 @lru_cache(maxsize=2)
 def _modnet_session(path: Path, threads: int):
     """An onnxruntime session of the MODNet file at ``path``, or None when onnxruntime or a file
-    with the expected checksum is missing."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
+    with the expected checksum is missing (the matte is then SelfieSegmentation's)."""
+    if not _modnet_installed(path) or hashlib.sha256(path.read_bytes()).hexdigest() != MODNET_SHA256:
         return None
-    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != MODNET_SHA256:
-        return None
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3

@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from core.face.face_model import FaceModel, load_face_model
 from core.preprocess import cache
-from core.preprocess.config import PrepareConfig, ReliefConfig
+from core.preprocess.config import PrepareConfig
 from core.preprocess.subject import Subject
 
 ProgressCallback = Callable[[str, float], None]
@@ -52,35 +50,13 @@ class _Stages:
             self._name = None
 
 
-def head_shell(fit, config: ReliefConfig) -> "HeadShell":
-    """The fitted whole head of ``fit`` (a ``FaceFit``) as the relief's shell, photo camera frame."""
-    from core.head.fit import fit_head
-    from core.head.template import REGION_NAMES, load_head_template
-    from core.preprocess.relief import HeadShell
-
-    head = fit_head(load_head_template(), fit.to_head(fit.mesh.astype(np.float32)))
-    world = fit.to_camera(head.vertices.astype(np.float64))
-    shell = ~np.isin(head.regions, [REGION_NAMES.index(r) for r in config.shell_excluded_regions])
-    triangles = head.triangles[shell[head.triangles].all(axis=1)]
-    # An ear the photo saw edge-on is better drawn by the fitted ear (the head layer) than by the
-    # photo's few pixels of it stretched over the ear's shape: the relief does not take it.
-    ears = (head.regions == REGION_NAMES.index("ears"))[triangles].all(axis=1)
-    p = world[triangles]
-    normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])  # outward (the template winds counter-clockwise)
-    centre = p.mean(axis=1)
-    cos = -(normal * centre).sum(axis=1) / np.maximum(np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1), 1e-12)
-    # Only the head's front faces can be nearest to the photo's camera: the back ones are skipped.
-    keep = (cos > 0.0) & (~ears | (cos >= config.shell_ear_facing))
-    return HeadShell(world, triangles[keep])
-
-
 def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, stages: _Stages) -> Subject:
     """Run every stage (no cache)."""
     from core.preprocess.face_fit import detect_landmarks, fit_face
     from core.preprocess.matting import person_matte
     from core.preprocess.nn_mapping import build_mapping
     from core.preprocess.portrait import load_portrait
-    from core.preprocess.relief import build_relief
+    from core.preprocess.relief import HeadShell, build_relief
 
     stages.start("load portrait")
     portrait = load_portrait(portrait_path, config.load)
@@ -94,7 +70,7 @@ def build_subject(portrait_path: Path, config: PrepareConfig, model: FaceModel, 
     w, h = portrait.size
     fit = fit_face(landmarks, w, h, model, config.camera.fov_deg)
     stages.start("lift 3D relief")
-    relief = build_relief(portrait.rgb, matte, fit, model, config.relief, head_shell(fit, config.relief))
+    relief = build_relief(portrait.rgb, matte, fit, model, config.relief, HeadShell.of_fit(fit, config.relief))
     stages.start("vertex-to-feature mapping")
     mapping = build_mapping(fit.to_head(fit.mesh), model, config.mapping)
     stages.stop()

@@ -98,10 +98,7 @@ def fill_face_holes(covered: np.ndarray, depth: np.ndarray, where: np.ndarray) -
     """The face raster's enclosed holes that meet ``where`` (bool [h, w]: the mouth opening) filled:
     (coverage bool [h, w] with those holes set, depth float32 [h, w] cm with their depth harmonic
     between their rims' face depth). ``covered`` bool [h, w], ``depth`` float [h, w]."""
-    outside = np.zeros((covered.shape[0] + 4, covered.shape[1] + 4), np.uint8)
-    flood = np.pad(covered.astype(np.uint8), 1)
-    cv2.floodFill(flood, outside, (0, 0), 2)
-    holes = (flood[1:-1, 1:-1] == 0) & ~covered
+    holes = holes_filled(covered) & ~covered
     count, label = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
     holes = np.isin(label, np.setdiff1d(np.unique(label[where & holes]), [0]))
     depth = np.asarray(depth, np.float32).copy()
@@ -183,6 +180,28 @@ class HeadShell:
 
     vertices: np.ndarray
     triangles: np.ndarray
+
+    @staticmethod
+    def of_fit(fit: FaceFit, config: ReliefConfig = ReliefConfig()) -> "HeadShell":
+        """The MakeHuman head fitted to ``fit``'s face mesh (``core.head.fit``), in its camera frame."""
+        from core.head.fit import fit_head
+        from core.head.template import REGION_NAMES, load_head_template
+
+        head = fit_head(load_head_template(), fit.to_head(fit.mesh.astype(np.float32)))
+        world = fit.to_camera(head.vertices.astype(np.float64))
+        shell = ~np.isin(head.regions, [REGION_NAMES.index(r) for r in config.shell_excluded_regions])
+        triangles = head.triangles[shell[head.triangles].all(axis=1)]
+        # An ear the photo saw edge-on is better drawn by the fitted ear (the head layer) than by
+        # the photo's few pixels of it stretched over the ear's shape: the relief does not take it.
+        ears = (head.regions == REGION_NAMES.index("ears"))[triangles].all(axis=1)
+        p = world[triangles]
+        normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])  # outward (the template winds counter-clockwise)
+        centre = p.mean(axis=1)
+        cos = -(normal * centre).sum(axis=1) / np.maximum(
+            np.linalg.norm(normal, axis=1) * np.linalg.norm(centre, axis=1), 1e-12)
+        # Only the head's front faces can be nearest to the photo's camera: the back ones are skipped.
+        keep = (cos > 0.0) & (~ears | (cos >= config.shell_ear_facing))
+        return HeadShell(world, triangles[keep])
 
     def raster(self, intrinsics, scale: float, width: int, height: int) -> MeshRaster:
         """Z-buffered into the photo resized by ``scale`` (``width`` x ``height`` pixels)."""

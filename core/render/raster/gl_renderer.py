@@ -171,7 +171,6 @@ void main() {
 """
 
 
-
 def _with_mirror(source: str, mirror: bool) -> str:
     """A person shader with (``MIRROR`` 1) or without (0) the hidden-side fill's mirror lookup."""
     return source.replace("#version 330\n", f"#version 330\n#define MIRROR {int(mirror)}\n", 1)

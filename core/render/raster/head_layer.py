@@ -152,13 +152,13 @@ def build_head_layer(scene: ReliefScene, head: FittedHead, rotation: np.ndarray,
     colours = _region_colours(sampled[:, :3].astype(np.float64), seen > 0.5, hairy, head.triangles,
                               _hair_colour(appearance, uv[head.regions == REGION_NAMES.index("face")], config))
     hidden = np.isin(head.regions, [REGION_NAMES.index(r) for r in config.hidden_regions])
-    covered = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.covered_regions]) & inside
-               & (sampled[:, 3] >= config.seen_alpha) & (relief_z < world[:, 2] - config.covered_cm))
+    on_person = inside & (sampled[:, 3] >= config.seen_alpha)
+    covered = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.covered_regions]) & on_person
+               & (relief_z < world[:, 2] - config.covered_cm))
     face_fill = cv2.remap(scene.face_fill[0, 0].cpu().numpy().astype(np.float32), maps[:, 0:1], maps[:, 1:2],
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[:, 0]
     on_relief = (np.isin(head.regions, [REGION_NAMES.index(r) for r in config.relief_regions]) & inside
                  & (face_fill >= config.relief_face_fill))
-    on_person = inside & (sampled[:, 3] >= config.seen_alpha)
     # In front of the relief where the photo shows the person (an ear the photo saw edge-on, whose
     # photo pixels the relief keeps behind it): near the photo's view it would hide them.
     ahead = on_person & (world[:, 2] - config.inset_cm < relief_z - config.ahead_cm)
