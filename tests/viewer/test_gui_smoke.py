@@ -16,6 +16,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# A window loop that waits on the renderer would draw at the render rate or below; the UI loop
+# is decoupled from it, so even on a slow machine it draws well above this.
+UI_RESPONSIVE_FPS = 10.0
 
 pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
                                 reason="Xvfb and xdotool are needed for the GUI smoke test")
@@ -138,7 +141,9 @@ def test_viewer_draws_orbits_and_takes_slider_values(xvfb, tmp_path):
         s = _wait(state, lambda s: s["rendered"] and s["rendered"]["alpha_m"] < 0.3, 60,
                   "the engine to receive the new alpha_m")
         assert s["settings"]["alpha_m"] < 0.3
-        assert s["ui_fps"] >= 30, f"UI too slow under Xvfb: {s['ui_fps']:.1f} fps"
+        # The window keeps drawing while the engine renders (its speed is measured by
+        # tools/measure_viewer.py, not here: a slow or busy machine must not fail this test).
+        assert s["ui_fps"] >= UI_RESPONSIVE_FPS, f"the window stalls under Xvfb: {s['ui_fps']:.1f} fps"
 
         # Microphone mode, the bundled speech played in as if spoken: the mouth opens while it
         # plays and closes after it, and the window reports the sound-to-image delay.
